@@ -1,0 +1,44 @@
+# disguisor: `make demo` runs the main job, `make test` runs the test suite.
+# Both install what they need first (idempotent; fast when everything is there).
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+PIP     := $(PY) -m pip
+STAMP   := $(VENV)/.installed
+# Debian libraries: libusb for open3d, OpenGL/EGL/OSMesa for offscreen rendering, glib for OpenCV.
+APT_PKGS := libusb-1.0-0 libgl1 libegl1 libosmesa6 libglib2.0-0
+
+.PHONY: install system-deps test demo bench clean
+
+install: system-deps $(STAMP)
+
+system-deps:
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = "0" ]; then \
+			echo "installing Debian packages:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "missing Debian packages:$$missing (run 'sudo apt-get install$$missing')" >&2; exit 1; \
+		fi; \
+	fi
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# CPU torch first, pinned, so nothing later pulls a CUDA build.
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[all]'
+	touch $(STAMP)
+
+test: install
+	$(PY) -m pytest -q
+
+demo: install
+	$(PY) examples/demo.py --out demo-output
+
+bench: install
+	$(PY) benchmarks/bench_fusion.py
+
+clean:
+	rm -rf demo-output bench-output .pytest_cache
