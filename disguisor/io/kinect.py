@@ -27,14 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from disguisor.config import KinectImportParams
 from disguisor.errors import InputError
 from disguisor.geometry import project_points, rotation_error, undistort_pixels
-from disguisor.io.atomic import atomic_write_text, staged_output_dir
-from disguisor.io.calibration import CAMERA_ROLES, Calibration, Camera, save_calibration
+from disguisor.io.atomic import atomic_write_bytes, atomic_write_text, staged_output_dir, write_image
+from disguisor.io.calibration import CAMERA_ROLES, Calibration, Camera
+from disguisor.io.writer import RecordingWriter
 from disguisor.io.recording import frame_file_name
 
 log = logging.getLogger(__name__)
@@ -534,10 +534,7 @@ def import_kinect(mkv_paths: Sequence[str | Path], out: str | Path, extrinsics: 
     timeline: list[dict[str, int]] = []
 
     with staged_output_dir(Path(out), overwrite=overwrite) as stage:
-        save_calibration(calibration, stage / "calibration.json")
-        for cam in cameras:
-            (stage / cam.name / "color").mkdir(parents=True)
-            (stage / cam.name / "depth").mkdir(parents=True)
+        writer = RecordingWriter(stage, calibration, jpeg_quality=params.jpeg_quality)
         frame = 0
         while pending[0] is not None and (max_frames is None or frame < max_frames):
             ref_ts = pending[0].timestamp_us
@@ -551,7 +548,7 @@ def import_kinect(mkv_paths: Sequence[str | Path], out: str | Path, extrinsics: 
                     pending[i] = next(streams[i], None)
             times = {}
             for i, cap in matched.items():
-                _write_capture(stage, cameras[i], frame, cap, registrars[i], params)
+                _write_capture(writer, cameras[i], frame, cap, registrars[i])
                 if cap.depth_mm is None:
                     no_depth[names[i]] += 1
                 times[names[i]] = cap.timestamp_us
@@ -569,17 +566,14 @@ def import_kinect(mkv_paths: Sequence[str | Path], out: str | Path, extrinsics: 
     return ImportSummary(cameras=names, frames=frame, dropped=dropped, colour_without_depth=no_depth, world=world)
 
 
-def _write_capture(stage: Path, cam: Camera, frame: int, cap: KinectCapture, registrar: DepthToColor,
-                   params: KinectImportParams) -> None:
-    from disguisor.io.atomic import atomic_write_bytes, write_image
-
-    color_dir, depth_dir = stage / cam.name / "color", stage / cam.name / "depth"
-    if cap.color_jpeg is not None:
-        atomic_write_bytes(color_dir / frame_file_name(frame, ".jpg"), cap.color_jpeg)
-    else:
-        write_image(color_dir / frame_file_name(frame, ".jpg"), cap.color_bgr, params.jpeg_quality)
+def _write_capture(writer: RecordingWriter, cam: Camera, frame: int, cap: KinectCapture,
+                   registrar: DepthToColor) -> None:
     if cap.depth_mm is not None:
         registered = registrar.register(cap.depth_mm)
     else:  # no depth for this capture: "no reading" everywhere; later stages trust the 3D estimate
         registered = np.zeros((cam.height, cam.width), np.uint16)
-    write_image(depth_dir / frame_file_name(frame, ".png"), registered)
+    if cap.color_jpeg is not None:  # MJPEG frames are complete JPEG files: copy, do not re-encode
+        atomic_write_bytes(writer.root / cam.name / "color" / frame_file_name(frame, ".jpg"), cap.color_jpeg)
+        write_image(writer.root / cam.name / "depth" / frame_file_name(frame, ".png"), registered)
+    else:
+        writer.write_view(cam, frame, cap.color_bgr, registered)

@@ -1,0 +1,3 @@
+from disguisor.cli import main
+
+main()

@@ -1,0 +1,211 @@
+"""The ``disguisor`` command line (typer). Every command has ``--help``.
+
+Bad input ends with one line ``error: <file>: <field>: <what is wrong>`` and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from disguisor import __version__
+from disguisor.config import FusionParams, KinectImportParams, MissingFramePolicy, RecordingParams
+from disguisor.errors import InputError
+
+app = typer.Typer(help="Holistic multi-view face anonymization for RGB-D operating-room recordings.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+import_app = typer.Typer(help="Convert camera recordings into a disguisor recording.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+err_console = Console(stderr=True)
+console = Console()
+_state = {"quiet": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"disguisor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show debug messages.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors; no progress bars.")] = False,
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,
+                                                    help="Print the version and exit.")] = None,
+) -> None:
+    level = logging.ERROR if quiet else (logging.DEBUG if verbose else logging.WARNING)
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr, force=True)
+    _state["quiet"] = quiet
+
+
+@contextmanager
+def _progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar (hidden with --quiet); yields ``update(done)``."""
+    if _state["quiet"]:
+        yield lambda done: None
+        return
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=err_console, transient=False) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda done: progress.update(task, completed=done)
+
+
+def _say(message: str) -> None:
+    if not _state["quiet"]:
+        console.print(message)
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+        if w <= 0 or h <= 0:
+            raise ValueError
+    except ValueError:
+        raise typer.BadParameter(f"expected WIDTHxHEIGHT such as 1280x720, got {text!r}") from None
+    return w, h
+
+
+@app.command()
+def info(
+    recording: Annotated[Path, typer.Argument(help="Recording folder.")],
+    missing_frames: Annotated[str, typer.Option(help="Policy for frames some cameras lack: partial, drop, error.")]
+    = "partial",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Validate a recording and summarize its cameras and frames."""
+    from disguisor.io.recording import open_recording
+
+    rec = open_recording(recording, RecordingParams(missing_frames=_policy(missing_frames)))
+    summary = {
+        "recording": str(rec.root),
+        "frames": len(rec.frames),
+        "first_frame": rec.frames[0] if rec.frames else None,
+        "last_frame": rec.frames[-1] if rec.frames else None,
+        "cameras": [{"name": c.name, "role": c.role, "size": [c.width, c.height],
+                     "position_m": [round(float(v), 3) for v in c.t],
+                     "missing_frames": len(rec.missing.get(c.name, []))} for c in rec.cameras],
+    }
+    if as_json:
+        console.print_json(json.dumps(summary))
+        return
+    table = Table(title=f"{rec.root} — {len(rec.frames)} frames, world: {rec.calibration.world_description or 'metres, z up'}")
+    for col in ("camera", "role", "size", "position (m)", "missing frames"):
+        table.add_column(col)
+    for c in summary["cameras"]:
+        table.add_row(c["name"], c["role"], "x".join(map(str, c["size"])),
+                      ", ".join(f"{v:.2f}" for v in c["position_m"]), str(c["missing_frames"]))
+    console.print(table)
+
+
+def _policy(text: str) -> MissingFramePolicy:
+    if text not in ("partial", "drop", "error"):
+        raise typer.BadParameter(f"--missing-frames must be partial, drop or error, not {text!r}")
+    return text  # type: ignore[return-value]
+
+
+@import_app.command("kinect")
+def import_kinect_cmd(
+    mkv: Annotated[list[Path], typer.Argument(help="One Azure Kinect MKV per device; the file name becomes "
+                                                   "the camera name.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Recording folder to create.")],
+    extrinsics: Annotated[Optional[Path], typer.Option(help="JSON with each camera's role and pose in the "
+                                                            "world (required for several devices).")] = None,
+    sync_tolerance_ms: Annotated[float, typer.Option(help="Max timestamp difference when pairing frames.")]
+    = KinectImportParams.sync_tolerance_ms,
+    max_frames: Annotated[Optional[int], typer.Option(help="Import at most this many frames.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
+) -> None:
+    """Import Azure Kinect recordings (.mkv) into the recording format, depth registered to colour."""
+    from disguisor.io.kinect import import_kinect
+
+    params = KinectImportParams(sync_tolerance_ms=sync_tolerance_ms)
+    with _progress("importing", max_frames) as update:
+        summary = import_kinect(mkv, out, extrinsics, params, overwrite=overwrite, max_frames=max_frames,
+                                progress=update)
+    _say(f"wrote {out}: {summary.frames} frame(s) from {len(summary.cameras)} camera(s); world: {summary.world}")
+    for name, n in summary.dropped.items():
+        if n:
+            _say(f"  {name}: {n} capture(s) could not be paired with the first camera (see import.json)")
+    for name, n in summary.colour_without_depth.items():
+        if n:
+            _say(f"  {name}: {n} frame(s) had no depth (written as 'no reading')")
+
+
+@app.command()
+def fuse(
+    recording: Annotated[Path, typer.Argument(help="Recording folder.")],
+    frame: Annotated[int, typer.Option(help="Frame number to fuse.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output point cloud (.ply).")],
+    voxel_size: Annotated[float, typer.Option(help="Voxel edge in metres (0: keep every point).")]
+    = FusionParams.voxel_size_m,
+    stride: Annotated[int, typer.Option(help="Use every n-th pixel.")] = FusionParams.pixel_stride,
+    remove_outliers: Annotated[bool, typer.Option(help="Statistical outlier removal (20 neighbours, 2 std).")]
+    = False,
+) -> None:
+    """Fuse all views of one frame into a coloured point cloud in world coordinates (PLY)."""
+    from disguisor.fusion import fuse_frame, write_ply
+    from disguisor.io.recording import open_recording
+
+    if out.suffix.lower() != ".ply":
+        raise InputError(out, "output must end in .ply", field="--out")
+    if stride < 1 or voxel_size < 0:
+        raise InputError(None, "--stride must be >= 1 and --voxel-size >= 0", field="--stride/--voxel-size")
+    params = FusionParams(pixel_stride=stride, voxel_size_m=voxel_size,
+                          outlier_neighbors=20 if remove_outliers else 0)
+    rec = open_recording(recording)
+    cloud = fuse_frame(rec, frame, params)
+    write_ply(cloud, out)
+    _say(f"wrote {out}: {len(cloud)} points from {len(rec.cameras_at(frame))} camera(s)")
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Argument(help="Recording folder to create.")],
+    scenario: Annotated[str, typer.Option(help="Scene to generate: 'boxes' (a box-shaped room with a moving "
+                                               "column; exact geometry for testing fusion and calibration).")]
+    = "boxes",
+    frames: Annotated[int, typer.Option(help="Number of frames.")] = 10,
+    cameras: Annotated[int, typer.Option(help="Number of cameras of the default rig (1-6).")] = 4,
+    size: Annotated[str, typer.Option(help="Image size WIDTHxHEIGHT.")] = "1280x720",
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
+) -> None:
+    """Generate a synthetic multi-camera RGB-D recording."""
+    from disguisor.synth.generate import write_box_room
+
+    if scenario != "boxes":
+        raise InputError(None, f"unknown scenario {scenario!r} (available: boxes)", field="--scenario")
+    if frames < 1 or not 1 <= cameras <= 6:
+        raise InputError(None, "need --frames >= 1 and 1 <= --cameras <= 6", field="--frames/--cameras")
+    with _progress("rendering", frames) as update:
+        write_box_room(out, frames=frames, n_cameras=cameras, size=_size(size), seed=seed,
+                       overwrite=overwrite, progress=update)
+    _say(f"wrote {out}: {frames} frame(s), {cameras} camera(s)")
+
+
+def main() -> None:
+    """Console entry point: run the app, turning InputError into one line and exit code 2."""
+    try:
+        app()
+    except InputError as exc:
+        err_console.print(f"error: {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted; no partial output was kept")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

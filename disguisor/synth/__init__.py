@@ -1,0 +1,1 @@
+"""Synthetic multi-camera RGB-D recordings with exact ground truth."""
