@@ -52,8 +52,9 @@ def main_options(
 
 @contextmanager
 def _progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar (hidden with --quiet); yields ``update(done)``."""
-    if _state["quiet"]:
+    """A rich progress bar on a terminal (none with --quiet or when stderr is a log file);
+    yields ``update(done)``."""
+    if _state["quiet"] or not err_console.is_terminal:
         yield lambda done: None
         return
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
