@@ -32,6 +32,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 test: install
+	$(PY) -m ruff check disguisor tests benchmarks examples
 	$(PY) -m pytest -q
 
 demo: install

@@ -101,7 +101,8 @@ def info(
     if as_json:
         console.print_json(json.dumps(summary))
         return
-    table = Table(title=f"{rec.root} — {len(rec.frames)} frames, world: {rec.calibration.world_description or 'metres, z up'}")
+    world = rec.calibration.world_description or "metres, z up"
+    table = Table(title=f"{rec.root} — {len(rec.frames)} frames, world: {world}")
     for col in ("camera", "role", "size", "position (m)", "missing frames"):
         table.add_column(col)
     for c in summary["cameras"]:
@@ -169,6 +170,27 @@ def fuse(
     cloud = fuse_frame(rec, frame, params)
     write_ply(cloud, out)
     _say(f"wrote {out}: {len(cloud)} points from {len(rec.cameras_at(frame))} camera(s)")
+
+
+@app.command()
+def preview(
+    recording: Annotated[Path, typer.Argument(help="Recording folder.")],
+    frame: Annotated[int, typer.Option(help="Frame number to show.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output image (.png or .jpg).")],
+    tile_width: Annotated[int, typer.Option(help="Width of each colour/depth image in pixels.")] = 480,
+) -> None:
+    """Write a contact sheet of one frame: every camera's colour image beside its depth."""
+    from disguisor.io.atomic import write_image
+    from disguisor.io.recording import open_recording
+    from disguisor.preview import contact_sheet
+
+    if out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise InputError(out, "output must end in .png or .jpg", field="--out")
+    rec = open_recording(recording)
+    if frame not in rec.frames:
+        raise InputError(recording, f"frame {frame} is not in the recording", field="--frame")
+    write_image(out, contact_sheet(rec.views(frame), tile_width=max(64, tile_width)))
+    _say(f"wrote {out}")
 
 
 @app.command()

@@ -9,6 +9,7 @@ cleaned with statistical outlier removal.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,11 +22,13 @@ from disguisor.io.atomic import atomic_write_bytes
 from disguisor.io.calibration import Camera
 from disguisor.io.recording import Recording, View
 
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="fusion")
+
 
 @dataclass
 class PointCloud:
     """points: (N, 3) float32 world metres. colors: (N, 3) uint8 RGB. camera: (N,) int16 index of
-    the camera each point came from (-1 after voxel merging mixes cameras)."""
+    the camera each point came from (-1 where voxel merging mixed cameras)."""
 
     points: np.ndarray
     colors: np.ndarray
@@ -36,16 +39,20 @@ class PointCloud:
 
 
 class RayCache:
-    """Undistorted pixel rays per camera and stride, computed once (they only depend on the lens)."""
+    """Per camera and stride, the undistorted pixel rays already rotated into the world frame
+    (world direction per metre of depth). Computed once: they depend only on lens and pose."""
 
     def __init__(self) -> None:
-        self._rays: dict[tuple[int, int], np.ndarray] = {}
+        self._rays: dict[tuple[int, int], tuple[Camera, np.ndarray]] = {}
 
     def get(self, camera: Camera, stride: int) -> np.ndarray:
         key = (id(camera), stride)
         if key not in self._rays:
-            self._rays[key] = pixel_rays(camera.K, camera.dist, camera.width, camera.height, stride)
-        return self._rays[key]
+            rays = pixel_rays(camera.K, camera.dist, camera.width, camera.height, stride)
+            world = (rays.reshape(-1, 3).astype(np.float64) @ camera.R.T).astype(np.float32)
+            # keep the camera referenced so its id() cannot be reused by another object
+            self._rays[key] = (camera, world.reshape(rays.shape))
+        return self._rays[key][1]
 
 
 def view_to_points(view: View, params: FusionParams = FusionParams(), rays: RayCache | None = None,
@@ -63,10 +70,9 @@ def view_to_points(view: View, params: FusionParams = FusionParams(), rays: RayC
     ray = (rays or RayCache()).get(cam, s)
     valid = (depth >= params.min_depth_m) & (depth <= params.max_depth_m)
     z = depth[valid]
-    pts_cam = ray[valid] * z[:, None]
-    pts = pts_cam @ cam.R.T.astype(np.float32) + cam.t.astype(np.float32)
+    pts = ray[valid] * z[:, None] + cam.t.astype(np.float32)
     bgr = view.color[::s, ::s][valid]
-    return PointCloud(points=pts.astype(np.float32), colors=bgr[:, ::-1].copy(),
+    return PointCloud(points=pts, colors=bgr[:, ::-1].copy(),
                       camera=np.full(len(z), camera_index, np.int16))
 
 
@@ -79,6 +85,7 @@ def concatenate(clouds: Sequence[PointCloud]) -> PointCloud:
 
 
 def to_open3d(cloud: PointCloud):
+    """An ``open3d.geometry.PointCloud`` with the same points and colours (0-1)."""
     import open3d as o3d
 
     pcd = o3d.geometry.PointCloud()
@@ -87,27 +94,54 @@ def to_open3d(cloud: PointCloud):
     return pcd
 
 
-def from_open3d(pcd) -> PointCloud:
-    pts = np.asarray(pcd.points, dtype=np.float32)
-    cols = np.clip(np.asarray(pcd.colors) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    if cols.shape[0] != pts.shape[0]:
-        cols = np.zeros((pts.shape[0], 3), np.uint8)
-    return PointCloud(points=pts, colors=cols, camera=np.full(len(pts), -1, np.int16))
+def voxel_downsample(cloud: PointCloud, voxel_size_m: float) -> PointCloud:
+    """Merge points falling into the same voxel: mean position and mean colour per voxel.
+
+    Sort-based (numpy), several times faster than open3d's voxel_down_sample on a 4-view
+    frame. Merged points no longer belong to one camera: their camera index is -1.
+    """
+    n = len(cloud)
+    if n == 0:
+        return cloud
+    cells = np.floor(cloud.points * np.float32(1.0 / voxel_size_m)).astype(np.int32)
+    cells -= cells.min(axis=0)
+    if np.any(cells.max(axis=0) >= 1 << 21):
+        raise ValueError("point cloud spans more than 2^21 voxels along an axis")
+    cells = cells.astype(np.int64)
+    keys = (cells[:, 0] << 42) | (cells[:, 1] << 21) | cells[:, 2]
+    order = np.argsort(keys)
+    keys = np.take(keys, order)
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    counts = np.diff(np.append(starts, n)).astype(np.float32)[:, None]
+    points = np.add.reduceat(np.take(cloud.points, order, axis=0), starts, axis=0) / counts
+    colors = np.add.reduceat(np.take(cloud.colors, order, axis=0), starts, axis=0, dtype=np.uint32) / counts
+    return PointCloud(points=points.astype(np.float32, copy=False),
+                      colors=(colors + 0.5).astype(np.uint8),
+                      camera=np.full(len(starts), -1, np.int16))
+
+
+def remove_outliers(cloud: PointCloud, neighbors: int, std_ratio: float) -> PointCloud:
+    """Statistical outlier removal (open3d): drop points whose mean distance to their
+    ``neighbors`` nearest points exceeds the global mean by ``std_ratio`` standard deviations."""
+    _, keep = to_open3d(cloud).remove_statistical_outlier(neighbors, std_ratio)
+    keep = np.asarray(keep, dtype=np.int64)
+    return PointCloud(cloud.points[keep], cloud.colors[keep], cloud.camera[keep])
 
 
 def fuse_views(views: Sequence[View], params: FusionParams = FusionParams(),
                rays: RayCache | None = None) -> PointCloud:
     """All views of one frame -> one world point cloud, voxel-merged (and outlier-filtered)."""
     rays = rays or RayCache()
-    cloud = concatenate([view_to_points(v, params, rays, i) for i, v in enumerate(views)])
-    if len(cloud) == 0 or (params.voxel_size_m <= 0 and params.outlier_neighbors <= 0):
-        return cloud
-    pcd = to_open3d(cloud)
-    if params.voxel_size_m > 0:
-        pcd = pcd.voxel_down_sample(params.voxel_size_m)
-    if params.outlier_neighbors > 0:
-        pcd, _ = pcd.remove_statistical_outlier(params.outlier_neighbors, params.outlier_std_ratio)
-    return from_open3d(pcd)
+    for v in views:  # fill the cache before the threads read it
+        rays.get(v.camera, params.pixel_stride)
+    # numpy releases the GIL in these array operations: unproject the views on two threads
+    jobs = [(v, params, rays, i) for i, v in enumerate(views)]
+    cloud = concatenate(list(_POOL.map(lambda job: view_to_points(*job), jobs)))
+    if len(cloud) and params.voxel_size_m > 0:
+        cloud = voxel_downsample(cloud, params.voxel_size_m)
+    if len(cloud) and params.outlier_neighbors > 0:
+        cloud = remove_outliers(cloud, params.outlier_neighbors, params.outlier_std_ratio)
+    return cloud
 
 
 def fuse_frame(recording: Recording, frame: int, params: FusionParams = FusionParams(),

@@ -81,8 +81,9 @@ def invert_transform(R: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return R.T, -R.T @ np.asarray(t, dtype=np.float64)
 
 
-def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray = np.array([0.0, 0.0, 1.0])) -> np.ndarray:
+def look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Camera-to-world rotation of an OpenCV camera at ``eye`` looking at ``target`` (world z up)."""
+    up = np.array([0.0, 0.0, 1.0])
     z = np.asarray(target, float) - np.asarray(eye, float)
     z /= np.linalg.norm(z)
     x = np.cross(z, up)

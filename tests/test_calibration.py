@@ -26,7 +26,7 @@ def test_round_trip_keeps_every_number(tmp_path):
     save_calibration(rig, tmp_path / "calibration.json")
     back = load_calibration(tmp_path / "calibration.json")
     assert back.names == rig.names
-    for a, b in zip(rig.cameras, back.cameras):
+    for a, b in zip(rig.cameras, back.cameras, strict=True):
         np.testing.assert_array_equal(a.K, b.K)
         np.testing.assert_array_equal(a.R, b.R)
         np.testing.assert_array_equal(a.t, b.t)

@@ -17,7 +17,8 @@ def run(*args, cwd=None):
                           text=True, cwd=cwd, env=env, timeout=300)
 
 
-@pytest.mark.parametrize("command", [[], ["info"], ["fuse"], ["synth"], ["import"], ["import", "kinect"]])
+@pytest.mark.parametrize("command", [[], ["info"], ["fuse"], ["preview"], ["synth"], ["import"],
+                                     ["import", "kinect"]])
 def test_help(command):
     res = run(*command, "--help")
     assert res.returncode == 0, res.stderr
@@ -36,6 +37,14 @@ def test_synth_info_fuse(tmp_path):
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "cloud.ply").read_bytes().startswith(b"ply\n")
     assert "points from 3 camera(s)" in res.stdout
+    res = run("preview", rec, "--frame", 0, "-o", tmp_path / "sheet.png", "--tile-width", 200)
+    assert res.returncode == 0, res.stderr
+    import cv2
+
+    sheet = cv2.imread(str(tmp_path / "sheet.png"))
+    # 3 cameras in a 2-column grid of (colour | depth) tiles, 200 px each, 320x180 -> 200x112
+    assert sheet.shape == (2 * 112, 2 * 2 * 200, 3)
+    assert sheet[112:, 400:].max() == 0  # the empty fourth cell
 
 
 def test_same_seed_same_bytes(tmp_path):

@@ -3,8 +3,8 @@ import pytest
 
 from disguisor.config import FusionParams
 from disguisor.errors import InputError
-from disguisor.geometry import project_points
 from disguisor.fusion import RayCache, fuse_frame, fuse_views, view_to_points, write_ply
+from disguisor.geometry import project_points
 from disguisor.io.recording import open_recording
 
 EXACT = FusionParams(pixel_stride=1, voxel_size_m=0.0)

@@ -34,8 +34,8 @@ from disguisor.errors import InputError
 from disguisor.geometry import project_points, rotation_error, undistort_pixels
 from disguisor.io.atomic import atomic_write_bytes, atomic_write_text, staged_output_dir, write_image
 from disguisor.io.calibration import CAMERA_ROLES, Calibration, Camera
-from disguisor.io.writer import RecordingWriter
 from disguisor.io.recording import frame_file_name
+from disguisor.io.writer import RecordingWriter
 
 log = logging.getLogger(__name__)
 
