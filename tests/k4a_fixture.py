@@ -227,7 +227,8 @@ def write_fake_k4a_mkv(path: str | Path, color_frames: Sequence[np.ndarray], dep
         depth_frames: (H, W) uint16 depth in millimetres, all the same size (e.g. 640x576).
         timestamps_us: presentation time of each colour frame in microseconds (>= 0); stored exactly.
         calibration_json: the device calibration, stored as the attachment ``calibration.json``.
-        color_format: ``MJPG`` (JPEG frames, quality 95), or raw ``BGRA``, ``NV12``, ``YUY2``.
+        color_format: ``MJPG`` (JPEG frames, quality 95, 4:2:2), or raw ``BGRA``, ``NV12``, ``YUY2``
+            (the last two need an even width and height; they lose chroma resolution).
         depth_timestamps_us: times of the depth frames (default: ``timestamps_us``).
         imu_accel: if given, an IMU track whose accelerometer reads this (x, y, z) in m/s^2 (gyro 0),
             a few samples at each colour timestamp.
@@ -248,6 +249,8 @@ def write_fake_k4a_mkv(path: str | Path, color_frames: Sequence[np.ndarray], dep
         raise ValueError("all colour frames, and all depth frames, must have one size")
     ch, cw = color_shapes.pop()
     dh, dw = depth_shapes.pop()
+    if color_format in ("NV12", "YUY2") and (cw % 2 or ch % 2):
+        raise ValueError(f"{color_format} needs an even colour size, got {cw}x{ch}")
     if any(np.asarray(d).dtype != np.uint16 for d in depth_frames):
         raise ValueError("depth frames must be uint16 millimetres")
 
