@@ -218,6 +218,45 @@ def synth(
     _say(f"wrote {out}: {frames} frame(s), {cameras} camera(s)")
 
 
+@app.command("eval")
+def eval_cmd(
+    gt: Annotated[Path, typer.Option("--gt", help="Ground-truth faces, COCO style with camera and frame per image "
+                                                  "and person_id per box.")],
+    pred: Annotated[Path, typer.Option("--pred", help="Detections, COCO results format (a list, or an object "
+                                                      "with 'annotations').")],
+    iou: Annotated[float, typer.Option("--iou", help="Minimum IoU of a matched pair (0-1].")] = 0.4,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write every number to this JSON file.")]
+    = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Write PNG bar charts of recall and holistic "
+                                                                "recall into this folder.")] = None,
+    calibration: Annotated[Optional[Path], typer.Option("--calibration", help="calibration.json giving the "
+                                                        "camera roles for images without a 'role'.")] = None,
+) -> None:
+    """Face-localization evaluation: recall, precision, F1 and holistic recall (Hungarian matching)."""
+    from disguisor.evaluate import evaluate, load_camera_roles, load_ground_truth, load_predictions
+    from disguisor.evaluate.report import results_table, write_json, write_plots
+
+    if not 0.0 < iou <= 1.0:
+        raise InputError(None, f"must be in (0, 1], not {iou:g}", field="--iou")
+    if json_out is not None and json_out.is_dir():
+        raise InputError(json_out, "is a folder; give a file name", field="--json")
+    if plot is not None and plot.exists() and not plot.is_dir():
+        raise InputError(plot, "exists and is not a folder", field="--plot")
+    truth = load_ground_truth(gt)
+    roles = load_camera_roles(calibration, truth) if calibration is not None else None
+    result = evaluate(truth, load_predictions(pred, truth), iou_threshold=iou, camera_roles=roles)
+    console.print(results_table(result))
+    if result.ignored_annotations or result.ignored_predictions:
+        _say(f"ignored (category other than face): {result.ignored_annotations} ground-truth box(es), "
+             f"{result.ignored_predictions} prediction(s)")
+    if json_out is not None:
+        write_json(result, json_out, ground_truth=gt, predictions=pred)
+        _say(f"wrote {json_out}")
+    if plot is not None:
+        for path in write_plots(result, plot):
+            _say(f"wrote {path}")
+
+
 def main() -> None:
     """Console entry point: run the app, turning InputError into one line and exit code 2."""
     try:

@@ -17,7 +17,7 @@ def run(*args, cwd=None):
                           text=True, cwd=cwd, env=env, timeout=300)
 
 
-@pytest.mark.parametrize("command", [[], ["info"], ["fuse"], ["preview"], ["synth"], ["import"],
+@pytest.mark.parametrize("command", [[], ["info"], ["fuse"], ["preview"], ["synth"], ["eval"], ["import"],
                                      ["import", "kinect"]])
 def test_help(command):
     res = run(*command, "--help")

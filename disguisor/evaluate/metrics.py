@@ -1,0 +1,263 @@
+"""Face localization metrics of the DisguisOR paper: recall, precision, F1 and holistic recall.
+
+Matching, per image: predicted and ground-truth faces are paired one-to-one by the Hungarian
+algorithm (:func:`scipy.optimize.linear_sum_assignment`) maximizing the total IoU over the pairs
+whose IoU reaches the threshold (default 0.4; a pair at exactly the threshold counts, up to
+:data:`IOU_TOLERANCE` of floating-point noise). Pairs below the threshold weigh nothing and are
+never counted. Scores are ignored: no confidence threshold, no AP.
+
+- recall = matched ground-truth boxes / all ground-truth boxes;
+- precision = matched predictions / all predictions;
+- F1 = 2 * matched / (ground-truth boxes + predictions) (the harmonic mean of the two);
+- holistic recall: a *face* is one person at one frame (and scenario). It counts as found only
+  if every ground-truth box of that person at that frame, in every view where it has one, is
+  matched: one missed view breaks the anonymization of the whole scene. Within a group of
+  images (a camera role, a scenario), a face is found if every box it has in that group's
+  images is matched; per camera this equals the recall.
+
+A ratio with a zero denominator (no ground truth, no predictions) is ``None``.
+Groups: overall, per camera role (the image's ``role``, else the camera's role from the
+calibration, else ``"unknown"``), per camera, and per scenario when images carry one (images
+without one are grouped as ``"(none)"``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from disguisor.evaluate.coco import GroundTruth, Id, ImageInfo, Predictions
+
+DEFAULT_IOU_THRESHOLD = 0.4
+
+# An IoU this close below the threshold still counts (floating-point noise of box arithmetic).
+IOU_TOLERANCE = 1e-9
+
+UNKNOWN_ROLE = "unknown"
+NO_SCENARIO = "(none)"
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of every box in ``a`` (N, 4) with every box in ``b`` (M, 4).
+
+    Boxes are ``[x, y, width, height]`` in pixels. Returns (N, M) in [0, 1]; boxes without a
+    common area (or both without area) have IoU 0.
+    """
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    ax0, ay0, ax1, ay1 = a[:, 0, None], a[:, 1, None], (a[:, 0] + a[:, 2])[:, None], (a[:, 1] + a[:, 3])[:, None]
+    bx0, by0, bx1, by1 = b[None, :, 0], b[None, :, 1], (b[:, 0] + b[:, 2])[None], (b[:, 1] + b[:, 3])[None]
+    iw = np.clip(np.minimum(ax1, bx1) - np.maximum(ax0, bx0), 0.0, None)
+    ih = np.clip(np.minimum(ay1, by1) - np.maximum(ay0, by0), 0.0, None)
+    inter = iw * ih
+    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None] - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    return out
+
+
+def iou(a: Iterable[float], b: Iterable[float]) -> float:
+    """IoU of two ``[x, y, width, height]`` boxes (pixels)."""
+    return float(box_iou(np.asarray(list(a)), np.asarray(list(b)))[0, 0])
+
+
+def match_boxes(gt_boxes: np.ndarray, pred_boxes: np.ndarray,
+                iou_threshold: float = DEFAULT_IOU_THRESHOLD) -> list[tuple[int, int, float]]:
+    """One-to-one matching of one image's boxes (Hungarian): the most matches, and among
+    those the largest total IoU.
+
+    gt_boxes (N, 4), pred_boxes (M, 4): ``[x, y, width, height]`` pixels. Returns
+    ``(gt_index, pred_index, iou)`` for the matched pairs, each with IoU >= ``iou_threshold``.
+    """
+    ious = box_iou(gt_boxes, pred_boxes)
+    if ious.size == 0:
+        return []
+    # Weight 1 + IoU per admissible pair: any extra match (>= 1.4) outweighs any IoU gain
+    # (< 1), so one very good pair never blocks two acceptable ones.
+    weights = np.where(ious >= iou_threshold - IOU_TOLERANCE, 1.0 + ious, 0.0)
+    rows, cols = linear_sum_assignment(weights, maximize=True)
+    return [(int(r), int(c), float(ious[r, c])) for r, c in zip(rows, cols, strict=True) if weights[r, c] > 0]
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return num / den if den else None
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Counts of one group of images and the ratios derived from them.
+
+    gt: ground-truth face boxes; predictions: predicted face boxes; matched: matched pairs
+    (= matched boxes of either kind); faces: distinct (scenario, frame, person) with a box in
+    the group; faces_found: those with every box in the group matched; iou_sum: summed IoU of
+    the matched pairs.
+    """
+
+    images: int
+    gt: int
+    predictions: int
+    matched: int
+    faces: int
+    faces_found: int
+    iou_sum: float = 0.0
+
+    @property
+    def recall(self) -> float | None:
+        return _ratio(self.matched, self.gt)
+
+    @property
+    def precision(self) -> float | None:
+        return _ratio(self.matched, self.predictions)
+
+    @property
+    def f1(self) -> float | None:
+        den = self.gt + self.predictions
+        return 2 * self.matched / den if den else None
+
+    @property
+    def holistic_recall(self) -> float | None:
+        return _ratio(self.faces_found, self.faces)
+
+    @property
+    def mean_iou(self) -> float | None:
+        """Mean IoU of the matched pairs."""
+        return self.iou_sum / self.matched if self.matched else None
+
+
+@dataclass(frozen=True)
+class Match:
+    """A matched pair: ground-truth annotation id, the prediction's index in its file, IoU."""
+
+    image_id: Id
+    gt_id: Id
+    prediction_index: int
+    iou: float
+
+
+@dataclass(frozen=True)
+class HolisticMiss:
+    """A face not found holistically: the cameras where it has a box and those where it was missed."""
+
+    scenario: str | None
+    frame: int
+    person_id: Id
+    cameras: tuple[str, ...]
+    missed_cameras: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Everything :func:`evaluate` computes. Group dicts are ordered for display.
+
+    camera_roles: each camera's role (roles joined by ``/`` if its images disagree across
+    scenarios). missed: ground-truth annotation ids left unmatched. ignored_*: entries of
+    other categories than face.
+    """
+
+    iou_threshold: float
+    overall: Scores
+    per_role: dict[str, Scores]
+    per_camera: dict[str, Scores]
+    per_scenario: dict[str, Scores]
+    camera_roles: dict[str, str]
+    matches: tuple[Match, ...]
+    missed: tuple[Id, ...]
+    holistic_misses: tuple[HolisticMiss, ...]
+    ignored_annotations: int = 0
+    ignored_predictions: int = 0
+
+
+def image_role(image: ImageInfo, camera_roles: Mapping[str, str] | None = None) -> str:
+    """The image's own ``role``, else its camera's role in ``camera_roles``, else ``"unknown"``."""
+    if image.role:
+        return image.role
+    return (camera_roles or {}).get(image.camera, UNKNOWN_ROLE)
+
+
+def _role_order(role: str) -> tuple[int, str]:
+    return ({"workflow": 0, "surgical": 1}.get(role, 3 if role == UNKNOWN_ROLE else 2), role)
+
+
+def evaluate(gt: GroundTruth, preds: Predictions, iou_threshold: float = DEFAULT_IOU_THRESHOLD,
+             camera_roles: Mapping[str, str] | None = None) -> EvaluationResult:
+    """Match ``preds`` to ``gt`` image by image and score every group (rules in the module docstring).
+
+    iou_threshold: minimum IoU of a matched pair, in (0, 1]. camera_roles: camera name -> role,
+    used for images that do not name their role (e.g. from :func:`~disguisor.evaluate.coco.load_camera_roles`).
+    """
+    if not 0.0 < iou_threshold <= 1.0:
+        raise ValueError(f"iou_threshold must be in (0, 1], not {iou_threshold!r}")
+    gt_by_image: dict[Id, list] = defaultdict(list)
+    for face in gt.faces:
+        gt_by_image[face.image_id].append(face)
+    det_by_image: dict[Id, list] = defaultdict(list)
+    for det in preds.detections:
+        det_by_image[det.image_id].append(det)
+
+    matches: list[Match] = []
+    matched_gt: set[Id] = set()
+    per_image: dict[Id, tuple[int, int, int, float]] = {}
+    for image_id in gt.images:
+        faces, dets = gt_by_image.get(image_id, []), det_by_image.get(image_id, [])
+        pairs = match_boxes(np.array([f.bbox for f in faces]).reshape(-1, 4),
+                            np.array([d.bbox for d in dets]).reshape(-1, 4), iou_threshold)
+        for gi, di, value in pairs:
+            matches.append(Match(image_id=image_id, gt_id=faces[gi].id, prediction_index=dets[di].index, iou=value))
+            matched_gt.add(faces[gi].id)
+        per_image[image_id] = (len(faces), len(dets), len(pairs), sum(p[2] for p in pairs))
+
+    def face_key(face) -> tuple[str | None, int, Id]:
+        img = gt.images[face.image_id]
+        return img.scenario, img.frame, face.person_id
+
+    def scores(image_ids: list[Id]) -> Scores:
+        n_gt = n_pred = n_matched = 0
+        iou_sum = 0.0
+        found: dict[tuple, bool] = {}
+        for image_id in image_ids:
+            g, p, m, s = per_image[image_id]
+            n_gt, n_pred, n_matched, iou_sum = n_gt + g, n_pred + p, n_matched + m, iou_sum + s
+            for face in gt_by_image.get(image_id, []):
+                key = face_key(face)
+                found[key] = found.get(key, True) and face.id in matched_gt
+        return Scores(images=len(image_ids), gt=n_gt, predictions=n_pred, matched=n_matched,
+                      faces=len(found), faces_found=sum(found.values()), iou_sum=iou_sum)
+
+    roles = {image_id: image_role(img, camera_roles) for image_id, img in gt.images.items()}
+    by_role: dict[str, list[Id]] = defaultdict(list)
+    by_camera: dict[str, list[Id]] = defaultdict(list)
+    by_scenario: dict[str, list[Id]] = defaultdict(list)
+    camera_role_sets: dict[str, set[str]] = defaultdict(set)
+    for image_id, img in gt.images.items():
+        by_role[roles[image_id]].append(image_id)
+        by_camera[img.camera].append(image_id)
+        by_scenario[NO_SCENARIO if img.scenario is None else img.scenario].append(image_id)
+        camera_role_sets[img.camera].add(roles[image_id])
+    has_scenarios = any(img.scenario is not None for img in gt.images.values())
+
+    # Holistic misses over all images: which views of each missed face failed.
+    views: dict[tuple, list[tuple[str, bool]]] = defaultdict(list)
+    for face in gt.faces:
+        views[face_key(face)].append((gt.images[face.image_id].camera, face.id in matched_gt))
+    misses = [HolisticMiss(scenario=k[0], frame=k[1], person_id=k[2], cameras=tuple(sorted(c for c, _ in v)),
+                           missed_cameras=tuple(sorted(c for c, ok in v if not ok)))
+              for k, v in views.items() if not all(ok for _, ok in v)]
+    misses.sort(key=lambda m: (m.scenario or "", m.frame, str(m.person_id)))
+
+    return EvaluationResult(
+        iou_threshold=float(iou_threshold),
+        overall=scores(list(gt.images)),
+        per_role={r: scores(by_role[r]) for r in sorted(by_role, key=_role_order)},
+        per_camera={c: scores(by_camera[c]) for c in sorted(by_camera)},
+        per_scenario={s: scores(by_scenario[s]) for s in sorted(by_scenario)} if has_scenarios else {},
+        camera_roles={c: "/".join(sorted(camera_role_sets[c], key=_role_order)) for c in sorted(by_camera)},
+        matches=tuple(matches),
+        missed=tuple(f.id for f in gt.faces if f.id not in matched_gt),
+        holistic_misses=tuple(misses),
+        ignored_annotations=gt.ignored_annotations,
+        ignored_predictions=preds.ignored,
+    )

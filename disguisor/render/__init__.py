@@ -1,0 +1,1 @@
+"""Offscreen OpenGL rendering through calibrated cameras (synthetic scenes, face replacement)."""
