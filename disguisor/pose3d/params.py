@@ -1,0 +1,117 @@
+"""Tunable defaults of the 3D pose stage: association and triangulation, tracking and smoothing.
+
+Pixel thresholds are for 1280x720 images with a ~90 degree field of view (focal length ~620 px,
+people 1.5-5 m away); scale them with the focal length for other cameras. Errors in pixels are
+measured on the undistorted image plane (normalized coordinates times the focal length), which
+differs from the distorted image by the local lens scale (well under 10% for the mild lenses of
+the rig). Time is counted in *processed frames* (frames that appear in ``keypoints2d.json``), so
+speeds are metres per frame; at 30 fps, 0.05 m per frame is 1.5 m/s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Pose3DParams:
+    """Per-frame multi-view association and triangulation.
+
+    min_joint_score: 2D joints scoring below this count as not detected.
+    min_person_score: 2D detections scoring below this are ignored.
+    min_detection_joints: a 2D detection needs this many detected joints to take part.
+    epipolar_threshold_px: a joint pair of two views is consistent when its symmetric epipolar
+      distance (mean of the point-to-epipolar-line distances in both images) is below this;
+      pair affinity = mean over shared joints of max(0, 1 - distance / threshold), weighted by
+      the lower of the two joint scores.
+    min_common_joints: two detections (or a detection and a 3D hypothesis) are compared on
+      their shared joints only when they share at least this many.
+    min_pair_affinity: two detections of different cameras seed a person hypothesis only when
+      their affinity reaches this (0-1); larger hypotheses are then grown and checked in 3D.
+    reprojection_threshold_px: a view of a triangulated joint is an inlier when its reprojection
+      error is below this (RANSAC over views, final inlier set). 25 px leaves room for real
+      detectors' errors (several px, more on occluded joints); at 10 px noise, 20 px lost 3% of
+      people on the simulated benchmark.
+    min_view_consistency: in a hypothesis, every view must reach this consistency: the
+      score-weighted mean over its joints of max(0, 1 - reprojection error / threshold), after
+      triangulating with all views of the hypothesis.
+    min_hypothesis_score: a hypothesis scores the sum of its views' consistencies minus 1 (two
+      views: 0 to 1, three: up to 2, ...); it must exceed this. 0.2 asks a two-view person for a
+      mean consistency of 0.6 (mean reprojection error ~10 px at the default threshold), which
+      keeps a false detection from pairing with a lone real detection of another person.
+    min_person_joints: a 3D person needs this many triangulated joints (else dropped).
+    min_plausible_bones: share of measurable limbs whose length lies in a human range
+      (:data:`disguisor.pose3d.association.BONE_LENGTH_RANGES_M`) for a hypothesis or a person to
+      count as a body; checked when at least 3 limbs are measurable.
+    merge_distance_m: two reconstructed people closer than this (mean distance of their shared
+      joints) are one person: merged when they come from different cameras, else the weaker is
+      dropped.
+    full_confidence_views: a joint triangulated from this many inlier views (or more) gets the
+      full view factor of its confidence; fewer views scale it linearly (2 of 3 -> 0.67).
+    exact_packing_max_hypotheses: groups of competing hypotheses up to this size are solved by
+      branch and bound (exact); larger groups, and groups where branch and bound gives up after
+      200000 nodes, by an integer linear program (HiGHS, also exact).
+    """
+
+    min_joint_score: float = 0.2
+    min_person_score: float = 0.1
+    min_detection_joints: int = 4
+    epipolar_threshold_px: float = 30.0
+    min_common_joints: int = 4
+    min_pair_affinity: float = 0.3
+    reprojection_threshold_px: float = 25.0
+    min_view_consistency: float = 0.4
+    min_hypothesis_score: float = 0.2
+    min_person_joints: int = 4
+    min_plausible_bones: float = 0.6
+    merge_distance_m: float = 0.2
+    full_confidence_views: int = 3
+    exact_packing_max_hypotheses: int = 400
+
+
+@dataclass(frozen=True)
+class TrackingParams:
+    """Tracking over time, gap filling and smoothing of the 3D skeletons.
+
+    gate_m: a person matches a track only when the 3D distance between the centroid of its joints
+      and the track's predicted centroid (same joints, constant-velocity prediction) is below
+      this, for a track seen in the previous frame. Smaller than the ~0.45 m between the centres
+      of two people standing shoulder to shoulder, so a track does not jump to a neighbour
+      when its own person is missed in a crowd.
+    gate_growth_m_per_frame: the gate grows by this much per frame the track has been missing.
+    max_gap_frames: a track missing for up to this many frames keeps its id (and a person
+      re-entering within that time gets it back); gaps of up to this many frames are filled by
+      linear interpolation, per joint. Longer absences end the track; a later person is new.
+    max_speed_m_per_frame: cap on the centroid velocity used for prediction.
+    velocity_smoothing: weight of the newest centroid velocity in the running estimate (0-1].
+    min_track_frames: tracks with fewer observed frames are dropped (1 keeps every person:
+      for anonymization a missed face is worse than a spurious one).
+    interpolated_confidence_scale: confidence of a gap-filled joint = this x the lower
+      confidence of the two observations around the gap.
+    smoothing: ``"rts"`` (constant-velocity Kalman filter with a Rauch-Tung-Striebel backward
+      pass: zero-lag, the whole recording is known) or ``"none"``.
+    measurement_noise_m: standard deviation of a triangulated joint of confidence 1 (the noise
+      of a joint of confidence c is this / max(c, 0.1)).
+    acceleration_noise_m: standard deviation of the per-frame velocity change of a joint
+      (white-noise acceleration). Larger follows fast motion more closely, smaller smooths more;
+      0.01 halved the joint error on the simulated benchmark at 2 and 5 px noise and keeps a
+      115-degree head turn in 4 frames on time (no lag; rounded by <= 3 cm).
+    outlier_window: odd window (frames) of the robust outlier gate that runs before smoothing:
+      a joint further than max(outlier_sigmas x 1.4826 x MAD, outlier_min_m) from the median of
+      its window is treated as missing. A median window removes spikes of up to
+      (window - 1) / 2 frames but keeps steps and ramps in place, so fast head turns pass.
+    """
+
+    gate_m: float = 0.35
+    gate_growth_m_per_frame: float = 0.1
+    max_gap_frames: int = 10
+    max_speed_m_per_frame: float = 0.3
+    velocity_smoothing: float = 0.6
+    min_track_frames: int = 1
+    interpolated_confidence_scale: float = 0.5
+    smoothing: str = "rts"
+    measurement_noise_m: float = 0.01
+    acceleration_noise_m: float = 0.01
+    outlier_window: int = 5
+    outlier_sigmas: float = 4.0
+    outlier_min_m: float = 0.12

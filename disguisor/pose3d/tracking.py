@@ -1,0 +1,164 @@
+"""Tracking people over time: stable ids, gap filling and smoothing of every joint.
+
+Linking (frame by frame, a global assignment per frame): every live track predicts where its
+centroid will be (constant velocity from its recent centroid motion); the cost of giving a
+person of the current frame to a track is the 3D distance between the person's centroid and the
+track's predicted centroid, both taken over the joints the two have in common (so a person whose
+legs are not seen is compared on the same joints). People and tracks are matched by the
+Hungarian algorithm (:func:`scipy.optimize.linear_sum_assignment`) under a gate that widens
+while a track is missing; unmatched people start new tracks. A track missing for more than
+``max_gap_frames`` ends; a person re-entering within that time gets the old id back, later it
+gets a new one (there is no appearance model to recognize a person after a long absence).
+
+Afterwards each track is cleaned per joint: a running-median gate removes triangulation spikes,
+gaps of up to ``max_gap_frames`` are filled by linear interpolation, and the joint trajectories
+are smoothed with a zero-lag RTS smoother (:mod:`disguisor.pose3d.smoothing`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from disguisor.pose2d.keypoints_io import NUM_JOINTS
+from disguisor.pose3d.association import PersonObservation
+from disguisor.pose3d.params import TrackingParams
+from disguisor.pose3d.poses import FramePoses, Person3D, Poses3D
+from disguisor.pose3d.smoothing import fill_gaps, median_outliers, rts_smooth
+
+log = logging.getLogger(__name__)
+
+_NO_MATCH = 1e9
+
+
+@dataclass
+class Track:
+    """One person over time. times: indices into the processed frames; velocity: m per frame."""
+
+    id: int
+    times: list[int] = field(default_factory=list)
+    observations: list[PersonObservation] = field(default_factory=list)
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(3))
+
+    @property
+    def last_time(self) -> int:
+        return self.times[-1]
+
+    @property
+    def last_joints(self) -> np.ndarray:
+        return self.observations[-1].joints
+
+
+def _common_centroids(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centroids of two skeletons (17, 3) over their common joints (all joints of each if none)."""
+    both = np.isfinite(a[:, 0]) & np.isfinite(b[:, 0])
+    if not both.any():
+        return np.nanmean(a, axis=0), np.nanmean(b, axis=0)
+    return a[both].mean(axis=0), b[both].mean(axis=0)
+
+
+def link_tracks(observations: Sequence[Sequence[PersonObservation]],
+                params: TrackingParams | None = None) -> list[Track]:
+    """Give every person of every frame a track (see the module docstring).
+
+    observations: per processed frame (consecutive time steps), the people reconstructed there.
+    Returns the tracks in order of first appearance, ids 1, 2, ...
+    """
+    params = params or TrackingParams()
+    tracks: list[Track] = []
+    live: list[Track] = []
+    for t, people in enumerate(observations):
+        live = [tr for tr in live if t - tr.last_time - 1 <= params.max_gap_frames]
+        cost = np.full((len(live), len(people)), _NO_MATCH)
+        for i, tr in enumerate(live):
+            dt = t - tr.last_time
+            predicted = tr.last_joints + tr.velocity * dt
+            gate = params.gate_m + params.gate_growth_m_per_frame * (dt - 1)
+            for j, person in enumerate(people):
+                ca, cb = _common_centroids(person.joints, predicted)
+                d = float(np.linalg.norm(ca - cb))
+                if d <= gate:
+                    cost[i, j] = d
+        matched_people: set[int] = set()
+        if cost.size:
+            rows, cols = linear_sum_assignment(cost)
+            for i, j in zip(rows, cols, strict=True):
+                if cost[i, j] >= _NO_MATCH:
+                    continue
+                tr, person = live[i], people[j]
+                dt = t - tr.last_time
+                ca, cb = _common_centroids(person.joints, tr.last_joints)
+                v_new = (ca - cb) / dt
+                v = params.velocity_smoothing * v_new + (1.0 - params.velocity_smoothing) * tr.velocity
+                speed = float(np.linalg.norm(v))
+                if speed > params.max_speed_m_per_frame:
+                    v *= params.max_speed_m_per_frame / speed
+                tr.velocity = v
+                tr.times.append(t)
+                tr.observations.append(person)
+                matched_people.add(j)
+        for j, person in enumerate(people):
+            if j in matched_people:
+                continue
+            tr = Track(id=len(tracks) + 1, times=[t], observations=[person])
+            tracks.append(tr)
+            live.append(tr)
+    return tracks
+
+
+def track_arrays(track: Track, params: TrackingParams) -> tuple[int, np.ndarray, np.ndarray]:
+    """Dense, cleaned and smoothed joints of one track.
+
+    Returns (first time index, joints (T, 17, 3) NaN where unknown, confidence (T, 17)).
+    """
+    t0 = track.times[0]
+    T = track.times[-1] - t0 + 1
+    pts = np.full((T, NUM_JOINTS, 3), np.nan)
+    conf = np.zeros((T, NUM_JOINTS))
+    for t, obs in zip(track.times, track.observations, strict=True):
+        pts[t - t0] = obs.joints
+        conf[t - t0] = obs.confidence
+    if params.outlier_window >= 3:
+        out = median_outliers(pts, params.outlier_window, params.outlier_sigmas, params.outlier_min_m)
+        if out.any():
+            log.debug("track %d: %d joint outlier(s) removed", track.id, int(out.sum()))
+            pts[out] = np.nan
+            conf[out] = 0.0
+    pts, conf, filled = fill_gaps(pts, conf, params.max_gap_frames, params.interpolated_confidence_scale)
+    if params.smoothing == "rts":
+        std = params.measurement_noise_m / np.maximum(conf, 0.1)
+        pts = rts_smooth(pts, std, params.acceleration_noise_m)
+    elif params.smoothing != "none":
+        raise ValueError(f"unknown smoothing {params.smoothing!r} (use 'rts' or 'none')")
+    conf = np.where(np.isfinite(pts[..., 0]), conf, 0.0)
+    return t0, pts, conf
+
+
+def build_poses(frames: Sequence[int], tracks: Sequence[Track], params: TrackingParams | None = None) -> Poses3D:
+    """Turn linked tracks into :class:`Poses3D` over ``frames`` (the processed frame numbers)."""
+    params = params or TrackingParams()
+    per_frame: list[list[Person3D]] = [[] for _ in frames]
+    next_id = 1
+    for tr in tracks:
+        if len(tr.times) < params.min_track_frames:
+            continue
+        t0, pts, conf = track_arrays(tr, params)
+        pid, next_id = next_id, next_id + 1
+        for k in range(pts.shape[0]):
+            if np.isfinite(pts[k, :, 0]).any():
+                per_frame[t0 + k].append(Person3D(id=pid, joints=pts[k], confidence=conf[k]))
+    return Poses3D(frames=tuple(FramePoses(frame=int(f), people=tuple(p))
+                                for f, p in zip(frames, per_frame, strict=True)))
+
+
+def track_people(frames: Sequence[int], observations: Sequence[Sequence[PersonObservation]],
+                 params: TrackingParams | None = None) -> Poses3D:
+    """Link, clean and smooth per-frame reconstructions into tracked :class:`Poses3D`."""
+    params = params or TrackingParams()
+    if len(frames) != len(observations):
+        raise ValueError("one list of people per frame is needed")
+    return build_poses(frames, link_tracks(observations, params), params)
