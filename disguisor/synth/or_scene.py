@@ -34,7 +34,7 @@ from disguisor.synth.motion import role_motion
 from disguisor.synth.people import make_texture, place_root, pose_from_state, sample_appearance
 from disguisor.synth.rig import default_rig
 from disguisor.synth.room import TABLE_TOP_Z, build_room
-from disguisor.synth.scenarios import SCENARIOS
+from disguisor.synth.scenarios import SCENARIOS, ScenarioSpec
 from disguisor.synth.sensor import DepthSensorModel, depth_fov_mask, simulate_depth
 
 FPS = 10.0
@@ -91,13 +91,15 @@ def generate_or_recording(out: str | Path, scenario: str = "easy", frames: int =
                           calibration: Calibration | None = None, size: tuple[int, int] = (1280, 720),
                           n_cameras: int = 4, seed: int = 0, noise: KeypointNoise = KeypointNoise(),
                           sensor: DepthSensorModel = DepthSensorModel(), overwrite: bool = False,
-                          progress: Callable[[int], None] | None = None) -> Path:
-    """Render a synthetic OR recording with ground truth into ``out`` (same seed, same bytes)."""
+                          progress: Callable[[int], None] | None = None, spec: ScenarioSpec | None = None) -> Path:
+    """Render a synthetic OR recording with ground truth into ``out`` (same seed, same bytes).
+
+    ``spec`` replaces the named scenario's people and lights (used by tests to place a light)."""
     import pyrender
 
     from disguisor.render.gl import CameraRenderer
 
-    spec = SCENARIOS[scenario]
+    spec = spec or SCENARIOS[scenario]
     calib = calibration or default_rig(size[0], size[1], n_cameras)
     rng = np.random.default_rng(seed)
     body = load_anny()
