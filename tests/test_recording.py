@@ -115,3 +115,18 @@ def test_memory_does_not_grow_with_length(tmp_path):
     short, long = peak(2), peak(12)
     one_frame = 2 * (320 * 180 * 3 + 320 * 180 * 4)
     assert long < short + one_frame, (short, long)
+
+
+def test_outputs_get_ordinary_permissions(tmp_path):
+    """Atomic writes go through private temporary files; the results must not stay private."""
+    import os
+    import stat
+
+    rec = tmp_path / "perm"
+    write_box_room(rec, frames=1, n_cameras=1, size=(64, 36), depth_noise=False)
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in [rec, rec / "calibration.json", *rec.rglob("*.png")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        expected = (0o777 if path.is_dir() else 0o666) & ~umask
+        assert mode == expected, (path, oct(mode))

@@ -21,12 +21,22 @@ def _temp_sibling(path: Path) -> Path:
     return Path(tmp)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()  # what open() would give: temp files are created 0600
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_sibling(path)
     try:
         tmp.write_bytes(data)
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -57,6 +67,7 @@ def staged_output_dir(out: Path, overwrite: bool = False) -> Iterator[Path]:
         raise InputError(out, "output already exists (use --overwrite to replace it)")
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f"{out.name}.partial-", dir=out.parent))
+    os.chmod(stage, 0o777 & ~_umask())  # mkdtemp creates 0700
     try:
         yield stage
         if out.exists():
