@@ -1,0 +1,1 @@
+"""Head refinement against the fused point cloud, and face extraction (stage: refine)."""

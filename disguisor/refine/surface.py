@@ -1,0 +1,84 @@
+"""The face surface: what the refine stage hands to the render stage.
+
+A :class:`FaceSurface` is one person's face at one frame: a small triangle mesh in world metres
+(+z up) with texture coordinates in the *canonical face UV space*, plus the face centre and
+facing direction. Every body model (Anny, SMPL) produces the same kind of object, so face
+templates (``models/templates/``) are drawn once, in canonical UV space, and fit any model.
+
+Canonical face UV space. The head frame of a face has its origin at the face centre, z along
+the facing direction (out of the face), y towards the crown (the model's "up" for the head,
+made orthogonal to z), x = y cross z (the person's left). A vertex with head-frame coordinates
+(x, y) gets::
+
+    u = 0.5 - x / FACE_UV_WIDTH_M     # u grows from the person's left ear to the right ear...
+    v = 0.5 - y / FACE_UV_HEIGHT_M    # ...and v from the crown (0) to the chin (1)
+
+so a template image (row 0 at the top, column 0 at the left) looks like a frontal photo of a
+face: the person's right side on the image's left, forehead at the top. Centre of the image =
+face centre. Values outside [0, 1] are clamped by the renderer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+FACE_UV_WIDTH_M = 0.20   # head-frame x extent mapped onto u in [0, 1]
+FACE_UV_HEIGHT_M = 0.26  # head-frame y extent mapped onto v in [0, 1]
+
+
+@dataclass(frozen=True, eq=False)
+class FaceSurface:
+    """One person's face at one frame.
+
+    person_id: the track id of poses3d.json. vertices: (N, 3) float world metres. triangles:
+    (M, 3) int indices into vertices, counter-clockwise seen from outside (normals point out of
+    the face). uv: (N, 2) float canonical face UV (see module doc). centre: (3,) world metres.
+    facing: (3,) unit vector out of the face. up: (3,) unit vector towards the crown,
+    orthogonal to facing. refined: whether head refinement was accepted for this face;
+    note: why not (or "" when refined).
+    """
+
+    person_id: int
+    vertices: np.ndarray
+    triangles: np.ndarray
+    uv: np.ndarray
+    centre: np.ndarray
+    facing: np.ndarray
+    up: np.ndarray
+    refined: bool = False
+    note: str = ""
+
+
+def head_frame(facing: np.ndarray, up_hint: np.ndarray) -> np.ndarray:
+    """3x3 rotation whose columns are the head-frame axes (x left, y up, z facing) in world axes.
+
+    facing: (3,) direction out of the face; up_hint: (3,) rough crown direction (made
+    orthogonal to facing). Raises ValueError when the two are parallel.
+    """
+    z = np.asarray(facing, float)
+    z = z / np.linalg.norm(z)
+    y = np.asarray(up_hint, float) - z * float(np.dot(up_hint, z))
+    n = np.linalg.norm(y)
+    if n < 1e-6:
+        raise ValueError("up_hint is parallel to facing")
+    y = y / n
+    x = np.cross(y, z)
+    return np.stack([x, y, z], axis=1)
+
+
+def canonical_face_uv(vertices: np.ndarray, centre: np.ndarray, facing: np.ndarray,
+                      up: np.ndarray) -> np.ndarray:
+    """(N, 2) canonical face UV of world-metre vertices (N, 3) for a face at ``centre``."""
+    local = (np.asarray(vertices, float) - centre) @ head_frame(facing, up)
+    u = 0.5 - local[:, 0] / FACE_UV_WIDTH_M
+    v = 0.5 - local[:, 1] / FACE_UV_HEIGHT_M
+    return np.stack([u, v], axis=1).astype(np.float32)
+
+
+def transform_face(face: FaceSurface, T: np.ndarray) -> FaceSurface:
+    """The face moved by a rigid 4x4 world transform ``T`` (UVs travel with the vertices)."""
+    R, t = T[:3, :3], T[:3, 3]
+    return FaceSurface(face.person_id, face.vertices @ R.T + t, face.triangles, face.uv,
+                       face.centre @ R.T + t, face.facing @ R.T, face.up @ R.T, face.refined, face.note)
