@@ -260,6 +260,52 @@ def pose3d(
     _say(f"wrote {out}: {len(poses.frames)} frame(s), {len(poses.ids)} tracked people")
 
 
+@app.command("run")
+def run_cmd(
+    recording: Annotated[Path, typer.Argument(help="Recording folder.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created; a rerun resumes it).")],
+    keypoints: Annotated[Optional[Path], typer.Option(help="Precomputed 2D keypoints (COCO keypoint format) "
+                                                           "instead of running a detector.")] = None,
+    detector: Annotated[str, typer.Option(help="2D pose detector when no --keypoints: blazepose, rtmpose, "
+                                               "rtmo.")] = "blazepose",
+    pose_model: Annotated[Optional[Path], typer.Option(help="ONNX model for --detector rtmpose/rtmo.")] = None,
+    model: Annotated[str, typer.Option(help="Body model: anny or smpl.")] = "anny",
+    smpl_dir: Annotated[Optional[Path], typer.Option(help="Folder with the SMPL model files (--model smpl).")]
+    = None,
+    method: Annotated[str, typer.Option(help="How faces are hidden: template, blur, pixelate, blacken.")]
+    = "template",
+    template: Annotated[Optional[str], typer.Option(help="One template name for everyone (default: one per "
+                                                         "person, stable over the recording).")] = None,
+    also_2d: Annotated[Optional[str], typer.Option("--also-2d", help="Hybrid mode: also hide the faces this 2D "
+                                                   "face detector finds (centerface, blazeface, dlib, dsfd).")]
+    = None,
+    also_2d_weights: Annotated[Optional[Path], typer.Option(help="Weights for --also-2d dsfd.")] = None,
+    on_error: Annotated[str, typer.Option(help="Views of a frame that failed: blur (written fully blurred) or "
+                                               "withhold (not written).")] = "blur",
+    video: Annotated[bool, typer.Option("--video", help="Also write one MP4 per camera.")] = False,
+    from_stage: Annotated[Optional[str], typer.Option("--from", help="Rerun from this stage: keypoints, pose3d, "
+                                                      "fit, render.")] = None,
+) -> None:
+    """Anonymize every face of a recording: keypoints, 3D poses, body fit, head refinement, render, blend."""
+    from disguisor.run.params import RunParams
+    from disguisor.run.pipeline import run_pipeline, summary_text
+
+    if method not in ("template", "blur", "pixelate", "blacken"):
+        raise InputError(None, f"must be template, blur, pixelate or blacken, not {method!r}", field="--method")
+    if on_error not in ("blur", "withhold"):
+        raise InputError(None, f"must be blur or withhold, not {on_error!r}", field="--on-error")
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "exists and is not a folder", field="--out")
+    params = RunParams(keypoints_file=keypoints, detector=detector, pose_model=pose_model, model=model,
+                       smpl_dir=smpl_dir, method=method, template=template, also_2d=also_2d,  # type: ignore[arg-type]
+                       also_2d_weights=also_2d_weights, on_error=on_error, video=video,  # type: ignore[arg-type]
+                       from_stage=from_stage)
+    report = run_pipeline(recording, out, params, progress=_progress)
+    _say(summary_text(report).rstrip())
+    if report.failed_frames:
+        raise typer.Exit(code=3)
+
+
 @app.command("eval")
 def eval_cmd(
     gt: Annotated[Path, typer.Option("--gt", help="Ground-truth faces, COCO style with camera and frame per image "

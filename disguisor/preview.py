@@ -46,3 +46,31 @@ def contact_sheet(views: Sequence[View], tile_width: int = 480, columns: int = 2
         tiles.append(np.zeros_like(tiles[0]))
     rows = [np.hstack(tiles[i:i + columns]) for i in range(0, len(tiles), columns)]
     return np.vstack(rows)
+
+
+def before_after_sheet(pairs: Sequence[tuple[str, np.ndarray, np.ndarray]], tile_width: int = 640,
+                       boxes: dict[str, list[list[float]]] | None = None) -> np.ndarray:
+    """One row per camera: the original view beside the anonymized one (BGR images).
+
+    pairs: (label, original, anonymized). boxes: label -> face boxes [x, y, w, h] (pixels of the
+    full image) drawn on the anonymized tile, so a reader sees what was hidden.
+    """
+    rows = []
+    for label, before, after in pairs:
+        h, w = before.shape[:2]
+        scale = tile_width / w
+        size = (tile_width, max(1, round(h * scale)))
+        left = cv2.resize(before, size, interpolation=cv2.INTER_AREA)
+        right = cv2.resize(after, size, interpolation=cv2.INTER_AREA)
+        for x, y, bw, bh in (boxes or {}).get(label, []):
+            p0 = (round(x * scale), round(y * scale))
+            p1 = (round((x + bw) * scale), round((y + bh) * scale))
+            cv2.rectangle(right, p0, p1, (0, 255, 0), 1, cv2.LINE_AA)
+        _label(left, f"{label}: original")
+        _label(right, f"{label}: anonymized")
+        rows.append(np.hstack([left, right]))
+    if not rows:
+        raise ValueError("nothing to show")
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]
+    return np.vstack(rows)

@@ -1,0 +1,54 @@
+"""Settings of ``disguisor run`` (the stage modules keep their own parameter dataclasses)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+OnError = Literal["blur", "withhold"]
+Method = Literal["template", "blur", "pixelate", "blacken"]
+
+STAGES = ("keypoints", "pose3d", "fit", "render")
+
+
+@dataclass(frozen=True)
+class FailClosedParams:
+    """How a view is hidden when its frame could not be anonymized, and the fallback for a
+    person found in 3D whose face surface could not be made.
+
+    full_blur_width_px: a failed view is shrunk to this width (area averaging), enlarged back
+      and blurred: no face survives at any size. head_radius_m: radius of the sphere around the
+      head joints that is blurred for a person without a face surface (metres).
+    """
+
+    full_blur_width_px: int = 24
+    head_radius_m: float = 0.16
+
+
+@dataclass(frozen=True)
+class RunParams:
+    """Options of one run (all but the paths are part of the stages' cache keys).
+
+    keypoints_file: precomputed 2D keypoints (COCO keypoint format) instead of a detector.
+    detector: 2D pose detector when no keypoints file is given. model / smpl_dir: body model.
+    method: how faces are replaced. template: fixed template name for everyone (None: one per
+    person, stable). also_2d: a 2D face detector whose faces are also hidden (hybrid mode).
+    on_error: what a view of a failed frame becomes. video: also write one MP4 per camera.
+    jpeg_quality: of the output images. from_stage: rerun this stage and all after it.
+    """
+
+    keypoints_file: Path | None = None
+    detector: str = "blazepose"
+    pose_model: Path | None = None
+    model: str = "anny"
+    smpl_dir: Path | None = None
+    method: Method = "template"
+    template: str | None = None
+    also_2d: str | None = None
+    also_2d_weights: Path | None = None
+    on_error: OnError = "blur"
+    video: bool = False
+    jpeg_quality: int = 95
+    from_stage: str | None = None
+    fail_closed: FailClosedParams = FailClosedParams()
