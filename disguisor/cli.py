@@ -178,18 +178,41 @@ def preview(
     frame: Annotated[int, typer.Option(help="Frame number to show.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output image (.png or .jpg).")],
     tile_width: Annotated[int, typer.Option(help="Width of each colour/depth image in pixels.")] = 480,
+    anonymized: Annotated[Optional[Path], typer.Option(help="Output folder of `disguisor run` or `disguisor "
+                                                       "baseline`: show each original view beside its "
+                                                       "anonymized version (hidden faces boxed) instead of depth.")]
+    = None,
 ) -> None:
-    """Write a contact sheet of one frame: every camera's colour image beside its depth."""
+    """Write a contact sheet of one frame: every camera's colour beside its depth (or its anonymized view)."""
     from disguisor.io.atomic import write_image
-    from disguisor.io.recording import open_recording
-    from disguisor.preview import contact_sheet
+    from disguisor.io.recording import frame_file_name, open_recording
+    from disguisor.preview import before_after_sheet, contact_sheet
 
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise InputError(out, "output must end in .png or .jpg", field="--out")
     rec = open_recording(recording)
     if frame not in rec.frames:
         raise InputError(recording, f"frame {frame} is not in the recording", field="--frame")
-    write_image(out, contact_sheet(rec.views(frame), tile_width=max(64, tile_width)))
+    if anonymized is None:
+        write_image(out, contact_sheet(rec.views(frame), tile_width=max(64, tile_width)))
+        _say(f"wrote {out}")
+        return
+    import cv2
+
+    boxes: dict[str, list] = {}
+    dets_path = anonymized / "detections.json"
+    if dets_path.is_file():
+        for d in json.loads(dets_path.read_text()):
+            if d.get("frame") == frame and "camera" in d:
+                boxes.setdefault(d["camera"], []).append(d["bbox"])
+    pairs = []
+    for cam in rec.cameras_at(frame):
+        path = anonymized / cam.name / frame_file_name(frame, ".jpg")
+        after = cv2.imread(str(path))
+        if after is None:
+            raise InputError(path, "anonymized image missing or unreadable", field="--anonymized")
+        pairs.append((cam.name, rec.read_color(cam, frame), after))
+    write_image(out, before_after_sheet(pairs, tile_width=max(64, tile_width), boxes=boxes))
     _say(f"wrote {out}")
 
 

@@ -1,11 +1,13 @@
 """`make demo`: the main job end to end on the embedded default, through the real command line.
 
 1. Generate a synthetic 4-camera operating-room recording with people and ground truth.
-2. Validate it, estimate tracked 3D poses from its (simulated) 2D keypoints and compare them
-   with the ground truth, and fuse one frame of all views into a world point cloud.
-3. If the real Azure Kinect sample is beside the project (../shared/data), import it
-   (depth registered into colour), fuse it, and write a picture of the result.
-4. Print where to look.
+2. Anonymize it with `disguisor run` (3D poses from its simulated 2D keypoints, body fit, head
+   refinement, face templates rendered and blended into every view), compare the 3D poses with
+   the ground truth, and evaluate the hidden faces against the true face boxes (`disguisor eval`).
+3. Write a before/after contact sheet of every camera.
+4. If the real Azure Kinect sample is beside the project (../shared/data), import it
+   (depth registered into colour), run the anonymizer on it too, and write a picture.
+5. Print where to look.
 """
 
 from __future__ import annotations
@@ -67,27 +69,31 @@ def main() -> None:
     rec = out / "or_easy"
     disguisor("synth", rec, "--scenario", "easy", "--frames", args.frames, "--cameras", 4, "--size", "1280x720")
     disguisor("info", rec)
-    disguisor("pose3d", rec, "-o", out / "or_easy_poses3d.json")
-    report_pose_error(rec / "gt_poses3d.json", out / "or_easy_poses3d.json")
+    anon = out / "or_easy_anonymized"
+    disguisor("run", rec, "-o", anon, "--keypoints", rec / "keypoints2d.json", "--video")
+    report_pose_error(rec / "gt_poses3d.json", anon / "stages" / "poses3d.json")
+    disguisor("eval", "--gt", rec / "annotations.json", "--pred", anon / "detections.json",
+              "--calibration", rec / "calibration.json", "--json", out / "or_easy_eval.json")
+    disguisor("preview", rec, "--frame", 0, "--anonymized", anon, "-o", out / "or_easy_before_after.png")
     disguisor("fuse", rec, "--frame", 0, "-o", out / "or_easy_frame0.ply")
-    disguisor("preview", rec, "--frame", 0, "-o", out / "or_easy_frame0.png")
 
-    looks = [out / "or_easy_frame0.png", out / "or_easy_frame0.ply", out / "or_easy_poses3d.json"]
+    looks = [out / "or_easy_before_after.png", anon, out / "or_easy_eval.json", out / "or_easy_frame0.ply"]
     if KINECT_SAMPLE.is_file():
         kin = out / "kinect_sample"
         disguisor("import", "kinect", KINECT_SAMPLE, "-o", kin)
         disguisor("info", kin)
-        disguisor("fuse", kin, "--frame", 0, "-o", out / "kinect_sample_frame0.ply", "--remove-outliers")
+        disguisor("run", kin, "-o", out / "kinect_sample_anonymized")
         disguisor("preview", kin, "--frame", 0, "-o", out / "kinect_sample_frame0.png")
-        looks += [out / "kinect_sample_frame0.png", out / "kinect_sample_frame0.ply"]
+        looks += [out / "kinect_sample_frame0.png", out / "kinect_sample_anonymized"]
     else:
         print(f"(skipping the Azure Kinect import: {KINECT_SAMPLE} is not present)")
 
     print(f"\ndemo finished in {time.perf_counter() - start:.0f} s. Look at:")
     for path in looks:
         print(f"  {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
-    print("(.png: every camera's colour beside its registered depth; .ply: the fused world point cloud,"
-          " open with any point-cloud viewer, e.g. MeshLab or open3d)")
+    print("(before_after.png: every camera's original view beside its anonymized view, hidden faces boxed;"
+          " *_anonymized/: images, MP4s, detections.json, report.json, summary.txt; .ply: the fused world"
+          " point cloud, open with any point-cloud viewer, e.g. MeshLab or open3d)")
 
 
 if __name__ == "__main__":

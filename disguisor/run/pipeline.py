@@ -39,7 +39,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 ProgressFactory = Callable[[str, int | None], AbstractContextManager[Callable[[int], None]]]
 STATE_VERSION = 1
+SINGLE_VIEW_FACE_DETECTOR = "centerface"  # hybrid detector switched on for one-camera recordings
 
 
 @contextmanager
@@ -432,6 +433,7 @@ class RunReport:
     stage_seconds: dict[str, float]
     per_frame_seconds: dict[str, float]
     resumed_frames: int
+    warnings: list[str] = field(default_factory=list)
 
 
 def run_pipeline(recording_path: str | Path, out: str | Path, params: RunParams = RunParams(),
@@ -446,6 +448,13 @@ def run_pipeline(recording_path: str | Path, out: str | Path, params: RunParams 
         raise InputError(params.keypoints_file, "keypoints file not found", field="--keypoints")
     if params.from_stage is not None and params.from_stage not in STAGES:
         raise InputError(None, f"unknown stage {params.from_stage!r}; stages: {', '.join(STAGES)}", field="--from")
+    warnings: list[str] = []
+    if len(rec.cameras) < 2 and params.also_2d is None:
+        # 3D people need two views: with one camera only a 2D face detector can find faces
+        params = replace(params, also_2d=SINGLE_VIEW_FACE_DETECTOR)
+        warnings.append(f"only one camera: people cannot be found in 3D; faces are found by the 2D detector "
+                        f"{SINGLE_VIEW_FACE_DETECTOR!r} (--also-2d) instead")
+        log.warning(warnings[-1])
     out.mkdir(parents=True, exist_ok=True)
     (out / "stages").mkdir(exist_ok=True)
     state = StageState(out)
@@ -492,7 +501,7 @@ def run_pipeline(recording_path: str | Path, out: str | Path, params: RunParams 
         worker.close()
     stage_seconds["render"] = time.perf_counter() - t_render
     state.mark("render", render_key, stage_seconds["render"])
-    return _finish(rec, out, params, records, stage_seconds, resumed)
+    return _finish(rec, out, params, records, stage_seconds, resumed, warnings)
 
 
 def _slim(record: dict[str, Any]) -> dict[str, Any]:
@@ -509,7 +518,7 @@ def _images_present(out: Path, rec: Recording, frame: int, record: dict[str, Any
 
 
 def _finish(rec: Recording, out: Path, params: RunParams, records: list[dict[str, Any]],
-            stage_seconds: dict[str, float], resumed: int) -> RunReport:
+            stage_seconds: dict[str, float], resumed: int, warnings: list[str]) -> RunReport:
     detections = [d for r in records for d in (r.get("detections") or [])]
     outputs.write_json(out / "detections.json", detections)
     outputs.write_json(out / "images.json", {"images": outputs.images_document(rec, outputs.image_ids(rec)),
@@ -533,7 +542,7 @@ def _finish(rec: Recording, out: Path, params: RunParams, records: list[dict[str
         people_per_frame={"mean": float(np.mean(people)) if people else 0.0, "max": max(people, default=0)},
         stage_seconds={k: round(v, 3) for k, v in stage_seconds.items()},
         per_frame_seconds={k: round(float(np.median(v)), 4) for k, v in per_frame.items()},
-        resumed_frames=resumed)
+        resumed_frames=resumed, warnings=warnings)
     frames_doc = [{"frame": r["frame"], "status": r["status"], "people": r["people"], "views": r["views"]}
                   for r in records]
     outputs.write_json(out / "report.json", {**asdict(report), "frames_detail": frames_doc})
@@ -559,6 +568,7 @@ def summary_text(report: RunReport) -> str:
         lines += [f"  frame {f['frame']}: {f['error']}" for f in report.failed_frames]
     else:
         lines.append("failed frames: none")
+    lines += [f"WARNING: {w}" for w in report.warnings]
     lines.append("time per stage (s): " + ", ".join(f"{k} {v:.1f}" for k, v in report.stage_seconds.items()))
     lines.append("median time per frame (s): " + ", ".join(f"{k} {v:.3f}" for k, v in report.per_frame_seconds.items()))
     return "\n".join(lines) + "\n"
