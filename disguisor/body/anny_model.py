@@ -168,7 +168,19 @@ def load_anny() -> AnnyBody:
     ~/.cache/anny, about 40 s; later loads take under a second)."""
     import contextlib
     import io
+    import os
+    import sys
 
-    # warp prints a banner and kernel-load lines on stdout: keep the CLI's output clean
-    with contextlib.redirect_stdout(io.StringIO()):
-        return AnnyBody()
+    # warp prints a banner and kernel-load lines on stdout, and from C a "no CUDA driver" line on
+    # stderr: keep the CLI's output clean (Python-level errors still propagate as exceptions)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        with contextlib.redirect_stdout(io.StringIO()):
+            return AnnyBody()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
