@@ -368,6 +368,28 @@ def eval_cmd(
             _say(f"wrote {path}")
 
 
+@app.command("baseline")
+def baseline_cmd(
+    recording: Annotated[Path, typer.Argument(help="Recording folder.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (written as a whole at the end).")],
+    detector: Annotated[str, typer.Option(help="Face detector: centerface, blazeface, dlib, dlib-cnn, dsfd.")]
+    = "centerface",
+    method: Annotated[str, typer.Option(help="How faces are hidden: blur, pixelate, blacken.")] = "blur",
+    weights: Annotated[Optional[Path], typer.Option(help="Model file for --detector dsfd "
+                                                         "(WIDERFace_DSFD_RES152.pth).")] = None,
+    score_threshold: Annotated[Optional[float], typer.Option(help="Minimum detector score 0-1 (default: the "
+                                                                  "detector's own).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output folder.")] = False,
+) -> None:
+    """Per-image 2D face detection and classical obfuscation (the baselines): images + detections.json."""
+    from disguisor.baselines.command import run_baseline
+
+    report = run_baseline(recording, out, detector, method, weights=weights, score_threshold=score_threshold,
+                          overwrite=overwrite, progress=_progress)
+    _say(f"wrote {out}: {report.images} image(s), {report.faces} face(s) hidden by {report.detector} + "
+         f"{report.method}, {1000 * report.seconds_per_image:.0f} ms/image detection")
+
+
 def main() -> None:
     """Console entry point: run the app, turning InputError into one line and exit code 2."""
     try:
