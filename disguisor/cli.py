@@ -390,6 +390,43 @@ def baseline_cmd(
          f"{report.method}, {1000 * report.seconds_per_image:.0f} ms/image detection")
 
 
+@app.command("quality")
+def quality_cmd(
+    original: Annotated[Path, typer.Option("--original", help="The original recording folder.")],
+    anonymized: Annotated[Path, typer.Option("--anonymized", help="Output folder of run or baseline "
+                                                                  "(<camera>/<frame>.jpg).")],
+    gt: Annotated[Path, typer.Option("--gt", help="Ground-truth face boxes (annotations.json).")],
+    weights_dir: Annotated[Optional[Path], typer.Option("--weights-dir", help="Folder with backbone weights "
+                                                        "(alexnet*.pth or vgg16*.pth, torchvision layout) and "
+                                                        "LPIPS alex.pth/vgg.pth: adds LPIPS, DPS and FID.")] = None,
+    backbone: Annotated[Optional[str], typer.Option(help="alex or vgg (default: whichever is in --weights-dir).")]
+    = None,
+    identity: Annotated[bool, typer.Option("--identity/--no-identity", help="Measure identity leakage (dlib).")]
+    = True,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write every number to this JSON file.")]
+    = None,
+) -> None:
+    """Image quality (SSIM, LPIPS, DPS, FID) and identity leakage of anonymized ground-truth faces."""
+    from disguisor.quality.command import measure_quality, report_rows, write_report
+
+    if backbone not in (None, "alex", "vgg"):
+        raise InputError(None, f"must be alex or vgg, not {backbone!r}", field="--backbone")
+    if json_out is not None and json_out.is_dir():
+        raise InputError(json_out, "is a folder; give a file name", field="--json")
+    with _progress("faces", None) as update:
+        report = measure_quality(original, anonymized, gt, weights_dir=weights_dir, backbone=backbone,
+                                 identity=identity, progress=update)
+    table = Table(title=f"quality of {anonymized}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in report_rows(report):
+        table.add_row(name, value)
+    console.print(table)
+    if json_out is not None:
+        write_report(report, json_out, original=original, anonymized=anonymized, gt=gt, weights_dir=weights_dir)
+        _say(f"wrote {json_out}")
+
+
 def main() -> None:
     """Console entry point: run the app, turning InputError into one line and exit code 2."""
     try:

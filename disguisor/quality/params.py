@@ -1,0 +1,33 @@
+"""Tunable defaults of the image-quality and identity-leakage metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class QualityParams:
+    """crop_px: ground-truth face crops (original and anonymized) are resized to crop_px x crop_px
+    before SSIM and the deep metrics. min_face_px: faces whose box is smaller than this on either
+    side (after clipping to the image) are skipped and counted.
+
+    SSIM (Wang et al. 2004): Gaussian window of ``ssim_sigma`` px truncated at ``ssim_radius`` px,
+    constants K1, K2 on a data range of 255, on the grey-level (BT.601 luma) crops.
+
+    Identity leakage: ``identity_threshold`` is the face-descriptor distance below which two faces
+    are the same person (0.6: dlib's usual value). The face is embedded from a square window
+    around its box, ``identity_context`` box sizes wide, resized to ``identity_window_px`` so
+    dlib's detectors (smallest face ~80 px for HOG) see it; ``identity_upsample`` is the HOG
+    detector's upsampling there.
+    """
+
+    crop_px: int = 128
+    min_face_px: int = 8
+    ssim_sigma: float = 1.5
+    ssim_radius: int = 5
+    ssim_k1: float = 0.01
+    ssim_k2: float = 0.03
+    identity_threshold: float = 0.6
+    identity_context: float = 2.0
+    identity_window_px: int = 240
+    identity_upsample: int = 1
