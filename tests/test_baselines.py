@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from disguisor.baselines.command import run_baseline
 from disguisor.baselines.detectors import make_face_detector, nms_xywh, tile_windows
-from disguisor.baselines.dsfd import DSFDDetector, DSFDNet, anchors, decode, load_dsfd
+from disguisor.baselines.dsfd import DSFDDetector, DSFDNet, anchors, decode, dsfd_from_state, load_dsfd
 from disguisor.cli import app
 from disguisor.errors import InputError
 from disguisor.evaluate import evaluate, load_ground_truth, load_predictions
@@ -120,6 +120,9 @@ def test_dsfd_loads_and_detects_well_formed_boxes(dsfd_file):
     assert [len(net.layer1[4]), len(net.layer2[0]), len(net.layer3[0]), len(net.layer4[0])] == [1, 1, 1, 1]
     ref = torch.load(dsfd_file, weights_only=True)
     assert torch.equal(net.state_dict()["cpm7.cpm1.weight"], ref["cpm7.cpm1.weight"].float())
+    # PyTorch < 0.4.1 checkpoints have no batch-norm counters: loaded all the same
+    old_style = dsfd_from_state({k: v for k, v in ref.items() if not k.endswith("num_batches_tracked")})
+    assert torch.equal(old_style.state_dict()["loc.2.conv4.bias"], ref["loc.2.conv4.bias"].float())
     det = DSFDDetector(dsfd_file, threshold=0.3, nms_iou=0.3)
     image = camera_image("c1")[:180, :320].copy()
     boxes = det.detect(image)
@@ -163,6 +166,12 @@ def test_dsfd_key_errors_name_file_and_key(tmp_path):
     with pytest.raises(InputError) as err:
         load_dsfd(path)
     assert err.value.field == "layer1.0.weight" and "(64, 3, 7, 7)" in str(err.value)
+
+    old_style = {k: v for k, v in _placeholder_state().items() if not k.endswith("num_batches_tracked")}
+    torch.save(old_style, path)  # PyTorch < 0.4.1 checkpoints have no batch-norm counters: not missing
+    with pytest.raises(InputError) as err:
+        load_dsfd(path)
+    assert err.value.field == "layer1.0.weight"
 
     torch.save({"module." + k: v for k, v in _placeholder_state(drop="layer6.0.bias").items()}, path)
     with pytest.raises(InputError) as err:  # DataParallel prefixes are stripped before checking

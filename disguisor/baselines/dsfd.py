@@ -227,10 +227,17 @@ def load_dsfd(path: str | Path) -> DSFDNet:
     """Build the network for a checkpoint and load it. Any key that is missing, unexpected or of
     the wrong shape raises :class:`InputError` naming the file and the key."""
     path = Path(path)
-    state = _read_state_dict(path)
+    return dsfd_from_state(_read_state_dict(path), path)
+
+
+def dsfd_from_state(state: dict[str, torch.Tensor], path: str | Path = "<state_dict>") -> DSFDNet:
+    """Build and load the network from a state_dict already in memory (``path`` names it in errors)."""
+    path = Path(path)
+    state = dict(state)
     net = DSFDNet(_stage_blocks(state, path))
     own = net.state_dict()
-    missing = [k for k in own if k not in state]
+    # checkpoints from PyTorch < 0.4.1 lack the batch-norm counters; load_state_dict fills them in
+    missing = [k for k in own if k not in state and not k.endswith(".num_batches_tracked")]
     unexpected = [k for k in state if k not in own]
     if missing:
         extra = f"; first unexpected key: {unexpected[0]!r}" if unexpected else ""
@@ -240,8 +247,11 @@ def load_dsfd(path: str | Path) -> DSFDNet:
         raise InputError(path, f"unexpected key in the DSFD checkpoint ({len(unexpected)} unexpected in all)",
                          field=unexpected[0])
     for key, value in own.items():
-        if tuple(state[key].shape) != tuple(value.shape):
+        if key in state and tuple(state[key].shape) != tuple(value.shape):
             raise InputError(path, f"shape {tuple(state[key].shape)} where DSFD has {tuple(value.shape)}", field=key)
+    for key in own:
+        if key.endswith(".num_batches_tracked") and key not in state:
+            state[key] = own[key]
     net.load_state_dict(state, strict=True)
     return net.eval()
 
