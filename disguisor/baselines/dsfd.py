@@ -212,7 +212,8 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a corrupt or non-torch file
-        raise InputError(path, f"not a readable torch checkpoint ({type(exc).__name__}: {exc})") from None
+        first = (str(exc).splitlines() or [""])[0][:120]
+        raise InputError(path, f"not a readable torch checkpoint ({type(exc).__name__}: {first})") from None
     if isinstance(data, dict) and "state_dict" in data and isinstance(data["state_dict"], dict):
         data = data["state_dict"]
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):

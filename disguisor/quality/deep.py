@@ -129,7 +129,8 @@ def _load_state(path: Path) -> dict[str, torch.Tensor]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # many error types for non-torch files
-        raise InputError(path, f"not a readable torch checkpoint ({type(exc).__name__}: {exc})") from None
+        first = (str(exc).splitlines() or [""])[0][:120]
+        raise InputError(path, f"not a readable torch checkpoint ({type(exc).__name__}: {first})") from None
     if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
         data = data["state_dict"]
     if not isinstance(data, dict):
