@@ -283,6 +283,25 @@ def pose3d(
     _say(f"wrote {out}: {len(poses.frames)} frame(s), {len(poses.ids)} tracked people")
 
 
+@app.command()
+def keypoints(
+    recording: Annotated[Path, typer.Argument(help="Recording folder.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output keypoints2d.json.")] = Path("keypoints2d.json"),
+    detector: Annotated[str, typer.Option(help="blazepose (built in), rtmpose or rtmo (ONNX, --pose-model), or "
+                                               "file (--keypoints-file).")] = "blazepose",
+    pose_model: Annotated[Optional[Path], typer.Option(help="ONNX model for --detector rtmpose/rtmo.")] = None,
+    keypoints_file: Annotated[Optional[Path], typer.Option(help="Precomputed keypoints (COCO keypoint format) "
+                                                                "for --detector file.")] = None,
+) -> None:
+    """2D COCO-17 keypoints of every person in every view (multi-person, depth-guided crops)."""
+    from disguisor.io.recording import open_recording
+    from disguisor.pose2d.command import keypoints_command
+
+    with _progress("2D keypoints", len(open_recording(recording, check_images=False).frames)) as update:
+        result = keypoints_command(recording, out, detector, pose_model, keypoints_file, progress=update)
+    _say(f"wrote {out}: {len(result.images)} image(s), {len(result.detections)} people")
+
+
 @app.command("run")
 def run_cmd(
     recording: Annotated[Path, typer.Argument(help="Recording folder.")],

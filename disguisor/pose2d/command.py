@@ -1,0 +1,157 @@
+"""``disguisor keypoints``: 2D COCO-17 keypoints of every person in every view -> ``keypoints2d.json``.
+
+Detectors (``--detector``): ``blazepose`` (default; ships in the MediaPipe wheel, made multi-person
+with depth-based person proposals), ``rtmpose`` (top-down, on the same proposals) and ``rtmo``
+(one stage) with a user-supplied ONNX model (``--pose-model``), and ``file``: keypoints from any
+external detector (``--keypoints-file``), validated against the recording and normalized.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from disguisor.errors import InputError
+from disguisor.fusion import RayCache
+from disguisor.io.recording import Recording, open_recording
+from disguisor.pose2d.detector import PoseDetector, deduplicate
+from disguisor.pose2d.keypoints_io import Detection, KeypointImage, Keypoints2D, load_keypoints, save_keypoints
+from disguisor.pose2d.params import KeypointsParams
+from disguisor.pose2d.proposals import BackgroundModel, propose_boxes
+
+log = logging.getLogger(__name__)
+
+DETECTORS = ("blazepose", "rtmpose", "rtmo", "file")
+
+
+def make_pose_detector(name: str, pose_model: str | Path | None = None,
+                       params: KeypointsParams | None = None) -> PoseDetector:
+    """A detector by name: ``blazepose``, ``rtmpose`` or ``rtmo`` (the last two need ``pose_model``)."""
+    params = params or KeypointsParams()
+    if name == "blazepose":
+        from disguisor.pose2d.blazepose import BlazePoseDetector
+
+        return BlazePoseDetector(params.blazepose)
+    if name in ("rtmpose", "rtmo"):
+        if pose_model is None:
+            raise InputError(None, f"--detector {name} needs an ONNX model file (--pose-model PATH)",
+                             field="--pose-model")
+        from disguisor.pose2d.onnx_pose import RTMODetector, RTMPoseDetector
+
+        cls = RTMPoseDetector if name == "rtmpose" else RTMODetector
+        return cls(pose_model, params.onnx)
+    raise InputError(None, f"unknown detector {name!r} (available: {', '.join(DETECTORS)})", field="--detector")
+
+
+def _image_entry(rec: Recording, image_id: int, camera: str, frame: int) -> KeypointImage:
+    cam = rec.calibration.camera(camera)
+    path = rec.color_path(camera, frame)
+    return KeypointImage(id=image_id, file_name=path.relative_to(rec.root).as_posix(), width=cam.width,
+                         height=cam.height, camera=camera, frame=frame)
+
+
+def detect_recording(rec: Recording, detector: PoseDetector, params: KeypointsParams | None = None,
+                     progress: Callable[[int], None] | None = None) -> Keypoints2D:
+    """Run ``detector`` on every view of every frame. Top-down detectors get person boxes from the
+    depth proposals of all views; ``rtmo`` looks at whole images only."""
+    params = params or KeypointsParams()
+    use_boxes = detector.name != "rtmo"
+    rays = RayCache()
+    background = BackgroundModel(rec, params.proposals) if use_boxes else None
+    images: dict[int, KeypointImage] = {}
+    detections: list[Detection] = []
+    for done, (frame, views) in enumerate(rec.iter_frames(), start=1):
+        boxes = propose_boxes(views, params.proposals, rays, background)[1] if use_boxes else {}
+        for view in views:
+            name = view.camera.name
+            img = _image_entry(rec, len(images) + 1, name, frame)
+            images[img.id] = img
+            rgb = np.ascontiguousarray(view.color[:, :, ::-1])
+            found = deduplicate(detector.detect(rgb, boxes.get(name)), params.dedup.oks_threshold,
+                                params.dedup.box_iou_threshold, params.dedup.head_ratio)
+            for pose in found:
+                x0, y0, x1, y1 = pose.box
+                detections.append(Detection(id=len(detections) + 1, image_id=img.id, camera=name, frame=frame,
+                                            keypoints=pose.keypoints, score=pose.score,
+                                            bbox=(x0, y0, x1 - x0, y1 - y0), index=len(detections)))
+        if progress is not None:
+            progress(done)
+    info = {"detector": detector.name, "description": f"disguisor keypoints ({detector.name})"}
+    path = getattr(detector, "path", None)
+    if path is not None:
+        info["model"] = str(path)
+    return Keypoints2D(images=images, detections=tuple(detections), info=info)
+
+
+def keypoints_from_file(rec: Recording, keypoints_file: str | Path) -> Keypoints2D:
+    """External keypoints checked against the recording: cameras and sizes (by the calibration),
+    every image's frame present for its camera, detected joints inside the image. Normalized:
+    images renumbered in (frame, camera) order with the recording's file names, annotations
+    renumbered in that order; person ids and ``info`` kept."""
+    source = Path(keypoints_file)
+    kp = load_keypoints(source, rec.calibration)
+    where = {img_id: i for i, img_id in enumerate(kp.images)}
+    for img_id, img in kp.images.items():
+        if img.frame not in rec.frames or rec.calibration.camera(img.camera) not in rec.cameras_at(img.frame):
+            raise InputError(source, f"camera {img.camera!r} has no frame {img.frame} in the recording {rec.root}",
+                             field=f"images[{where[img_id]}]")
+    for det in kp.detections:
+        img = kp.images[det.image_id]
+        ok = det.keypoints[:, 2] > 0
+        xy = det.keypoints[ok, :2]
+        out = (xy[:, 0] < -0.5) | (xy[:, 0] > img.width - 0.5) | (xy[:, 1] < -0.5) | (xy[:, 1] > img.height - 0.5)
+        if out.any():
+            j = int(np.flatnonzero(ok)[np.flatnonzero(out)[0]])
+            raise InputError(source, f"joint {j} at ({det.keypoints[j, 0]:g}, {det.keypoints[j, 1]:g}) is outside "
+                             f"the {img.width}x{img.height} image but has a score; use score 0 for joints not "
+                             "detected", field=f"annotations[{det.index}].keypoints")
+    order = sorted(kp.images.values(), key=lambda im: (im.frame, rec.calibration.names.index(im.camera)))
+    new_id = {img.id: i for i, img in enumerate(order, start=1)}
+    images = {new_id[img.id]: _image_entry(rec, new_id[img.id], img.camera, img.frame) for img in order}
+    dets = sorted(kp.detections, key=lambda d: (new_id[d.image_id], d.index))
+    detections = tuple(Detection(id=i, image_id=new_id[d.image_id], camera=d.camera, frame=d.frame,
+                                 keypoints=d.keypoints, score=d.score, bbox=d.bbox, person_id=d.person_id, index=i - 1)
+                       for i, d in enumerate(dets, start=1))
+    info = dict(kp.info or {})
+    info.setdefault("source", str(source))
+    return Keypoints2D(images=images, detections=detections, info=info)
+
+
+def keypoints_command(recording: str | Path, out_path: str | Path, detector: str = "blazepose",
+                      pose_model: str | Path | None = None, keypoints_file: str | Path | None = None,
+                      params: KeypointsParams | None = None,
+                      progress: Callable[[int], None] | None = None) -> Keypoints2D:
+    """Detect (or import with ``detector='file'``) 2D keypoints of a recording; write ``out_path``
+    atomically. Raises :class:`~disguisor.errors.InputError` for bad inputs (nothing written)."""
+    params = params or KeypointsParams()
+    out_path = Path(out_path)
+    if out_path.is_dir():
+        raise InputError(out_path, "is a folder; give a file name such as keypoints2d.json", field="--out")
+    if detector not in DETECTORS:
+        raise InputError(None, f"unknown detector {detector!r} (available: {', '.join(DETECTORS)})",
+                         field="--detector")
+    if (detector == "file") != (keypoints_file is not None):
+        raise InputError(None, "--keypoints-file goes with --detector file (and only with it)",
+                         field="--keypoints-file")
+    if detector in ("rtmpose", "rtmo") and pose_model is None:
+        raise InputError(None, f"--detector {detector} needs an ONNX model file (--pose-model PATH)",
+                         field="--pose-model")
+    rec = open_recording(recording)
+    if detector == "file":
+        assert keypoints_file is not None
+        result = keypoints_from_file(rec, keypoints_file)
+        if progress is not None:
+            progress(len(rec.frames))
+    else:
+        det = make_pose_detector(detector, pose_model, params)
+        try:
+            result = detect_recording(rec, det, params, progress)
+        finally:
+            close = getattr(det, "close", None)
+            if close is not None:
+                close()
+    save_keypoints(out_path, result)
+    return result
