@@ -1,0 +1,115 @@
+"""Face extraction: the face surface of a (refined) head as a :class:`FaceSurface`.
+
+World metres, +z up. The facing and up directions of a face are the body model's rest-pose
+directions (``rest_facing``: out of the face, ``rest_up``: towards the crown) rotated by the posed
+head's rotation and then by the refinement's rotation; UVs are canonical face UVs
+(:func:`disguisor.refine.surface.canonical_face_uv`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from disguisor.refine.params import DEFAULT_REFINE_PARAMS, RefineParams
+from disguisor.refine.register import HeadRegistration, crop_box, refine_head, vertex_normals
+from disguisor.refine.surface import FaceSurface, canonical_face_uv, head_frame
+
+
+class BodyModelLike(Protocol):
+    """What refine needs of a body model (disguisor.body.model.BodyModel has these).
+
+    faces: (F, 3) triangles of the full mesh; face_vertices / head_vertices: vertex indices of
+    the face and head regions; rest_facing / rest_up: (3,) unit directions at the rest pose."""
+
+    faces: np.ndarray
+    face_vertices: np.ndarray
+    head_vertices: np.ndarray
+    rest_facing: np.ndarray
+    rest_up: np.ndarray
+
+
+class PosedBodyLike(Protocol):
+    """What refine needs of a fitted body: person_id, vertices (V, 3) world metres, and
+    head_rotation (3, 3) the head's rotation from the rest pose (world axes)."""
+
+    person_id: int
+    vertices: np.ndarray
+    head_rotation: np.ndarray
+
+
+def face_triangles(faces: np.ndarray, face_vertex_idx: np.ndarray) -> np.ndarray:
+    """Triangles (M, 3) of a full mesh (full-mesh indices) whose three vertices are face vertices."""
+    inside = np.zeros(int(max(faces.max(), face_vertex_idx.max())) + 1, bool)
+    inside[face_vertex_idx] = True
+    return faces[inside[faces].all(axis=1)]
+
+
+def extract_face(person_id: int, vertices: np.ndarray, face_vertex_idx: np.ndarray, face_triangles: np.ndarray,
+                 facing: np.ndarray, up: np.ndarray, refined: bool = False, note: str = "") -> FaceSurface:
+    """The face of one posed (and refined) body.
+
+    vertices: (V, 3) the whole body, world metres. face_vertex_idx: (N,) indices of the face
+    vertices. face_triangles: (M, 3) triangles in full-mesh indices, all within the face.
+    facing / up: (3,) world directions (normalised here; up is made orthogonal to facing).
+    Raises ValueError for a triangle that leaves the face or parallel facing and up.
+    """
+    idx = np.asarray(face_vertex_idx, np.int64)
+    tri = np.asarray(face_triangles, np.int64)
+    remap = np.full(len(vertices), -1, np.int64)
+    remap[idx] = np.arange(len(idx))
+    local = remap[tri]
+    if np.any(local < 0):
+        raise ValueError("face_triangles use vertices outside face_vertex_idx")
+    verts = np.asarray(vertices, np.float64)[idx]
+    frame = head_frame(facing, up)  # columns x (left), y (up), z (facing), orthonormal
+    f, u = frame[:, 2], frame[:, 1]
+    centre = verts.mean(axis=0)
+    uv = canonical_face_uv(verts, centre, f, u)
+    return FaceSurface(int(person_id), verts, local.astype(np.int32), uv, centre, f, u, bool(refined), note)
+
+
+def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_points: np.ndarray,
+                 params: RefineParams = DEFAULT_REFINE_PARAMS) -> list[tuple[FaceSurface, HeadRegistration]]:
+    """Refine every body's head against the frame's fused cloud and extract its face.
+
+    cloud_points: (M, 3) world metres. The rest of the body near the head (neck, shoulders,
+    hands) and the other people's bodies are passed as context, so cloud points they explain do
+    not pull the head. A rejected registration leaves the face as fitted, with the reason in
+    ``note``. Returns (face, registration) per body, in the order given.
+    """
+    faces = np.asarray(model.faces, np.int64)
+    face_idx = np.asarray(model.face_vertices, np.int64)
+    head_idx = np.asarray(model.head_vertices, np.int64)
+    tris = face_triangles(faces, face_idx)
+    not_head = np.ones(len(bodies[0].vertices) if bodies else 0, bool)
+    not_head[head_idx] = False
+    # the triangles around head vertices are all their normals need (the body has 27k)
+    near_head = faces[(~not_head[faces]).any(axis=1)] if bodies else faces
+    pts = np.asarray(cloud_points)
+    if bodies and len(pts):
+        # one pass over the whole cloud: keep what lies in any head's crop box
+        boxes = [crop_box(np.asarray(b.vertices)[head_idx], params) for b in bodies]
+        lo, hi = np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)
+        pts = pts[np.all((pts >= lo) & (pts <= hi), axis=1)]
+    out = []
+    for i, body in enumerate(bodies):
+        V = np.asarray(body.vertices, np.float64)
+        head = V[head_idx]
+        lo, hi = crop_box(head, params)
+        others = [V[not_head]] + [np.asarray(b.vertices, np.float64) for j, b in enumerate(bodies) if j != i]
+        ctx = np.concatenate(others)
+        ctx = ctx[np.all((ctx >= lo) & (ctx <= hi), axis=1)]
+        normals = vertex_normals(V, near_head)[head_idx]
+        reg = refine_head(head, pts, params, normals=normals, context_vertices=ctx)
+        R_head = np.asarray(body.head_rotation, np.float64)
+        facing = R_head @ np.asarray(model.rest_facing, np.float64)
+        up = R_head @ np.asarray(model.rest_up, np.float64)
+        T = reg.transform
+        moved = V @ T[:3, :3].T + T[:3, 3]
+        face = extract_face(body.person_id, moved, face_idx, tris, T[:3, :3] @ facing, T[:3, :3] @ up,
+                            reg.accepted, reg.reason)
+        out.append((face, reg))
+    return out

@@ -1,0 +1,64 @@
+"""Tunable defaults of the refine stage: rigid head registration against the fused cloud.
+
+Distances are metres in the world frame (+z up), angles degrees. The defaults assume the fused
+cloud of :func:`disguisor.fusion.fuse_views` (1 cm voxels, Kinect-like depth noise of a few mm)
+and a body fit whose head is off by up to a few centimetres and ~10 degrees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RefineParams:
+    """Rigid registration of a fitted head surface to the fused point cloud.
+
+    Crop. crop_scale / crop_margin_m: the cloud is cut to the head's axis-aligned box scaled by
+      crop_scale about its centre and grown by crop_margin_m on every side (the authors: x1.25
+      and 0.1 m). band_m: of the cropped cloud, only points within this distance of the initial
+      head surface take part, so that shoulders, OR lights and other people's arms a few cm
+      beyond the head cannot pull it (it must exceed the largest fit error to be corrected).
+    Sampling. voxel_m: both clouds are voxel-downsampled (mean per voxel) to this edge before
+      registration (the authors: 2 cm; 1 cm keeps the nose and chin, which fix the rotation).
+      visible_only: with camera centres given, only head vertices whose normal faces at least
+      one camera take part (the back of a head that no camera sees has no data to match).
+    Coarse step (FilterReg, probreg). coarse: run it at all. filterreg_sigma2 (m^2),
+      filterreg_min_sigma2, filterreg_w (share of outliers, 0-1), filterreg_maxiter,
+      filterreg_tol: FilterReg's point-to-point parameters (the authors: sigma^2 1e-5, w 0.03,
+      3000 iterations; probreg clamps sigma^2 at min_sigma2 after the first iteration).
+    Fine step (ICP, open3d). icp_max_distance_m: correspondence cut-off (the authors: 0.0375 m;
+      shorter trims the cap/neck/shoulder points that are not head). icp_max_iterations,
+      icp_point_to_plane (else point-to-point), normal_radius_m / normal_max_nn: cloud normals
+      for point-to-plane. min_target_points: below this many (downsampled) target points the
+      head is left as fitted (the authors skipped ICP below 100 points at 2 cm).
+    Guard: a registration is kept only if max_translation_m (movement of the head's centroid,
+      the pivot of the correction) and max_rotation_deg bound the correction, at least
+      min_fitness of the head points have a cloud point within inlier_distance_m afterwards,
+      and the trimmed mean distance (distances capped at inlier_distance_m) did not grow.
+    """
+
+    crop_scale: float = 1.25
+    crop_margin_m: float = 0.10
+    band_m: float = 0.06
+    voxel_m: float = 0.01
+    coarse: bool = False
+    filterreg_voxel_m: float = 0.02
+    filterreg_sigma2: float = 1e-4
+    filterreg_min_sigma2: float = 2.5e-5
+    filterreg_w: float = 0.03
+    filterreg_maxiter: int = 100
+    filterreg_tol: float = 1e-4
+    icp_max_distance_m: float = 0.0375
+    icp_max_iterations: int = 30
+    icp_converged_m: float = 2e-4
+    icp_converged_deg: float = 0.02
+    tukey_m: float = 0.02
+    min_target_points: int = 100
+    max_translation_m: float = 0.06
+    max_rotation_deg: float = 20.0
+    inlier_distance_m: float = 0.015
+    min_fitness: float = 0.5
+
+
+DEFAULT_REFINE_PARAMS = RefineParams()

@@ -1,0 +1,268 @@
+"""Head refinement against point clouds and face extraction (disguisor/refine)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from disguisor.errors import InputError
+from disguisor.refine.face import extract_face, face_triangles, refine_faces
+from disguisor.refine.faces_io import load_faces, save_faces
+from disguisor.refine.params import RefineParams
+from disguisor.refine.register import refine_head, rotation_angle_deg, vertex_normals
+from disguisor.refine.surface import FACE_UV_WIDTH_M
+from disguisor.refine.synthetic import anny_refine_model, perturb_head, posed, synthetic_bodies
+
+
+@pytest.fixture(scope="session")
+def anny():
+    from disguisor.body.anny_model import load_anny
+
+    return load_anny()
+
+
+@pytest.fixture(scope="session")
+def person(anny):
+    """A standing Anny body turned to face +x, with its head, neck and shoulder triangles."""
+    from disguisor.body.anny_model import rotation
+
+    root = rotation(z_deg=90.0)
+    root[:3, 3] = (0.4, -0.3, 1.0)
+    V = anny.forward([{}], [{"root": root, "head": rotation(x_deg=10.0, z_deg=15.0)}]).vertices[0].astype(np.float64)
+    head = anny.regions["head"]
+    centre = V[head].mean(0)
+    near = np.linalg.norm(V - centre, axis=1) < 0.35  # head, neck, shoulders
+    tris = anny.faces[near[anny.faces].all(axis=1)]
+    return V, head, tris
+
+
+def sample_surface(V: np.ndarray, tris: np.ndarray, n: int, noise_m: float, seed: int) -> np.ndarray:
+    """n points uniformly on a mesh (area-weighted), with Gaussian noise (independent of refine's code)."""
+    rng = np.random.default_rng(seed)
+    a, b, c = V[tris[:, 0]], V[tris[:, 1]], V[tris[:, 2]]
+    area = np.linalg.norm(np.cross(b - a, c - a), axis=1)
+    k = rng.choice(len(tris), n, p=area / area.sum())
+    r1, r2 = rng.random(n), rng.random(n)
+    s = np.sqrt(r1)
+    p = (1 - s)[:, None] * a[k] + (s * (1 - r2))[:, None] * b[k] + (s * r2)[:, None] * c[k]
+    return p + rng.normal(scale=noise_m, size=p.shape)
+
+
+def moved(V: np.ndarray, centre: np.ndarray, rotvec_deg, shift) -> tuple[np.ndarray, np.ndarray]:
+    R = Rotation.from_rotvec(np.radians(rotvec_deg)).as_matrix()
+    T = np.eye(4)
+    T[:3, :3] = R
+    T[:3, 3] = centre - R @ centre + np.asarray(shift)
+    return V @ R.T + T[:3, 3], T
+
+
+def test_recovers_known_rigid_offset_about_the_right_pivot(anny, person):
+    V, head, tris = person
+    cloud = sample_surface(V, tris, 20000, 0.002, seed=1)
+    c = V[head].mean(0)
+    Vp, T = moved(V, c, [4.0, -5.0, 6.0], [0.02, -0.012, 0.01])  # 2.5 cm, 8.8 degrees
+    N = vertex_normals(Vp, anny.faces)
+    neck = np.setdiff1d(np.unique(tris), head)
+    reg = refine_head(Vp[head], cloud, normals=N[head], context_vertices=Vp[neck])
+    assert reg.accepted, reg.reason
+    # the correction undoes the offset: their composition is the identity
+    E = reg.transform @ T
+    assert rotation_angle_deg(E[:3, :3]) < 1.0
+    back = Vp[head] @ reg.transform[:3, :3].T + reg.transform[:3, 3]
+    assert np.abs(back - V[head]).max() < 0.004
+    # reported translation is the movement of the head's centroid (the pivot), not |t|
+    assert reg.translation_m == pytest.approx(np.linalg.norm(T[:3, :3] @ c + T[:3, 3] - c), abs=0.002)
+    assert reg.rotation_deg == pytest.approx(rotation_angle_deg(T[:3, :3]), abs=1.0)
+    assert reg.rmse_after < reg.rmse_before and reg.fitness_after > reg.fitness_before
+    # the face centre lands on the true face centre (no pivot offset)
+    face = anny.regions["face"]
+    fc = (Vp[face] @ reg.transform[:3, :3].T + reg.transform[:3, 3]).mean(0)
+    assert np.linalg.norm(fc - V[face].mean(0)) < 0.003
+
+
+def test_clutter_near_the_head_does_not_pull_it(anny, person):
+    V, head, tris = person
+    rng = np.random.default_rng(3)
+    c = V[head].mean(0)
+    # another person's forearm 6 cm in front of the face and a lamp plate 10 cm above the crown
+    arm = c + [0.16, 0.0, -0.02] + rng.normal(scale=[0.015, 0.08, 0.015], size=(1500, 3))
+    top = V[head, 2].max() + 0.10
+    lamp = np.column_stack([c[0] + rng.uniform(-0.2, 0.2, 2000), c[1] + rng.uniform(-0.2, 0.2, 2000),
+                            np.full(2000, top)])
+    cloud = np.concatenate([sample_surface(V, tris, 20000, 0.002, seed=2), arm, lamp])
+    Vp, T = moved(V, c, [0.0, 3.0, -6.0], [-0.015, 0.02, -0.01])
+    neck = np.setdiff1d(np.unique(tris), head)
+    reg = refine_head(Vp[head], cloud, normals=vertex_normals(Vp, anny.faces)[head], context_vertices=Vp[neck])
+    assert reg.accepted, reg.reason
+    back = Vp[head] @ reg.transform[:3, :3].T + reg.transform[:3, 3]
+    assert np.linalg.norm(back.mean(0) - V[head].mean(0)) < 0.004
+
+
+def test_guard_rejects_bad_registrations(anny, person):
+    V, head, tris = person
+    c = V[head].mean(0)
+    N = vertex_normals(V, anny.faces)[head]
+    rng = np.random.default_rng(4)
+    # a wall through the face: the head could slide onto it, but nothing of the head fits it
+    y, z = np.meshgrid(np.linspace(-0.3, 0.3, 80), np.linspace(-0.3, 0.3, 80))
+    wall = np.column_stack([np.full(y.size, c[0] + 0.06), c[1] + y.ravel(), c[2] + z.ravel()])
+    reg = refine_head(V[head], wall + rng.normal(scale=0.002, size=wall.shape), normals=N)
+    assert not reg.accepted and reg.reason
+    np.testing.assert_array_equal(reg.transform, np.eye(4))
+    # too few points
+    few = sample_surface(V, tris, 40, 0.0, seed=5)
+    reg = refine_head(V[head], few, normals=N)
+    assert not reg.accepted and "too few cloud points" in reg.reason
+    np.testing.assert_array_equal(reg.transform, np.eye(4))
+    # the head's own surface 12 cm away: a correction that large is not believed
+    far = sample_surface(V, tris, 20000, 0.002, seed=6) + [0.0, 0.0, 0.05]
+    reg = refine_head(V[head], far, RefineParams(max_translation_m=0.03), normals=N)
+    assert not reg.accepted and "correction too large" in reg.reason
+    assert np.linalg.norm(reg.candidate[:3, 3]) > 0.03  # the candidate is kept for diagnostics
+
+
+def test_filterreg_coarse_step(anny, person):
+    pytest.importorskip("probreg")
+    V, head, tris = person
+    cloud = sample_surface(V, tris, 20000, 0.002, seed=9)
+    c = V[head].mean(0)
+    Vp, T = moved(V, c, [2.0, 0.0, -5.0], [0.0, 0.025, 0.0])
+    reg = refine_head(Vp[head], cloud, RefineParams(coarse=True), normals=vertex_normals(Vp, anny.faces)[head])
+    assert reg.accepted, reg.reason
+    back = Vp[head] @ reg.transform[:3, :3].T + reg.transform[:3, 3]
+    assert np.linalg.norm(back.mean(0) - V[head].mean(0)) < 0.004
+
+
+def test_refinement_is_deterministic(anny, person):
+    V, head, tris = person
+    cloud = sample_surface(V, tris, 8000, 0.003, seed=7)
+    Vp, _ = moved(V, V[head].mean(0), [3.0, 3.0, 0.0], [0.01, 0.01, 0.0])
+    a = refine_head(Vp[head], cloud)
+    b = refine_head(Vp[head], cloud[::-1].copy())  # point order must not matter either
+    np.testing.assert_allclose(a.transform, b.transform, atol=1e-9)
+    c = refine_head(Vp[head], cloud)
+    assert np.array_equal(a.transform, c.transform)
+
+
+def test_extract_face_geometry(anny, person):
+    V, head, _ = person
+    face = anny.regions["face"]
+    tris = face_triangles(anny.faces, face)
+    facing = np.array([1.0, 0.1, -0.05])
+    up = np.array([0.1, 0.0, 1.0])
+    f = extract_face(7, V, face, tris, facing, up, refined=True)
+    assert f.person_id == 7 and f.refined and f.note == ""
+    np.testing.assert_allclose(f.centre, V[face].mean(0), atol=1e-12)
+    assert abs(np.linalg.norm(f.facing) - 1) < 1e-9 and abs(np.linalg.norm(f.up) - 1) < 1e-9
+    assert abs(f.facing @ f.up) < 1e-9
+    np.testing.assert_allclose(f.facing, facing / np.linalg.norm(facing))
+    # triangles reindexed onto the face's own vertices, same geometry
+    np.testing.assert_array_equal(f.vertices[f.triangles], V[tris])
+    # uv: a face ~16 cm wide maps inside [0, 1]; the centre maps near (0.5, 0.5); the person's
+    # left (x = up x facing) is at small u
+    assert f.uv.min() > -0.05 and f.uv.max() < 1.05
+    assert np.abs(f.uv.mean(0) - 0.5).max() < 0.1
+    left = np.cross(f.up, f.facing)
+    k = np.argmax((f.vertices - f.centre) @ left)
+    assert f.uv[k, 0] == pytest.approx(0.5 - ((f.vertices[k] - f.centre) @ left) / FACE_UV_WIDTH_M, abs=1e-5)
+    with pytest.raises(ValueError):
+        extract_face(1, V, face[:100], tris, facing, up)
+
+
+def _faces(anny, person, n):
+    V, _, _ = person
+    face = anny.regions["face"]
+    tris = face_triangles(anny.faces, face)
+    out = []
+    for i in range(n):
+        f = extract_face(i, V + [0.1 * i, 0, 0], face, tris, np.array([1.0, 0, 0]), np.array([0, 0, 1.0]),
+                         refined=i % 2 == 0, note="" if i % 2 == 0 else "residual grew (3.0 -> 4.0 mm)")
+        out.append(f)
+    return out
+
+
+def test_faces_file_round_trip(tmp_path, anny, person):
+    V, head, tris = person
+    cloud = sample_surface(V, tris, 5000, 0.002, seed=8)
+    reg = refine_head(V[head], cloud)
+    faces = _faces(anny, person, 3)
+    path = tmp_path / "faces.json"
+    save_faces(path, {0: [(faces[0], reg), (faces[1], None)], 5: [(faces[2], reg)]})
+    assert (tmp_path / "faces.npz").exists()
+    back = load_faces(path)
+    assert sorted(back) == [0, 5]
+    for f, (g, _) in zip([faces[0], faces[1], faces[2]], back[0] + back[5], strict=True):
+        assert g.person_id == f.person_id and g.refined == f.refined and g.note == f.note
+        assert np.abs(g.vertices - f.vertices).max() <= 1.01e-4  # 0.1 mm storage
+        np.testing.assert_array_equal(g.triangles, f.triangles)
+        np.testing.assert_allclose(g.uv, f.uv, atol=2e-3)
+        np.testing.assert_allclose(g.facing, f.facing, atol=1e-6)
+        np.testing.assert_allclose(g.centre, g.vertices.mean(0), atol=1e-4)
+    assert back[0][1][1] is None
+    assert back[0][0][1]["target_points"] == reg.target_points
+    assert back[0][0][1]["rmse_after"] == pytest.approx(reg.rmse_after, abs=1e-6)
+    index = json.loads(path.read_text())
+    assert len(index["topologies"]) == 1  # topology stored once
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda d: d["frames"][0]["people"][1].update(facing=[1.0, 1.0, 0.0]), "frames[0].people[1].facing"),
+    (lambda d: d["frames"][0]["people"][0].update(row=99), "frames[0].people[0].row"),
+    (lambda d: d["frames"][0]["people"][0].update(up=[1.0, 0.0, 0.0]), "frames[0].people[0].up"),
+    (lambda d: d["frames"][1].update(frame=0), "frames[1].frame"),
+    (lambda d: d["frames"][0]["people"][0].update(refined="yes"), "frames[0].people[0].refined"),
+    (lambda d: d.update(version=9), "version"),
+])
+def test_faces_file_bad_entries(tmp_path, anny, person, edit, field):
+    faces = _faces(anny, person, 2)
+    path = tmp_path / "faces.json"
+    save_faces(path, {0: [(faces[0], None), (faces[1], None)], 1: [(faces[0], None)]})
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputError) as e:
+        load_faces(path)
+    assert e.value.field == field and e.value.path == str(path)
+
+
+def test_faces_file_missing_arrays(tmp_path, anny, person):
+    path = tmp_path / "faces.json"
+    save_faces(path, {0: [(_faces(anny, person, 1)[0], None)]})
+    (tmp_path / "faces.npz").unlink()
+    with pytest.raises(InputError, match="faces.npz"):
+        load_faces(path)
+
+
+@pytest.fixture(scope="session")
+def synthetic_frame(tmp_path_factory):
+    """A 1-frame 640x360 easy recording fused into a world cloud."""
+    from disguisor.fusion import fuse_frame
+    from disguisor.io.recording import open_recording
+    from disguisor.synth.or_scene import generate_or_recording
+
+    rec = generate_or_recording(tmp_path_factory.mktemp("refine") / "easy", "easy", frames=1, size=(640, 360))
+    return rec, fuse_frame(open_recording(rec), 0).points
+
+
+def test_refine_faces_on_a_synthetic_recording(anny, synthetic_frame):
+    rec, cloud = synthetic_frame
+    model = anny_refine_model(anny)
+    truth, gt = synthetic_bodies(rec, 0)
+    rng = np.random.default_rng(11)
+    fitted = [posed(model, g["id"], perturb_head(truth[g["id"]], model.head_vertices, rng)[0]) for g in gt]
+    results = refine_faces(fitted, model, cloud)
+    before = [np.linalg.norm(b.vertices[model.face_vertices].mean(0) - g["face_center"])
+              for b, g in zip(fitted, gt, strict=True)]
+    after = [np.linalg.norm(f.centre - g["face_center"]) for (f, _), g in zip(results, gt, strict=True)]
+    assert [f.person_id for f, _ in results] == [g["id"] for g in gt]
+    assert sum(r.accepted for _, r in results) >= len(gt) - 1
+    assert np.median(after) < 0.6 * np.median(before)
+    assert np.median(after) < 0.012
+    print("face-centre error before", np.round(before, 4), "after", np.round(after, 4))
+    for (f, r), b in zip(results, fitted, strict=True):
+        facing = r.transform[:3, :3] @ b.head_rotation @ model.rest_facing
+        np.testing.assert_allclose(f.facing, facing, atol=1e-9)
+        assert f.refined == r.accepted and f.note == r.reason
