@@ -251,7 +251,7 @@ class FrameWorker:
         from disguisor.body.fit import load_bodies, load_body_model
         from disguisor.fusion import RayCache
         from disguisor.pose3d.poses import load_poses3d
-        from disguisor.refine.params import RefineParams
+        from disguisor.refine.params import DEFAULT_REFINE_PARAMS
         from disguisor.render.faces import FaceRenderer
         from disguisor.render.templates import load_templates
 
@@ -259,7 +259,7 @@ class FrameWorker:
         self.poses = load_poses3d(out / "stages" / "poses3d.json")
         self.model = load_body_model(params.model, params.smpl_dir)
         self.fits = load_bodies(out / "stages" / "bodies.json", self.model)
-        self.refine_params = RefineParams()
+        self.refine_params = DEFAULT_REFINE_PARAMS
         self.templates = load_templates()
         self.renderer = FaceRenderer(rec.cameras)
         self.rays = RayCache()
@@ -284,7 +284,8 @@ class FrameWorker:
         """Face surfaces of everyone with a body fit at ``frame``, and the head centres of the
         people found in 3D without one."""
         from disguisor.body.fit import posed_people
-        from disguisor.refine.head import face_from_body
+        from disguisor.refine.face import refine_faces
+        from disguisor.refine.register import crop_box
 
         t0 = time.perf_counter()
         try:
@@ -292,14 +293,20 @@ class FrameWorker:
         except KeyError:
             frame_poses = None
         posed = posed_people(self.model, self.fits, frame) if frame_poses is not None else []
+        # depth points only around the heads: unprojecting just those pixels is ~50x cheaper
+        # than fusing whole views
+        chunks = [head_box_points(views, self.rays, *crop_box(np.asarray(b.vertices)[self.model.head_vertices],
+                                                               self.refine_params)) for b in posed]
+        cloud = np.concatenate(chunks) if chunks else np.zeros((0, 3), np.float32)
         faces, fallback = [], []
-        for body in posed:
-            face = face_from_body(self.model, body, lambda lo, hi: head_box_points(views, self.rays, lo, hi),
-                                  self.refine_params)
+        for face, reg in (refine_faces(posed, self.model, cloud, self.refine_params) if posed else []):
             faces.append(face)
-            outcome.people.append({"person_id": int(body.person_id), "face_centre_m": np.round(face.centre, 4).tolist(),
-                                   "facing": np.round(face.facing, 4).tolist(), "refined": bool(face.refined),
-                                   "refine_note": face.note})
+            outcome.people.append({
+                "person_id": int(face.person_id), "face_centre_m": np.round(face.centre, 4).tolist(),
+                "facing": np.round(face.facing, 4).tolist(), "refined": bool(face.refined),
+                "refine_note": face.note, "refine_translation_mm": round(1000 * reg.translation_m, 1),
+                "refine_rotation_deg": round(reg.rotation_deg, 2), "fitness": round(reg.fitness_after, 3),
+                "cloud_points": int(reg.target_points)})
         with_body = {int(b.person_id) for b in posed}
         for person in (frame_poses.people if frame_poses is not None else ()):
             if person.id in with_body:
@@ -527,7 +534,7 @@ def _finish(rec: Recording, out: Path, params: RunParams, records: list[dict[str
     for r in records:
         for view in (r.get("views") or {}).values():
             for s in view.get("skipped", []):
-                reason = s["reason"].split(":")[0]
+                reason = s["reason"].split("(")[0].split(":")[0].strip()
                 skipped[reason] = skipped.get(reason, 0) + 1
     people = [len(r.get("people") or []) for r in records]
     per_frame: dict[str, list[float]] = {}
