@@ -28,6 +28,7 @@ from disguisor.evaluate import evaluate, load_ground_truth, load_predictions
 from disguisor.io.atomic import staged_output_dir, write_image
 from disguisor.io.recording import frame_file_name, open_recording
 from disguisor.quality.command import measure_quality
+from disguisor.quality.params import QualityParams
 from disguisor.render.obfuscate import box_mask, obfuscate
 from disguisor.synth.or_scene import generate_or_recording
 
@@ -54,11 +55,13 @@ def localization(rec: Path, pred: Path) -> dict:
             "precision": res.overall.precision, "per_camera": {c: s.recall for c, s in res.per_camera.items()}}
 
 
-def quality(rec: Path, anon: Path, weights_dir: Path | None, identity: bool) -> dict:
-    r = measure_quality(rec, anon, rec / "annotations.json", weights_dir=weights_dir, identity=identity)
+def quality(rec: Path, anon: Path, weights_dir: Path | None, identity: bool, params: QualityParams) -> dict:
+    r = measure_quality(rec, anon, rec / "annotations.json", weights_dir=weights_dir, identity=identity,
+                        params=params)
     out = {"faces": r.faces, "ssim": r.ssim, **r.deep, "fid": r.fid}
     if r.identity is not None:
         out.update({"id_embeddable": r.identity.embeddable, "id_faces": r.identity.faces,
+                    "id_originals_found": r.identity.originals_found,
                     "leak_detected": r.identity.leak_detected, "leak_forced": r.identity.leak_forced,
                     "id_distance_forced": r.identity.mean_distance_forced})
     return out
@@ -77,9 +80,12 @@ def main() -> None:
     ap.add_argument("--dsfd-weights", type=Path, default=None, help="adds dsfd with these weights")
     ap.add_argument("--weights-dir", type=Path, default=None, help="backbone weights for LPIPS/DPS/FID")
     ap.add_argument("--no-identity", action="store_true", help="skip identity leakage (dlib, slowest part)")
+    ap.add_argument("--identity-at-box", action="store_true",
+                    help="embed originals dlib cannot find at their ground-truth box (synthetic faces)")
     ap.add_argument("--extra", action="append", default=[], metavar="NAME=DIR")
     ap.add_argument("--out", type=Path, default=Path("bench-output/baselines"))
     args = ap.parse_args()
+    qp = QualityParams(identity_at_box=args.identity_at_box)
     w, h = (int(v) for v in args.size.split("x"))
     detectors = list(args.detectors) + (["dsfd"] if args.dsfd_weights else [])
     extras = dict(e.split("=", 1) for e in args.extra)
@@ -112,7 +118,7 @@ def main() -> None:
             entry = {"scenario": scenario, "method": name, "seconds_per_image": sec,
                      **localization(rec, folder / "detections.json")}
             if name in extras:
-                entry["quality"] = {"own": quality(rec, folder, args.weights_dir, not args.no_identity)}
+                entry["quality"] = {"own": quality(rec, folder, args.weights_dir, not args.no_identity, qp)}
             else:
                 dets = json.loads((folder / "detections.json").read_text())
                 boxes: dict[tuple[str, int], list] = {}
@@ -123,14 +129,14 @@ def main() -> None:
                     anon = folder if method == "blur" else args.out / f"{scenario}_{name}_{method}"
                     if method != "blur":
                         hide_boxes(rec, boxes, method, anon)
-                    entry["quality"][method] = quality(rec, anon, args.weights_dir, not args.no_identity)
+                    entry["quality"][method] = quality(rec, anon, args.weights_dir, not args.no_identity, qp)
             results.append(entry)
             print(f"  evaluated {name}", flush=True)
         for method in METHODS:
             anon = args.out / f"{scenario}_gt-boxes_{method}"
             hide_boxes(rec, gt_boxes, method, anon)
             results.append({"scenario": scenario, "method": "gt-boxes", "quality": {
-                method: quality(rec, anon, args.weights_dir, not args.no_identity)}})
+                method: quality(rec, anon, args.weights_dir, not args.no_identity, qp)}})
     (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
 
     print("\n| scenario | detector | recall | holistic recall | precision | recall per camera | ms/image |")

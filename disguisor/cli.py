@@ -422,11 +422,14 @@ def quality_cmd(
     = None,
     identity: Annotated[bool, typer.Option("--identity/--no-identity", help="Measure identity leakage (dlib).")]
     = True,
+    identity_at_box: Annotated[bool, typer.Option("--identity-at-box", help="Embed originals dlib cannot find at "
+                                                  "their ground-truth box instead of counting them apart.")] = False,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write every number to this JSON file.")]
     = None,
 ) -> None:
     """Image quality (SSIM, LPIPS, DPS, FID) and identity leakage of anonymized ground-truth faces."""
     from disguisor.quality.command import measure_quality, report_rows, write_report
+    from disguisor.quality.params import QualityParams
 
     if backbone not in (None, "alex", "vgg"):
         raise InputError(None, f"must be alex or vgg, not {backbone!r}", field="--backbone")
@@ -434,7 +437,8 @@ def quality_cmd(
         raise InputError(json_out, "is a folder; give a file name", field="--json")
     with _progress("faces", None) as update:
         report = measure_quality(original, anonymized, gt, weights_dir=weights_dir, backbone=backbone,
-                                 identity=identity, progress=update)
+                                 identity=identity, params=QualityParams(identity_at_box=identity_at_box),
+                                 progress=update)
     table = Table(title=f"quality of {anonymized}")
     table.add_column("metric")
     table.add_column("value", justify="right")

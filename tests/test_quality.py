@@ -29,6 +29,7 @@ from disguisor.quality.deep import (
     random_weights,
 )
 from disguisor.quality.identity import IdentityModel, face_identity
+from disguisor.quality.params import QualityParams
 from disguisor.quality.ssim import ssim, to_gray
 from disguisor.render.obfuscate import box_mask, obfuscate
 from tests.face_fixture import camera_image, face_box, photo, write_face_recording
@@ -196,6 +197,9 @@ def test_identity_counts_unembeddable_originals(id_model):
     plain = np.full((360, 640, 3), 128, np.uint8)
     out = face_identity(id_model, plain, plain, (300.0, 150.0, 60.0, 60.0))
     assert not out.embeddable and out.distance_forced is None
+    at_box = face_identity(IdentityModel(QualityParams(identity_at_box=True)), plain, plain, (300.0, 150.0, 60.0, 60.0))
+    assert at_box.embeddable and not at_box.original_found and at_box.distance_forced == pytest.approx(0.0, abs=1e-6)
+    assert at_box.distance_detected is None  # nothing to detect in the anonymized window either
 
 
 # --- the quality command ------------------------------------------------------------------------

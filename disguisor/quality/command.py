@@ -166,7 +166,8 @@ def report_rows(report: QualityReport) -> list[tuple[str, str]]:
         rows.append((f"FID on {report.backbone} features (lower = closer)", fmt(report.fid, 2)))
     ident = report.identity
     if ident is not None:
-        rows += [("identity: originals not embeddable", f"{ident.not_embeddable} of {ident.faces}"),
+        rows += [("identity: originals found by dlib", f"{ident.originals_found} of {ident.faces}"),
+                 ("identity: originals not embeddable", f"{ident.not_embeddable} of {ident.faces}"),
                  ("identity: leak, detected (lower = better)", fmt(ident.leak_detected, 3)),
                  ("identity: leak, forced at the box (lower = better)", fmt(ident.leak_forced, 3)),
                  ("identity: anonymized still detected", fmt(ident.anonymized_detected, 3)),

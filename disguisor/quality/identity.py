@@ -8,7 +8,8 @@ Per ground-truth face, a square window around its box (``identity_context`` box 
 the original and the anonymized image and resized to ``identity_window_px``:
 
 1. the original face must be found there by dlib (HOG, then the CNN detector); otherwise the
-   face is *not embeddable* and counted apart (the recogniser cannot judge it either way);
+   face is *not embeddable* and counted apart (the recogniser cannot judge it either way), or,
+   with ``identity_at_box``, embedded at its ground-truth box;
 2. **detected leak**: an attacker runs the same detector on the anonymized window; if it finds a
    face, its descriptor is compared with the original's (a face no detector finds does not leak);
 3. **forced leak**: stricter, the attacker knows where the face is: the anonymized window is
@@ -30,10 +31,13 @@ from disguisor.quality.params import QualityParams
 
 @dataclass(frozen=True)
 class FaceIdentity:
-    """Outcome for one face. distance_*: descriptor distance to the original (None when not
-    computed); detected: whether dlib found a face in the anonymized window."""
+    """Outcome for one face. embeddable: an original descriptor was computed; original_found:
+    dlib found the original face (else it was embedded at its box, with ``identity_at_box``);
+    detected: dlib found a face in the anonymized window; distance_*: descriptor distance to the
+    original (None when not computed)."""
 
     embeddable: bool
+    original_found: bool = False
     detected: bool = False
     distance_detected: float | None = None
     distance_forced: float | None = None
@@ -96,19 +100,24 @@ def face_identity(model: IdentityModel, original: np.ndarray, anonymized: np.nda
     win_a, _ = face_window(anonymized, box, p)
     centre = (bx + bw / 2, by + bh / 2)
     rect = model.find_face(win_o, centre)
+    original_found = rect is not None
     if rect is None:
-        return FaceIdentity(embeddable=False)
+        if not p.identity_at_box:
+            return FaceIdentity(embeddable=False, original_found=False)
+        half = max(bw, bh) / 2
+        rect = model.rect(centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half)
     ref = model.embed(win_o, rect)
     forced = float(np.linalg.norm(model.embed(win_a, rect) - ref))
     found = model.find_face(win_a, (rect.center().x, rect.center().y))
     detected = None if found is None else float(np.linalg.norm(model.embed(win_a, found) - ref))
-    return FaceIdentity(embeddable=True, detected=found is not None, distance_detected=detected,
-                        distance_forced=forced)
+    return FaceIdentity(embeddable=True, original_found=original_found, detected=found is not None,
+                        distance_detected=detected, distance_forced=forced)
 
 
 @dataclass(frozen=True)
 class IdentitySummary:
-    """faces: ground-truth faces looked at; not_embeddable: originals dlib could not find;
+    """faces: ground-truth faces looked at; not_embeddable: originals dlib could not find (and not
+    embedded at their box); originals_found: originals dlib found;
     leak_detected / leak_forced: share of the embeddable faces recognised (distance below the
     threshold) by the detected / forced route; anonymized_detected: share of embeddable faces
     whose anonymized version dlib still finds; mean_distance_*: mean descriptor distances."""
@@ -116,6 +125,7 @@ class IdentitySummary:
     faces: int
     not_embeddable: int
     embeddable: int
+    originals_found: int
     leak_detected: float | None
     leak_forced: float | None
     anonymized_detected: float | None
@@ -135,6 +145,7 @@ def summarize_identity(outcomes: list[FaceIdentity], threshold: float) -> Identi
     forced = [o.distance_forced for o in emb if o.distance_forced is not None]
     return IdentitySummary(
         faces=len(outcomes), not_embeddable=len(outcomes) - n, embeddable=n,
+        originals_found=sum(o.original_found for o in outcomes),
         leak_detected=share(sum(d < threshold for d in det)), leak_forced=share(sum(d < threshold for d in forced)),
         anonymized_detected=share(sum(o.detected for o in emb)),
         mean_distance_detected=float(np.mean(det)) if det else None,

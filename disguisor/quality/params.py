@@ -18,7 +18,9 @@ class QualityParams:
     are the same person (0.6: dlib's usual value). The face is embedded from a square window
     around its box, ``identity_context`` box sizes wide, resized to ``identity_window_px`` so
     dlib's detectors (smallest face ~80 px for HOG) see it; ``identity_upsample`` is the HOG
-    detector's upsampling there.
+    detector's upsampling there. identity_at_box: when dlib cannot find the original face (masks,
+    steep views, small rendered faces), embed it at its ground-truth box (squared) instead of
+    counting it as not embeddable.
     """
 
     crop_px: int = 128
@@ -31,3 +33,4 @@ class QualityParams:
     identity_context: float = 2.0
     identity_window_px: int = 240
     identity_upsample: int = 1
+    identity_at_box: bool = False
