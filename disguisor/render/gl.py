@@ -85,9 +85,13 @@ class CameraRenderer:
         w = max(cv.width for cv in self.canvases.values())
         h = max(cv.height for cv in self.canvases.values())
         self.renderer = pyrender.OffscreenRenderer(w, h)
+        _keep_shared_display(self.renderer)
+        self._closed = False
 
     def close(self) -> None:
-        self.renderer.delete()
+        if not self._closed:
+            self._closed = True
+            self.renderer.delete()
 
     def __enter__(self) -> CameraRenderer:
         return self
@@ -138,6 +142,79 @@ class CameraRenderer:
         rgb = rgb.astype(np.int32)
         labels = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
         return self._to_image(camera, labels, nearest=True)
+
+
+    def render_window(self, scene, camera: Camera, box: tuple[int, int, int, int], node_labels: dict | None = None,
+                      rgba: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Colour, depth and (when ``node_labels`` is given) labels of the image window
+        ``box`` = (x0, y0, x1, y1) pixels (x1, y1 exclusive), rendering only the part of the
+        canvas that window needs: the cost follows the window, not the image size.
+
+        Returns arrays of the window's shape: colour (h, w, 3) uint8 RGB (with ``rgba``: (h, w, 4),
+        alpha = coverage, colour premultiplied by it), depth (h, w) float32 metres along the
+        optical axis (0 = nothing), labels (h, w) int32 or None."""
+        pr = self._pyrender
+        cv = self.canvases[camera.name]
+        x0, y0, x1, y1 = box
+        if cv.map_x is None:
+            wx0, wy0, wx1, wy1 = x0, y0, x1, y1
+            mx = my = None
+        else:
+            mx, my = cv.map_x[y0:y1, x0:x1], cv.map_y[y0:y1, x0:x1]
+            # +-2 px: bilinear neighbours of the remap
+            wx0, wy0 = max(int(np.floor(mx.min())) - 2, 0), max(int(np.floor(my.min())) - 2, 0)
+            wx1, wy1 = min(int(np.ceil(mx.max())) + 3, cv.width), min(int(np.ceil(my.max())) + 3, cv.height)
+            mx, my = mx - np.float32(wx0), my - np.float32(wy0)
+        gl_cam = pr.IntrinsicsCamera(cv.fx, cv.fy, cv.cx - wx0 + 0.5, cv.cy - wy0 + 0.5, znear=0.05, zfar=30.0)
+        node = scene.add(gl_cam, pose=camera_pose_gl(camera))
+        try:
+            self.renderer.viewport_width, self.renderer.viewport_height = wx1 - wx0, wy1 - wy0
+            color, depth = self.renderer.render(scene, flags=pr.RenderFlags.RGBA if rgba else pr.RenderFlags.NONE)
+            labels = None
+            if node_labels is not None:
+                seg_map = {n: _label_to_rgb(lbl) for n, lbl in node_labels.items()}
+                for n in scene.mesh_nodes:
+                    seg_map.setdefault(n, (0, 0, 0))
+                rgb, _ = self.renderer.render(scene, flags=pr.RenderFlags.SEG, seg_node_map=seg_map)
+                rgb = rgb.astype(np.int32)
+                labels = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+        finally:
+            scene.remove_node(node)
+        if mx is None:
+            return color, depth, labels
+        border = {"borderMode": cv2.BORDER_CONSTANT, "borderValue": 0}
+        color = cv2.remap(color, mx, my, cv2.INTER_LINEAR, **border)
+        depth = cv2.remap(depth, mx, my, cv2.INTER_NEAREST, **border)
+        if labels is not None:
+            labels = cv2.remap(labels, mx, my, cv2.INTER_NEAREST, **border)
+        return color, depth, labels
+
+
+_open_egl_platforms: set[int] = set()
+
+
+def _keep_shared_display(renderer) -> None:
+    """All EGL renderers of a process share one EGL display, and pyrender terminates it when any
+    renderer is deleted, which breaks every other open renderer. Terminate it only when the
+    last open renderer closes."""
+    platform = getattr(renderer, "_platform", None)
+    if platform is None or not hasattr(platform, "_egl_display"):
+        return
+    _open_egl_platforms.add(id(platform))
+    terminate_and_destroy = platform.delete_context
+
+    def delete_context() -> None:
+        _open_egl_platforms.discard(id(platform))
+        if _open_egl_platforms:
+            from OpenGL.EGL import eglDestroyContext
+
+            if platform._egl_display is not None and platform._egl_context is not None:
+                eglDestroyContext(platform._egl_display, platform._egl_context)
+            platform._egl_context = platform._egl_display = None
+        else:
+            terminate_and_destroy()
+
+    platform.delete_context = delete_context
 
 
 def _label_to_rgb(label: int) -> tuple[int, int, int]:

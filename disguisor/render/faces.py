@@ -1,0 +1,374 @@
+"""Render face templates onto 3D face surfaces in every view, check visibility, blend.
+
+For one view: every face (disguisor/refine/surface.py FaceSurface, world metres) that is not
+turned away from the camera is rendered, textured with its person's template, into a window
+around the faces (offscreen OpenGL through the calibrated, distorted camera; all faces in one
+scene, so the nearest face wins per pixel). A rendered pixel is painted unless the sensor depth
+there reads a surface clearly in front of the face (an OR light, a hand, another person, the
+back of the head); pixels without a depth reading are painted (privacy first). The painted
+region is dilated a few pixels and the template is Poisson-blended into the image using only
+the template's gradients (or blurred, pixelated or blackened: ``method``). A failed blend falls
+back to pasting the rendered face, then to blackening: no visible face is ever left unpainted.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from disguisor.errors import InputError
+from disguisor.geometry import project_points
+from disguisor.io.calibration import Camera
+from disguisor.refine.surface import FaceSurface
+from disguisor.render.blend import poisson_blend
+from disguisor.render.obfuscate import obfuscate
+from disguisor.render.params import RenderParams
+from disguisor.render.templates import Template
+
+log = logging.getLogger(__name__)
+
+METHODS = ("template", "blur", "pixelate", "blacken")
+_GL_CLAMP_TO_EDGE = 33071
+_NEAR_M = 0.05  # the GL near plane (gl.py): closer vertices are clipped
+
+
+@dataclass
+class RenderedFace:
+    """One face painted in one view.
+
+    bbox: (x, y, w, h) pixels, tight box of the face's visible (painted, before dilation)
+    pixels: what the evaluation compares with face boxes of the visible face region.
+    full_bbox: the same for all its rendered pixels, including those behind sensor-depth
+    occluders. painted_pixels: pixels changed for this face (after dilation).
+    visible_fraction: visible / rendered pixels. no_depth_fraction: share of the visible pixels
+    painted without a depth reading. (Pixels where a nearer face is rendered count for that face
+    only.) facing_angle_deg: angle between the face's facing
+    direction and the direction to the camera. blend: how it was painted (poisson, mixed,
+    paste, blur, pixelate, blacken; "blacken-fallback" after a failed blend).
+    """
+
+    person_id: int
+    bbox: tuple[float, float, float, float]
+    full_bbox: tuple[float, float, float, float]
+    painted_pixels: int
+    visible_fraction: float
+    no_depth_fraction: float = 0.0
+    facing_angle_deg: float = 0.0
+    blend: str = "poisson"
+
+
+@dataclass
+class ViewResult:
+    """image: the anonymized (H, W, 3) uint8 RGB image. faces: faces painted in it. skipped:
+    (person_id, reason) of faces not painted. notes: fallbacks and other events to report."""
+
+    image: np.ndarray
+    faces: list[RenderedFace]
+    skipped: list[tuple[int, str]]
+    notes: list[str] = field(default_factory=list)
+    mask: np.ndarray | None = None  # (H, W) bool: every pixel that was painted
+
+
+def facing_angle_deg(face: FaceSurface, camera: Camera) -> float:
+    """Angle (degrees) between the face's facing direction and the direction from the face
+    centre to the camera centre: 0 = looking straight at the camera, 90 = profile."""
+    to_cam = np.asarray(camera.t, float) - np.asarray(face.centre, float)
+    n = np.linalg.norm(to_cam) * np.linalg.norm(face.facing)
+    if n < 1e-9:
+        return 0.0
+    return math.degrees(math.acos(float(np.clip(np.dot(face.facing, to_cam) / n, -1.0, 1.0))))
+
+
+def vertex_shading(face: FaceSurface, params: RenderParams) -> np.ndarray:
+    """(N,) relief shading factor per vertex: Lambert from a light above and in front of the
+    face (head frame), so nose, brows and cheeks read as 3D whatever the view."""
+    V, F = np.asarray(face.vertices, float), np.asarray(face.triangles)
+    fn = np.cross(V[F[:, 1]] - V[F[:, 0]], V[F[:, 2]] - V[F[:, 0]])
+    vn = np.zeros_like(V)
+    for k in range(3):
+        np.add.at(vn, F[:, k], fn)
+    vn /= np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)
+    light = 0.8 * np.asarray(face.facing, float) + 0.6 * np.asarray(face.up, float)
+    light /= np.linalg.norm(light)
+    return params.shading_ambient + params.shading_diffuse * np.clip(vn @ light, 0.0, 1.0)
+
+
+def _box_of(mask: np.ndarray, dx: int, dy: int) -> tuple[float, float, float, float]:
+    ys, xs = np.nonzero(mask)
+    return (float(xs.min() + dx), float(ys.min() + dy), float(xs.max() - xs.min() + 1),
+            float(ys.max() - ys.min() + 1))
+
+
+def _disk(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+class FaceRenderer:
+    """Renders faces into the views of one calibration (one OpenGL context for all cameras)."""
+
+    def __init__(self, cameras, params: RenderParams | None = None):
+        import pyrender
+
+        from disguisor.render.gl import CameraRenderer
+
+        self._pr = pyrender
+        self.params = params if params is not None else RenderParams()
+        self.gl = CameraRenderer(cameras)
+        self._materials: dict[str, object] = {}
+
+    def close(self) -> None:
+        self.gl.close()
+
+    def __enter__(self) -> FaceRenderer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- rendering -------------------------------------------------------------------------------
+
+    def _material(self, template: Template):
+        mat = self._materials.get(template.name)
+        if mat is None:
+            pr = self._pr
+            sampler = pr.Sampler(wrapS=_GL_CLAMP_TO_EDGE, wrapT=_GL_CLAMP_TO_EDGE)
+            tex = pr.Texture(source=np.ascontiguousarray(template.image), source_channels="RGB", sampler=sampler)
+            mat = pr.MetallicRoughnessMaterial(baseColorTexture=tex, metallicFactor=0.0, roughnessFactor=1.0)
+            self._materials[template.name] = mat
+        return mat
+
+    def _mesh(self, face: FaceSurface, template: Template):
+        shade = vertex_shading(face, self.params)
+        # pyrender lights in linear space and gamma-encodes (1/2.2) the result; with ambient 1
+        # and no lights the output is texture * shade when the vertex colour is shade**2.2
+        colors = np.repeat((shade ** 2.2)[:, None], 4, axis=1).astype(np.float32)
+        colors[:, 3] = 1.0
+        uv = np.asarray(face.uv, np.float32).copy()
+        uv[:, 1] = 1.0 - uv[:, 1]  # canonical v counts from the crown (image row 0); GL's t from the bottom
+        prim = self._pr.Primitive(positions=np.asarray(face.vertices, np.float32), texcoord_0=uv, color_0=colors,
+                                  indices=np.asarray(face.triangles, np.int32), material=self._material(template))
+        return self._pr.Mesh([prim])
+
+    def render_faces(self, camera: Camera, faces: list[FaceSurface], templates: dict[int, Template],
+                     box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Render ``faces`` together into the image window ``box`` = (x0, y0, x1, y1) px.
+
+        Returns colour (h, w, 3) uint8 RGB, depth (h, w) float32 metres along the optical axis
+        (0 = no face) and labels (h, w) int32: index into ``faces`` + 1 of the nearest face, 0 = none."""
+        pr = self._pr
+        scene = pr.Scene(bg_color=[0, 0, 0, 0], ambient_light=[1.0, 1.0, 1.0])
+        nodes = [scene.add(self._mesh(f, templates[f.person_id])) for f in faces]
+        if len(faces) == 1:
+            color, depth, _ = self.gl.render_window(scene, camera, box, rgba=True)
+            labels = (depth > 0).astype(np.int32)
+        else:
+            color, depth, labels = self.gl.render_window(scene, camera, box, {n: i + 1 for i, n in enumerate(nodes)},
+                                                         rgba=True)
+        # antialiased edges are blended with the empty background: undo it (colour / coverage)
+        # so that small faces do not get a dark rim
+        alpha = color[..., 3:].astype(np.float32) / 255.0
+        color = np.where(alpha > 0.02, color[..., :3] / np.maximum(alpha, 0.02), 0.0)
+        color = np.clip(np.round(color), 0, 255).astype(np.uint8)
+        weak = (alpha[..., 0] <= 0.02) & (depth > 0)
+        if weak.any() and (alpha > 0.02).any():
+            iy, ix = ndimage.distance_transform_edt(alpha[..., 0] <= 0.02, return_distances=False,
+                                                    return_indices=True)
+            color[weak] = color[iy[weak], ix[weak]]
+        if len(faces) > 1:
+            # the label pass and the (multisampled) colour/depth pass can disagree on edge
+            # pixels: give every pixel covered by either pass a label and a depth
+            lost_label, lost_depth = (depth > 0) & (labels == 0), (labels > 0) & (depth <= 0)
+            if lost_label.any():
+                iy, ix = ndimage.distance_transform_edt(labels == 0, return_distances=False, return_indices=True)
+                labels = np.where(lost_label, labels[iy, ix], labels)
+            if lost_depth.any():
+                iy, ix = ndimage.distance_transform_edt(depth <= 0, return_distances=False, return_indices=True)
+                depth = np.where(lost_depth, depth[iy, ix], depth)
+        return color, depth, labels
+
+    # -- one view --------------------------------------------------------------------------------
+
+    def _window(self, camera: Camera, face: FaceSurface) -> tuple[int, int, int, int] | None:
+        """Image box (x0, y0, x1, y1) of the projected face plus margins, or None when outside."""
+        p = camera.world_to_camera(np.asarray(face.vertices, float))
+        front = p[:, 2] > _NEAR_M
+        if not front.any():
+            return None
+        m = self.params.crop_margin_px + self.params.dilate_px + 2
+        if not front.all():  # the face crosses the near plane: render the whole image
+            return 0, 0, camera.width, camera.height
+        uv = project_points(p, camera.K, camera.dist)
+        uv = uv[np.isfinite(uv).all(axis=1)]
+        if len(uv) == 0:
+            return None
+        x0, y0 = int(np.floor(uv[:, 0].min())) - m, int(np.floor(uv[:, 1].min())) - m
+        x1, y1 = int(np.ceil(uv[:, 0].max())) + m + 1, int(np.ceil(uv[:, 1].max())) + m + 1
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, camera.width), min(y1, camera.height)
+        if x1 <= x0 or y1 <= y0:
+            return None
+        return x0, y0, x1, y1
+
+    def fill_depth_holes(self, depth: np.ndarray) -> np.ndarray:
+        """Sensor depth (h, w) metres with speckle dropouts filled: a pixel without a reading
+        takes the mean of the readings within ``depth_fill_px`` when they cover at least
+        ``depth_fill_min_share`` of that window. Dark hair and depth edges drop readings at
+        random, and a face drawn behind the back of a head must still meet the head there;
+        large regions without readings (outside the depth field of view) stay empty."""
+        r = self.params.depth_fill_px
+        missing = depth <= 0
+        if r <= 0 or not missing.any() or missing.all():
+            return depth
+        valid = (~missing).astype(np.float32)
+        k = (2 * r + 1, 2 * r + 1)
+        total = cv2.boxFilter(depth * valid, -1, k, normalize=False, borderType=cv2.BORDER_CONSTANT)
+        count = cv2.boxFilter(valid, -1, k, normalize=False, borderType=cv2.BORDER_CONSTANT)
+        fill = missing & (count >= self.params.depth_fill_min_share * k[0] * k[1])
+        out = depth.copy()
+        out[fill] = total[fill] / count[fill]
+        return out
+
+    def visibility(self, depth_rendered: np.ndarray, depth_sensor: np.ndarray | None) -> np.ndarray:
+        """(h, w) bool: rendered pixels NOT hidden by a sensor reading clearly in front of them."""
+        rendered = depth_rendered > 0
+        if depth_sensor is None:
+            return rendered
+        s = self.fill_depth_holes(np.nan_to_num(depth_sensor.astype(np.float32), nan=0.0))
+        occluder = rendered & (s > 0) & (s < depth_rendered - self.params.occluder_tolerance_m(depth_rendered))
+        k = self.params.occluder_open_px
+        if k > 1 and occluder.any():
+            occluder = cv2.morphologyEx(occluder.astype(np.uint8), cv2.MORPH_OPEN,
+                                        np.ones((k, k), np.uint8)).astype(bool)
+        return rendered & ~occluder
+
+    def anonymize_view(self, image: np.ndarray, depth_m: np.ndarray | None, camera: Camera,
+                       faces: list[FaceSurface], templates: dict[int, Template], method: str = "template",
+                       ) -> ViewResult:
+        """Paint every visible face of ``faces`` into ``image`` (H, W, 3) uint8 RGB of ``camera``.
+
+        depth_m: (H, W) sensor depth in metres registered to the image (0 or NaN = no reading),
+        or None (no depth: every rendered pixel is painted). templates: person_id -> Template
+        (needed for method "template"). method: template | blur | pixelate | blacken.
+        The input image is not modified."""
+        p = self.params
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise InputError(None, f"expected (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}", field="image")
+        if image.shape[:2] != (camera.height, camera.width):
+            raise InputError(None, f"image is {image.shape[1]}x{image.shape[0]}, camera {camera.name} is "
+                             f"{camera.width}x{camera.height}", field="image")
+        if depth_m is not None and depth_m.shape != image.shape[:2]:
+            raise InputError(None, f"depth {depth_m.shape} does not match image {image.shape[:2]}", field="depth")
+        if method not in METHODS:
+            raise InputError(None, f"unknown method {method!r}; one of {', '.join(METHODS)}", field="method")
+        out = image.copy()
+        result = ViewResult(out, [], [], mask=np.zeros(image.shape[:2], bool))
+        todo: list[tuple[FaceSurface, tuple[int, int, int, int], float]] = []
+        for face in faces:
+            angle = facing_angle_deg(face, camera)
+            if angle > p.max_facing_angle_deg:
+                result.skipped.append((face.person_id, f"turned away ({angle:.0f} deg)"))
+                continue
+            if method == "template" and face.person_id not in templates:
+                result.notes.append(f"person {face.person_id}: no template; blackened")
+            win = self._window(camera, face)
+            if win is None:
+                result.skipped.append((face.person_id, "outside the view"))
+                continue
+            todo.append((face, win, angle))
+        if not todo:
+            return result
+        x0 = min(w[0] for _, w, _ in todo)
+        y0 = min(w[1] for _, w, _ in todo)
+        x1 = max(w[2] for _, w, _ in todo)
+        y1 = max(w[3] for _, w, _ in todo)
+        box = (x0, y0, x1, y1)
+        todo_faces = [f for f, _, _ in todo]
+        tpl = dict(templates)
+        fallback_tpl = None
+        for f in todo_faces:
+            if f.person_id not in tpl:
+                if fallback_tpl is None:
+                    fallback_tpl = Template("_grey", np.full((8, 8, 3), 128, np.uint8))
+                tpl[f.person_id] = fallback_tpl
+        color, depth_r, labels = self.render_faces(camera, todo_faces, tpl, box)
+        sensor = None if depth_m is None else depth_m[y0:y1, x0:x1]
+        visible = self.visibility(depth_r, sensor)
+        no_reading = np.ones_like(visible) if sensor is None else ~(np.nan_to_num(sensor, nan=0.0) > 0)
+        paint = np.zeros(visible.shape, bool)
+        per_face: list[tuple[int, np.ndarray]] = []
+        for i, (face, _, angle) in enumerate(todo):
+            rendered_i = labels == i + 1
+            n_rendered = int(rendered_i.sum())
+            if n_rendered == 0:
+                result.skipped.append((face.person_id, "hidden by nearer faces or outside the view"))
+                continue
+            if n_rendered < p.min_rendered_px:
+                result.skipped.append((face.person_id, f"too small ({n_rendered} px)"))
+                continue
+            vis_i = rendered_i & visible
+            n_vis = int(vis_i.sum())
+            if n_vis == 0:
+                result.skipped.append((face.person_id, "hidden by an occluder (sensor depth)"))
+                continue
+            grown = cv2.dilate(vis_i.astype(np.uint8), _disk(p.dilate_px)).astype(bool) if p.dilate_px else vis_i
+            paint |= grown
+            per_face.append((len(result.faces), grown))
+            result.faces.append(RenderedFace(
+                person_id=face.person_id, bbox=_box_of(vis_i, x0, y0), full_bbox=_box_of(rendered_i, x0, y0),
+                painted_pixels=int(grown.sum()), visible_fraction=round(n_vis / n_rendered, 4),
+                no_depth_fraction=round(float((vis_i & no_reading).sum()) / n_vis, 4),
+                facing_angle_deg=round(angle, 2), blend=method if method != "template" else p.blend))
+            if face.person_id not in templates and method == "template":
+                result.faces[-1].blend = "blacken-fallback"
+        if not paint.any():
+            return result
+        crop = out[y0:y1, x0:x1]
+        if method == "template":
+            blended, how = self._blend(crop, color, depth_r > 0, paint, result.notes)
+            crop[paint] = blended[paint]
+            for k, grown in per_face:
+                if result.faces[k].blend != "blacken-fallback":
+                    result.faces[k].blend = how
+                else:
+                    crop[grown] = 0
+        else:
+            full = np.zeros(out.shape[:2], bool)
+            for k, grown in per_face:
+                # one face at a time so pixelation cells follow each face's own box
+                full[:] = False
+                full[y0:y1, x0:x1] = grown
+                out[:] = obfuscate(out, full, method, p.obfuscation)
+                result.faces[k].blend = method
+        result.mask[y0:y1, x0:x1] = paint
+        return result
+
+    def _blend(self, crop: np.ndarray, color: np.ndarray, rendered: np.ndarray, paint: np.ndarray,
+               notes: list[str]) -> tuple[np.ndarray, str]:
+        """Blend the rendered faces into ``crop`` on ``paint``; never raises."""
+        p = self.params
+        try:
+            # extend the rendered colours over the dilation ring (nearest rendered pixel) so the
+            # blend's source is defined on and just around the painted region
+            if (~rendered).any():
+                idx = ndimage.distance_transform_edt(~rendered, return_distances=False, return_indices=True)
+                source = color[idx[0], idx[1]]
+            else:
+                source = color
+            if p.blend == "paste":
+                return source, "paste"
+            return poisson_blend(crop, source, paint, mode=p.blend, regularization=p.blend_regularization), p.blend
+        except Exception as exc:  # noqa: BLE001 - a face must never stay unpainted
+            log.warning("face blending failed (%s: %s); pasting the rendered face instead", type(exc).__name__, exc)
+            notes.append(f"blend failed ({type(exc).__name__}: {exc}); pasted")
+            try:
+                out = crop.copy()
+                out[rendered] = color[rendered]
+                out[paint & ~rendered] = 0
+                return out, "paste"
+            except Exception as exc2:  # noqa: BLE001
+                notes.append(f"paste failed ({type(exc2).__name__}: {exc2}); blackened")
+                return np.zeros_like(crop), "blacken-fallback"

@@ -1,0 +1,74 @@
+"""Tunable defaults of the render stage: visibility against the sensor depth, painting, blending."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from disguisor.render.obfuscate import ObfuscationParams
+
+
+@dataclass(frozen=True)
+class RenderParams:
+    """Thresholds of face rendering, visibility and blending (metres, pixels, degrees).
+
+    Visibility against the sensor depth, per pixel: a rendered face pixel at depth z (along the
+    optical axis) is hidden only where the sensor reads a surface clearly in front of it,
+    ``sensor < z - tolerance(z)`` with ``tolerance(z) = occluder_margin_m + occluder_noise_sigmas
+    * sigma(z)`` and ``sigma(z) = noise_a_m + noise_b_per_m * z**2`` (the Kinect-like noise model
+    of disguisor/synth/sensor.py). The margin also absorbs the error of the 3D face estimate
+    (a few cm); it must stay below a head's depth (~0.18 m) so that the back of a head turned
+    away hides the face behind it. Tolerance is capped at ``occluder_max_tolerance_m``. Pixels
+    without a reading (0 or NaN) trust the 3D estimate and are painted: dropping them would
+    leak the face (a flaw of the original code). Occluder specks smaller than
+    ``occluder_open_px`` (morphological opening, sensor noise and flying pixels) do not punch
+    holes into the painted face.
+
+    depth_fill_px / depth_fill_min_share: speckle dropouts of the sensor (dark hair, depth
+      edges) are filled with the mean reading within this radius when readings cover at least
+      this share of the window; larger holes (outside the depth field of view) stay empty and
+      are painted.
+    max_facing_angle_deg: a face is not painted in a camera when the angle between its facing
+      direction and the direction from the face to the camera exceeds this (90 = profile). The
+      default leaves a wide margin past profile (privacy first); the depth test handles the rest.
+    min_rendered_px: a face whose rendered (unoccluded) area is smaller than this is skipped as
+      too small to identify anyone (privacy first: 1 paints everything).
+    dilate_px: the painted region grows by this many pixels (template colours extended outward)
+      so that the real face's edge does not peek out when the 3D estimate is slightly off.
+    crop_margin_px: margin around the projected face box of the rendered and blended crop.
+    blend: "poisson" (template gradients only: no identity detail of the original survives
+      inside the face; the boundary takes the image's colours) or "mixed" (per pixel the
+      stronger of template and image gradient, like seamlessClone MIXED_CLONE: better texture
+      continuity, but the original's edges - eyes, mouth, wrinkles - show through: an
+      identity leak; not recommended) or "paste" (no blending).
+    blend_regularization: weight pulling the Poisson solution towards the template (keeps the
+      system well posed for regions with no boundary; negligible otherwise).
+    shading_ambient / shading_diffuse: per-vertex relief shading of the template, from a light
+      above and in front of the face (head frame), multiplies the template colour.
+    obfuscation: settings of the blur / pixelate / blacken methods.
+    """
+
+    occluder_margin_m: float = 0.06
+    occluder_noise_sigmas: float = 3.0
+    occluder_max_tolerance_m: float = 0.14
+    noise_a_m: float = 0.0008
+    noise_b_per_m: float = 0.0012
+    occluder_open_px: int = 3
+    depth_fill_px: int = 3
+    depth_fill_min_share: float = 0.25
+    max_facing_angle_deg: float = 150.0
+    min_rendered_px: int = 1
+    dilate_px: int = 3
+    crop_margin_px: int = 8
+    blend: str = "poisson"
+    blend_regularization: float = 1e-7
+    shading_ambient: float = 0.72
+    shading_diffuse: float = 0.34
+    obfuscation: ObfuscationParams = ObfuscationParams()
+
+    def occluder_tolerance_m(self, z):
+        """Depth tolerance (metres) at rendered depth ``z`` (metres, scalar or array)."""
+        sigma = self.noise_a_m + self.noise_b_per_m * z * z
+        tol = self.occluder_margin_m + self.occluder_noise_sigmas * sigma
+        return np.minimum(tol, self.occluder_max_tolerance_m)
