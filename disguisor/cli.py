@@ -283,6 +283,31 @@ def pose3d(
     _say(f"wrote {out}: {len(poses.frames)} frame(s), {len(poses.ids)} tracked people")
 
 
+@app.command("fit")
+def fit_cmd(
+    recording: Annotated[Optional[Path], typer.Argument(help="Recording folder (poses default to "
+                                                             "<recording>/poses3d.json).")] = None,
+    poses: Annotated[Optional[Path], typer.Option(help="Tracked 3D poses (poses3d.json).")] = None,
+    model: Annotated[str, typer.Option(help="Body model: anny or smpl.")] = "anny",
+    smpl_dir: Annotated[Optional[Path], typer.Option(help="Folder with the SMPL model files (--model smpl).")]
+    = None,
+    meshes: Annotated[Optional[Path], typer.Option(help="Also write one PLY mesh per person and frame here.")]
+    = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output bodies.json.")] = Path("bodies.json"),
+) -> None:
+    """Fit a body model (shape per track, pose per frame) to tracked 3D poses."""
+    from disguisor.body.fit import fit_command
+
+    if poses is None:
+        if recording is None:
+            raise InputError(None, "give a recording folder or --poses", field="--poses")
+        poses = recording / "poses3d.json"
+    with _progress("body fit", None) as update:
+        fits = fit_command(recording, poses, out, model, smpl_dir, meshes_dir=meshes, progress=update)
+    n = sum(len(p) for p in fits.frames.values())
+    _say(f"wrote {out}: {n} fitted person-frame(s) of {len(fits.shapes)} people ({fits.model})")
+
+
 @app.command()
 def keypoints(
     recording: Annotated[Path, typer.Argument(help="Recording folder.")],

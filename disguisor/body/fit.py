@@ -1,0 +1,580 @@
+"""Body fit: a body model (Anny or SMPL) fitted to every tracked 3D skeleton of ``poses3d.json``.
+
+Per person track, the shape is fitted once, to the track's median limb lengths (and head
+widths); then every person-frame's pose (root rotation and position, and the rotations of the
+model's fitted bones) is fitted to its confidence-weighted COCO-17 joints with a robust loss,
+a pose prior and temporal smoothness between consecutive frames of a track. All person-frames
+of all tracks are optimized together (torch, L-BFGS) through the reduced rig of
+:mod:`disguisor.body.rig`. Missing joints (null in poses3d.json, confidence 0) do not count;
+a person-frame with fewer than ``FitParams.min_joints`` joints gets no fit (the run then hides
+the head sphere instead).
+
+``bodies.json`` (one JSON object)::
+
+    {
+      "format": "disguisor-bodies",
+      "version": 1,
+      "model": "anny",                                   # or "smpl"
+      "units": "metre",
+      "bones": ["root", "spine05", ...],                 # the model's fitted bones, root first
+      "shape_names": ["gender", "age", ...],             # anny phenotypes, or SMPL "beta0".."beta9"
+      "people": [{"id": 1, "shape": [0.31, ...]}],       # one shape per track
+      "frames": [
+        {"frame": 0,
+         "people": [
+           {"id": 1,
+            "rotations": [[ax, ay, az], ...],            # per bone: axis-angle, radians
+            "translation": [x, y, z],                    # pelvis displacement, metres
+            "joint_error_m": 0.011,                      # mean distance of the fitted joints
+            "joints_used": 17}
+         ]}
+      ]
+    }
+
+- ``rotations[0]`` rotates the model's axes into the world (metres, +z up); every other entry
+  is a rotation about that bone's head, in the axes of the model's identity pose, composed
+  down the chain (Anny's "local-ref" deltas; SMPL's axis-angle body pose). Bones not listed
+  keep the identity pose.
+- ``translation`` t places the pelvis: the root's transform is x -> R0 (x - h0) + h0 + t, with
+  h0 the pelvis joint at the identity pose (the origin for Anny).
+- ``frames`` lists every frame of the input ``poses3d.json`` in ascending order (also frames
+  without a fit: ``"people": []``); ids are those of poses3d.json, each with one entry in
+  ``people``.
+
+:func:`load_bodies` checks all of this and raises :class:`~disguisor.errors.InputError` naming the
+entry, e.g. ``bodies.json: frames[3].people[0].rotations: expected 18 [x, y, z] triples``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from disguisor.body.model import BodyModel, load_body_model
+from disguisor.body.rig import forward_kinematics, keypoint_parts, subtree_matrix
+from disguisor.errors import InputError
+from disguisor.io.atomic import atomic_write_bytes, atomic_write_text, staged_output_dir
+from disguisor.pose3d.poses import Poses3D, load_poses3d
+
+BODIES_FORMAT = "disguisor-bodies"
+BODIES_VERSION = 1
+
+# pose-invariant distances between COCO-17 joints: limbs, torso, head widths
+SEGMENTS = ((5, 6), (11, 12), (5, 11), (6, 12), (5, 7), (7, 9), (6, 8), (8, 10), (11, 13), (13, 15), (12, 14),
+            (14, 16), (3, 4), (1, 2), (0, 3), (0, 4), (1, 3), (2, 4))
+TORSO_AND_HEAD = (0, 1, 2, 3, 4, 5, 6, 11, 12)  # rigid enough to place the root before the fit
+LOSS_UNIT_M2 = 1e-4  # losses are reported in cm^2 so that L-BFGS tolerances act on numbers near 1
+
+
+@dataclass(frozen=True)
+class FitParams:
+    """Every setting of the body fit. Distances in metres, angles in radians."""
+
+    min_confidence: float = 0.05        # joints below this confidence are treated as missing
+    min_joints: int = 6                 # fewer usable joints: no fit for that person-frame
+    # shape: fitted to the track's median segment lengths (joints seen with this confidence)
+    shape_min_confidence: float = 0.5
+    shape_iterations: int = 30          # L-BFGS iterations
+    shape_prior: float = 0.02           # pull of the shape towards the model's mean (unbounded units)
+    shape_length_scale_m: float = 0.01  # a segment this much off costs 1
+    # pose
+    iterations: int = 60                # L-BFGS iterations per batch
+    history: int = 20                   # L-BFGS memory
+    batch: int = 1024                   # person-frames optimized together (temporal terms inside a batch)
+    robust_scale_m: float = 0.05        # pseudo-Huber scale: quadratic below, linear (bounded pull) above
+    pose_prior: float = 2e-4            # per squared radian of every non-root bone rotation (m^2 units)
+    bone_prior: tuple[tuple[str, float], ...] = (("clavicle", 10.0),)  # extra factor by name prefix
+    smooth_joints: float = 0.05         # per squared metre of a joint's motion between frames
+    smooth_rotations: float = 2e-4      # per squared radian of a bone's rotation change between frames
+
+
+@dataclass
+class PersonFit:
+    """One person at one frame. rotations (J, 3) axis-angle radians (see module doc), translation (3,)
+    metres; joint_error_m: mean distance of the model's joints to the used input joints."""
+
+    person_id: int
+    rotations: np.ndarray
+    translation: np.ndarray
+    joint_error_m: float
+    joints_used: int
+
+
+@dataclass
+class BodyFits:
+    """Fits of a recording: shapes per track, poses per frame (frame number -> people)."""
+
+    model: str
+    bones: tuple[str, ...]
+    shape_names: tuple[str, ...]
+    shapes: dict[int, np.ndarray]
+    frames: dict[int, list[PersonFit]] = field(default_factory=dict)
+
+    @property
+    def frame_numbers(self) -> list[int]:
+        return sorted(self.frames)
+
+
+@dataclass
+class PosedBody:
+    """A fitted body at one frame: vertices (V, 3) and COCO-17 keypoints (17, 3) in world metres;
+    head_rotation (3, 3): rotation of the head from the model's rest axes to the world, so the
+    face points along ``head_rotation @ model.rest_facing``."""
+
+    person_id: int
+    vertices: np.ndarray
+    keypoints: np.ndarray
+    head_rotation: np.ndarray
+
+
+# ------------------------------------------------------------------------------------------------
+# shape
+
+
+def observed_segments(joints: np.ndarray, confidence: np.ndarray, min_confidence: float
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Median lengths (S,) metres of SEGMENTS over a track (F, 17, 3) and the fraction of frames
+    (S,) that saw each (0 = never: not used)."""
+    ok = np.isfinite(joints[..., 0]) & (confidence >= min_confidence)
+    lengths, seen = np.zeros(len(SEGMENTS)), np.zeros(len(SEGMENTS))
+    for s, (a, b) in enumerate(SEGMENTS):
+        both = ok[:, a] & ok[:, b]
+        if both.any():
+            lengths[s] = float(np.median(np.linalg.norm(joints[both, a] - joints[both, b], axis=1)))
+            seen[s] = both.mean()
+    return lengths, seen
+
+
+def fit_shapes(model: BodyModel, lengths: np.ndarray, seen: np.ndarray, params: FitParams) -> np.ndarray:
+    """Shapes (T, S) for T tracks whose median segment lengths (T, SEG) were seen (T, SEG) > 0."""
+    import torch
+
+    z0 = torch.tensor(model.shape_to_unbounded(model.default_shape()), dtype=torch.float32)
+    z = z0.repeat(len(lengths), 1).clone().requires_grad_(True)
+    target = torch.tensor(lengths, dtype=torch.float32)
+    w = torch.tensor(seen > 0, dtype=torch.float32)
+    a = torch.tensor([s[0] for s in SEGMENTS])
+    b = torch.tensor([s[1] for s in SEGMENTS])
+
+    def segments(kp):
+        return (kp[:, a] - kp[:, b]).norm(dim=-1)
+
+    # the fast rest-pose keypoints, corrected by their segment-length difference to the identity
+    # pose (which the pose fit starts from) at the mean shape
+    with torch.no_grad():
+        mean = model.shape_from_unbounded(z0)[None]
+        bias = segments(model.identity_keypoints(mean)) - segments(model.shape_keypoints(mean))
+    opt = torch.optim.LBFGS([z], max_iter=params.shape_iterations, history_size=10, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        d = segments(model.shape_keypoints(model.shape_from_unbounded(z))) + bias
+        loss = (w * ((d - target) / params.shape_length_scale_m) ** 2).sum() + \
+            params.shape_prior * ((z - z0) ** 2).sum()
+        loss.backward()
+        return loss
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: extra threads only cost (badly so on a loaded machine)
+    try:
+        if (seen > 0).any():
+            opt.step(closure)
+        with torch.no_grad():
+            return model.shape_from_unbounded(z).double().numpy()
+    finally:
+        torch.set_num_threads(threads)
+
+
+# ------------------------------------------------------------------------------------------------
+# pose
+
+
+def kabsch(src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rotation R and translation c minimizing sum w |R src + c - dst|^2 (points (N, 3))."""
+    w = w / w.sum()
+    ms, md = w @ src, w @ dst
+    H = ((src - ms) * w[:, None]).T @ (dst - md)
+    U, _, Vt = np.linalg.svd(H)
+    d = np.sign(np.linalg.det(Vt.T @ U.T)) or 1.0
+    R = Vt.T @ np.diag([1.0, 1.0, d]) @ U.T
+    return R, md - R @ ms
+
+
+@dataclass
+class _Sample:
+    track: int      # index into the track list
+    person_id: int
+    frame: int
+    order: int      # position of the frame in poses.frames
+    joints: np.ndarray
+    weight: np.ndarray
+
+
+def _bone_prior_weights(bones: tuple[str, ...], params: FitParams) -> np.ndarray:
+    w = np.full(len(bones), params.pose_prior)
+    w[0] = 0.0  # the root is free
+    for j, name in enumerate(bones[1:], start=1):
+        for prefix, factor in params.bone_prior:
+            if name.startswith(prefix):
+                w[j] *= factor
+    return w
+
+
+def _skew(v: np.ndarray) -> np.ndarray:
+    """(..., 3) -> (..., 3, 3) cross-product matrices."""
+    z = np.zeros(v.shape[:-1])
+    x, y, w = v[..., 0], v[..., 1], v[..., 2]
+    return np.stack([z, -w, y, w, z, -x, -y, x, z], -1).reshape(v.shape + (3,))
+
+
+def _rotvec(R: np.ndarray) -> np.ndarray:
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.from_matrix(R.reshape(-1, 3, 3)).as_rotvec().reshape(R.shape[:-2] + (3,))
+
+
+def _exp(w: np.ndarray) -> np.ndarray:
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.from_rotvec(w.reshape(-1, 3)).as_matrix().reshape(w.shape + (3,))
+
+
+class _Batch:
+    """Person-frames solved together by batched Levenberg-Marquardt (one 3 + 3J system each).
+
+    Joint residuals are confidence-weighted and robust (pseudo-Huber, by reweighting); the pose
+    prior pulls every non-root bone rotation towards the identity pose; temporal terms tie a
+    sample to its neighbouring frames of the same track, held at their current values during
+    each step (block Jacobi), so every sample's system stays small and independent.
+    """
+
+    def __init__(self, rigs: list, samples: list[_Sample], identity_kp: np.ndarray, prior_w: np.ndarray,
+                 params: FitParams):
+        self.p = params
+        self.parents = rigs[0].parents
+        self.sub = subtree_matrix(self.parents)
+        ridx = np.array([s.track for s in samples])
+        self.heads = np.stack([r.heads for r in rigs])[ridx]                       # (N, J, 3)
+        self.A = np.stack([r.keypoint_weights for r in rigs])[ridx]                # (N, K, J, 4)
+        self.obs = np.stack([np.nan_to_num(s.joints) for s in samples])            # (N, K, 3)
+        self.conf = np.stack([s.weight for s in samples])                          # (N, K)
+        self.prior = np.sqrt(prior_w)                                              # (J,)
+        n, J = len(samples), len(self.parents)
+        pos = {(s.person_id, s.order): i for i, s in enumerate(samples)}
+        self.prev = np.array([pos.get((s.person_id, s.order - 1), -1) for s in samples])
+        self.next = np.array([pos.get((s.person_id, s.order + 1), -1) for s in samples])
+        # root initialization: torso and head joints of the identity pose onto the observed ones
+        self.rot = np.broadcast_to(np.eye(3), (n, J, 3, 3)).copy()
+        self.trans = np.zeros((n, 3))
+        for i, s in enumerate(samples):
+            use = [k for k in TORSO_AND_HEAD if s.weight[k] > 0]
+            if len(use) < 3:
+                use = [k for k in range(17) if s.weight[k] > 0]
+            R, c = kabsch(identity_kp[s.track][use], s.joints[use], s.weight[use])
+            h0 = self.heads[i, 0]
+            self.rot[i, 0], self.trans[i] = R, c - h0 + R @ h0
+
+    def evaluate(self, rot, trans):
+        """Keypoints (N, K, 3), world bone rotations and translations."""
+        R, t = forward_kinematics(self.parents, self.heads, rot, trans)
+        return keypoint_parts(self.A, R, t), R, t
+
+    def cost(self, kp, rot, kp_nb, rv_nb):
+        """Per-sample cost (N,) with the neighbours' keypoints and rotation vectors held fixed."""
+        p, d2 = self.p, self.p.robust_scale_m ** 2
+        r2 = ((kp - self.obs) ** 2).sum(-1)
+        c = (self.conf * 2 * d2 * (np.sqrt(1 + r2 / d2) - 1)).sum(-1)
+        rv = _rotvec(rot[:, 1:])
+        c += ((self.prior[1:, None] * rv) ** 2).sum((1, 2))
+        for nb, kpn, rvn in zip((self.prev, self.next), kp_nb, rv_nb, strict=True):
+            has = nb >= 0
+            c += has * (p.smooth_joints * ((kp - kpn) ** 2).sum((1, 2))
+                        + p.smooth_rotations * ((rv - rvn) ** 2).sum((1, 2)))
+        return c
+
+    def solve(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        p = self.p
+        n, K, J = self.A.shape[:3]
+        lam = np.full(n, 1e-3)
+        eye3 = np.eye(3)
+        for _ in range(p.iterations):
+            parts, R, t = self.evaluate(self.rot, self.trans)
+            kp = parts.sum(2)
+            rv = _rotvec(self.rot[:, 1:])
+            kp_nb = [np.where((nb >= 0)[:, None, None], kp[nb], kp) for nb in (self.prev, self.next)]
+            rv_nb = [np.where((nb >= 0)[:, None, None], rv[nb], rv) for nb in (self.prev, self.next)]
+            cost = self.cost(kp, self.rot, kp_nb, rv_nb)
+            # Jacobian of every keypoint w.r.t. a world-axis rotation increment at each bone's head
+            heads_w = np.einsum("njab,njb->nja", R, self.heads) + t
+            S = np.einsum("jb,nkbd->nkjd", self.sub, parts)
+            a = np.einsum("jb,nkb->nkj", self.sub, self.A[..., 3])
+            lever = S - heads_w[:, None] * a[..., None]
+            Jk = np.concatenate([-_skew(lever).transpose(0, 1, 3, 2, 4).reshape(n, K, 3, 3 * J),
+                                 a[:, :, 0, None, None] * eye3], -1)               # (N, K, 3, P)
+            res = kp - self.obs
+            d2 = p.robust_scale_m ** 2
+            w = self.conf / np.sqrt(1 + (res ** 2).sum(-1) / d2)                   # IRLS pseudo-Huber
+            Jf = Jk.reshape(n, K * 3, -1)
+            wf = np.repeat(w, 3, axis=1)
+            H = np.einsum("nrp,nr,nrq->npq", Jf, wf, Jf)
+            g = np.einsum("nrp,nr,nr->np", Jf, wf, res.reshape(n, -1))
+            ntemp = (self.prev >= 0).astype(float) + (self.next >= 0)
+            H += p.smooth_joints * ntemp[:, None, None] * np.einsum("nrp,nrq->npq", Jf, Jf)
+            for kpn in kp_nb:
+                g += p.smooth_joints * np.einsum("nrp,nr->np", Jf, (kp - kpn).reshape(n, -1))
+            # prior and rotation smoothness act on D_j; a world increment w at bone j changes
+            # D_j by R_parent^T w (to first order)
+            Rp = R[:, self.parents[1:]].transpose(0, 1, 3, 2)                      # (N, J-1, 3, 3)
+            coef = self.prior[1:] ** 2 + p.smooth_rotations * ntemp[:, None]       # (N, J-1)
+            rhs = self.prior[1:, None] ** 2 * rv
+            for rvn in rv_nb:
+                rhs = rhs + p.smooth_rotations * (rv - rvn)
+            for j in range(1, J):
+                sl = slice(3 * j, 3 * j + 3)
+                H[:, sl, sl] += coef[:, j - 1, None, None] * np.einsum("nba,nbc->nac", Rp[:, j - 1], Rp[:, j - 1])
+                g[:, sl] += np.einsum("nba,nb->na", Rp[:, j - 1], rhs[:, j - 1])
+            diag = np.einsum("npp->np", H)
+            step = -np.linalg.solve(H + (lam[:, None] * (diag + 1e-6))[..., None] * np.eye(H.shape[-1]),
+                                    g[..., None])[..., 0]
+            w_rot = step[:, :3 * J].reshape(n, J, 3)
+            inc = np.einsum("njab,njb->nja", np.concatenate([np.broadcast_to(eye3, (n, 1, 3, 3)), Rp], 1), w_rot)
+            new_rot = _exp(inc) @ self.rot
+            new_trans = self.trans + step[:, 3 * J:]
+            new_parts, _, _ = self.evaluate(new_rot, new_trans)
+            new_cost = self.cost(new_parts.sum(2), new_rot, kp_nb, rv_nb)
+            better = new_cost <= cost
+            self.rot[better], self.trans[better] = new_rot[better], new_trans[better]
+            lam = np.where(better, lam / 3, lam * 4).clip(1e-7, 1e7)
+        parts, _, _ = self.evaluate(self.rot, self.trans)
+        return self.rot, self.trans, parts.sum(2)
+
+
+def fit_bodies(poses: Poses3D, model: BodyModel, params: FitParams = FitParams(),
+               progress: Callable[[int], None] | None = None) -> BodyFits:
+    """Fit ``model`` to every person-frame of ``poses`` (see module doc). progress(done) counts
+    fitted person-frames."""
+    ids = poses.ids
+    tracks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for pid in ids:
+        joints = poses.track(pid)
+        conf = np.zeros(joints.shape[:2])
+        for k, f in enumerate(poses.frames):
+            p = f.person(pid)
+            if p is not None:
+                conf[k] = np.where(np.isfinite(p.joints[:, 0]), p.confidence, 0.0)
+        tracks[pid] = (joints, conf)
+    fits = BodyFits(model.name, tuple(model.fit_bones), tuple(model.shape_names), {},
+                    {f.frame: [] for f in poses.frames})
+    if not ids:
+        return fits
+    seg = [observed_segments(j, c, params.shape_min_confidence) for j, c in tracks.values()]
+    shapes = fit_shapes(model, np.stack([s[0] for s in seg]), np.stack([s[1] for s in seg]), params)
+    shapes = np.round(shapes, 6)  # as saved: the rig cache and a reloaded file agree exactly
+    fits.shapes = {pid: shapes[i] for i, pid in enumerate(ids)}
+    rigs = [model.rig(s) for s in shapes]
+    identity_kp = np.stack([r.keypoint_weights[..., :3].sum(1) for r in rigs])  # every D_j = I, t = 0
+    samples = []
+    for ti, pid in enumerate(ids):
+        joints, conf = tracks[pid]
+        for k, f in enumerate(poses.frames):
+            w = np.where(np.isfinite(joints[k, :, 0]) & (conf[k] >= params.min_confidence), conf[k], 0.0)
+            if (w > 0).sum() >= params.min_joints:
+                samples.append(_Sample(ti, pid, f.frame, k, joints[k], w))
+    prior_w = _bone_prior_weights(model.fit_bones, params)
+    done = 0
+    for start in range(0, len(samples), params.batch):
+        batch = samples[start:start + params.batch]
+        rots, ts, kps = _Batch(rigs, batch, identity_kp, prior_w, params).solve()
+        for s, rot, t, kp in zip(batch, rots, ts, kps, strict=True):
+            used = s.weight > 0
+            err = float(np.linalg.norm(kp[used] - s.joints[used], axis=1).mean())
+            fits.frames[s.frame].append(PersonFit(s.person_id, _rotvec(rot), t, err, int(used.sum())))
+        done += len(batch)
+        if progress is not None:
+            progress(done)
+    return fits
+
+
+def posed_people(model: BodyModel, fits: BodyFits, frame: int) -> list[PosedBody]:
+    """Every fitted person of ``frame`` posed: world vertices, keypoints and head rotation."""
+    from scipy.spatial.transform import Rotation
+
+    head = list(model.fit_bones).index(model.head_bone)
+    out = []
+    for p in fits.frames.get(frame, []):
+        rot = Rotation.from_rotvec(p.rotations).as_matrix()
+        verts, kp, world = model.posed_vertices(fits.shapes[p.person_id], rot, p.translation)
+        out.append(PosedBody(p.person_id, verts, kp, world[head]))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# bodies.json
+
+
+def bodies_to_json(fits: BodyFits) -> dict[str, Any]:
+    """The JSON document of :class:`BodyFits` (format in the module docstring)."""
+    r = lambda a, d: [round(float(v), d) for v in np.ravel(a)]  # noqa: E731
+    frames = []
+    for n in fits.frame_numbers:
+        people = [{"id": int(p.person_id), "rotations": [r(v, 6) for v in p.rotations],
+                   "translation": r(p.translation, 5), "joint_error_m": round(float(p.joint_error_m), 5),
+                   "joints_used": int(p.joints_used)} for p in sorted(fits.frames[n], key=lambda p: p.person_id)]
+        frames.append({"frame": int(n), "people": people})
+    return {"format": BODIES_FORMAT, "version": BODIES_VERSION, "model": fits.model, "units": "metre",
+            "bones": list(fits.bones), "shape_names": list(fits.shape_names),
+            "people": [{"id": int(pid), "shape": r(s, 6)} for pid, s in sorted(fits.shapes.items())],
+            "frames": frames}
+
+
+def _numbers(value: Any, n: int) -> bool:
+    return isinstance(value, list) and len(value) == n and all(
+        not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v) for v in value)
+
+
+def bodies_from_json(data: Any, source: str | Path = "bodies.json", model: BodyModel | None = None) -> BodyFits:
+    """Validate a parsed ``bodies.json`` (against ``model`` when given) and build :class:`BodyFits`."""
+    if not isinstance(data, dict):
+        raise InputError(source, "expected a JSON object", field="(top level)")
+    for key in ("format", "version", "model", "units", "bones", "shape_names", "people", "frames"):
+        if key not in data:
+            raise InputError(source, "missing required field", field=key)
+    if data["format"] != BODIES_FORMAT:
+        raise InputError(source, f"expected {BODIES_FORMAT!r}, not {data['format']!r}", field="format")
+    if data["version"] != BODIES_VERSION:
+        raise InputError(source, f"unsupported version {data['version']!r} (this reader knows {BODIES_VERSION})",
+                         field="version")
+    if data["units"] != "metre":
+        raise InputError(source, f"must be 'metre', not {data['units']!r}", field="units")
+    if data["model"] not in ("anny", "smpl"):
+        raise InputError(source, f"must be 'anny' or 'smpl', not {data['model']!r}", field="model")
+    for key in ("bones", "shape_names"):
+        if not isinstance(data[key], list) or not data[key] or not all(isinstance(b, str) for b in data[key]):
+            raise InputError(source, "must be a non-empty list of names", field=key)
+    if model is not None:
+        if data["model"] != model.name:
+            raise InputError(source, f"fitted with {data['model']!r}, but the model in use is {model.name!r}",
+                             field="model")
+        if data["bones"] != list(model.fit_bones):
+            raise InputError(source, "do not match the model's fitted bones (made by another version?)", field="bones")
+        if data["shape_names"] != list(model.shape_names):
+            raise InputError(source, "do not match the model's shape parameters", field="shape_names")
+    J, S = len(data["bones"]), len(data["shape_names"])
+    if not isinstance(data["people"], list):
+        raise InputError(source, "must be a list", field="people")
+    shapes: dict[int, np.ndarray] = {}
+    for i, p in enumerate(data["people"]):
+        where = f"people[{i}]"
+        if not isinstance(p, dict) or "id" not in p or "shape" not in p:
+            raise InputError(source, "must be an object with 'id' and 'shape'", field=where)
+        if isinstance(p["id"], bool) or not isinstance(p["id"], int) or p["id"] <= 0 or p["id"] in shapes:
+            raise InputError(source, f"must be a positive integer, unique, not {p['id']!r}", field=f"{where}.id")
+        if not _numbers(p["shape"], S):
+            raise InputError(source, f"expected {S} finite numbers", field=f"{where}.shape")
+        shapes[p["id"]] = np.asarray(p["shape"], float)
+    if not isinstance(data["frames"], list):
+        raise InputError(source, "must be a list", field="frames")
+    frames: dict[int, list[PersonFit]] = {}
+    last = None
+    for i, fr in enumerate(data["frames"]):
+        where = f"frames[{i}]"
+        if not isinstance(fr, dict) or "frame" not in fr or not isinstance(fr.get("people"), list):
+            raise InputError(source, "must be an object with 'frame' and a 'people' list", field=where)
+        n = fr["frame"]
+        if isinstance(n, bool) or not isinstance(n, int) or (last is not None and n <= last):
+            raise InputError(source, f"must be an integer, ascending without repeats, not {n!r}",
+                             field=f"{where}.frame")
+        last = n
+        people: list[PersonFit] = []
+        for k, p in enumerate(fr["people"]):
+            pw = f"{where}.people[{k}]"
+            if not isinstance(p, dict):
+                raise InputError(source, "must be a JSON object", field=pw)
+            for key in ("id", "rotations", "translation", "joint_error_m", "joints_used"):
+                if key not in p:
+                    raise InputError(source, "missing required field", field=f"{pw}.{key}")
+            if p["id"] not in shapes:
+                raise InputError(source, f"person {p['id']!r} has no entry in 'people'", field=f"{pw}.id")
+            if any(q.person_id == p["id"] for q in people):
+                raise InputError(source, f"duplicate person id {p['id']}", field=f"{pw}.id")
+            rots = p["rotations"]
+            if not isinstance(rots, list) or len(rots) != J or not all(_numbers(v, 3) for v in rots):
+                raise InputError(source, f"expected {J} [x, y, z] triples", field=f"{pw}.rotations")
+            if not _numbers(p["translation"], 3):
+                raise InputError(source, "expected [x, y, z]", field=f"{pw}.translation")
+            if not _numbers([p["joint_error_m"]], 1) or p["joint_error_m"] < 0:
+                raise InputError(source, "must be a number >= 0", field=f"{pw}.joint_error_m")
+            if isinstance(p["joints_used"], bool) or not isinstance(p["joints_used"], int):
+                raise InputError(source, "must be an integer", field=f"{pw}.joints_used")
+            people.append(PersonFit(p["id"], np.asarray(rots, float), np.asarray(p["translation"], float),
+                                    float(p["joint_error_m"]), p["joints_used"]))
+        frames[n] = people
+    return BodyFits(data["model"], tuple(data["bones"]), tuple(data["shape_names"]), shapes, frames)
+
+
+def save_bodies(path: str | Path, fits: BodyFits) -> None:
+    """Write ``bodies.json`` atomically (validated on the way out)."""
+    data = bodies_to_json(fits)
+    bodies_from_json(data, source=path)
+    atomic_write_text(Path(path), json.dumps(data, separators=(",", ":")) + "\n")
+
+
+def load_bodies(path: str | Path, model: BodyModel | None = None) -> BodyFits:
+    """Read and validate ``bodies.json`` (against ``model`` when given); raises InputError."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file not found")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(path, f"not valid JSON ({exc})") from None
+    return bodies_from_json(data, source=path, model=model)
+
+
+# ------------------------------------------------------------------------------------------------
+# command
+
+
+def write_meshes(model: BodyModel, fits: BodyFits, out_dir: Path) -> int:
+    """One binary PLY per person-frame, ``<frame>_<id>.ply`` (world metres), written as a whole
+    folder (replaced atomically). Returns the number of meshes."""
+    import trimesh
+
+    count = 0
+    with staged_output_dir(out_dir, overwrite=True) as stage:
+        for n in fits.frame_numbers:
+            for body in posed_people(model, fits, n):
+                mesh = trimesh.Trimesh(body.vertices, model.faces, process=False)
+                atomic_write_bytes(stage / f"{n:06d}_{body.person_id}.ply", mesh.export(file_type="ply"))
+                count += 1
+    return count
+
+
+def fit_command(recording_or_calibration: str | Path | None, poses_path: str | Path, out_path: str | Path,
+                model_name: str = "anny", smpl_dir: Path | None = None, meshes_dir: Path | None = None,
+                progress: Callable[[int], None] | None = None, params: FitParams = FitParams()) -> BodyFits:
+    """Read ``poses3d.json``, fit the body model, write ``bodies.json`` (and meshes) atomically.
+
+    recording_or_calibration is only checked to exist (poses are already in world metres).
+    Raises :class:`InputError` for bad inputs; nothing is written then.
+    """
+    out_path = Path(out_path)
+    if out_path.is_dir():
+        raise InputError(out_path, "is a folder; give a file name such as bodies.json", field="--out")
+    if recording_or_calibration is not None and not Path(recording_or_calibration).exists():
+        raise InputError(recording_or_calibration, "not found", field="RECORDING")
+    if meshes_dir is not None and Path(meshes_dir).exists() and not Path(meshes_dir).is_dir():
+        raise InputError(meshes_dir, "exists and is not a folder", field="--meshes")
+    poses = load_poses3d(poses_path)
+    model = load_body_model(model_name, smpl_dir)
+    fits = fit_bodies(poses, model, params, progress)
+    save_bodies(out_path, fits)
+    if meshes_dir is not None:
+        write_meshes(model, fits, Path(meshes_dir))
+    return fits

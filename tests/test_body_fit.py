@@ -1,0 +1,210 @@
+"""Body fit with Anny: the reduced rig against Anny's own forward, the COCO regressor's geometry,
+recovery of known poses from noisy keypoints with missing joints, bodies.json and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from disguisor.body.anny_model import COCO17_NAMES, rotation
+from disguisor.body.fit import (
+    BodyFits,
+    FitParams,
+    bodies_to_json,
+    fit_bodies,
+    load_bodies,
+    posed_people,
+    save_bodies,
+)
+from disguisor.body.model import load_body_model
+from disguisor.errors import InputError
+from disguisor.pose3d.poses import FramePoses, Person3D, Poses3D, save_poses3d
+
+K = {n: i for i, n in enumerate(COCO17_NAMES)}
+
+
+@pytest.fixture(scope="module")
+def anny():
+    return load_body_model("anny")
+
+
+def _true_bodies(anny, frames: int = 6, seed: int = 0):
+    """Two people over a few frames posed through Anny's own forward (not the fit's rig): a walking
+    nurse turning their head and a surgeon bending over, with distinct shapes."""
+    rng = np.random.default_rng(seed)
+    shapes = [dict(gender=1.0, age=0.8, muscle=0.4, weight=0.6, height=0.4, proportions=0.3),
+              dict(gender=0.0, age=0.82, muscle=0.6, weight=0.45, height=0.6, proportions=0.4)]
+    out = []
+    for f in range(frames):
+        s = f / max(frames - 1, 1)
+        poses = []
+        for i in range(2):
+            bend = 25 * s if i == 1 else 5.0
+            pose = {"spine05": rotation(x_deg=0.45 * bend), "spine04": rotation(x_deg=0.2 * bend),
+                    "spine03": rotation(x_deg=0.2 * bend), "spine02": rotation(x_deg=0.15 * bend),
+                    "neck01": rotation(x_deg=10 * s), "head": rotation(x_deg=12 * s, z_deg=(35 * s - 10) * (1 - 2 * i)),
+                    "upperarm01.L": rotation(x_deg=-40 * s, y_deg=30), "upperarm01.R": rotation(x_deg=-20, y_deg=-30),
+                    "lowerarm01.L": rotation(x_deg=-30), "lowerarm01.R": rotation(x_deg=-50 * s),
+                    "upperleg01.L": rotation(x_deg=-15 * np.sin(3 * s)), "lowerleg01.L": rotation(x_deg=15)}
+            root = rotation(z_deg=60 * i + 20 * s + 90)
+            root[:3, 3] = (0.6 * i + 0.1 * s, -0.4 * i, 0.95)
+            pose["root"] = root
+            poses.append(pose)
+        out.append(anny.body.forward(shapes, poses))
+    return out, rng
+
+
+def _poses3d(truth, rng, noise_m=0.003, drop=3) -> Poses3D:
+    frames = []
+    for f, out in enumerate(truth):
+        people = []
+        for i in range(2):
+            joints = out.keypoints[i].astype(float) + rng.normal(0, noise_m, (17, 3))
+            conf = rng.uniform(0.6, 1.0, 17)
+            gone = rng.choice(17, drop, replace=False)
+            joints[gone], conf[gone] = np.nan, 0.0
+            people.append(Person3D(i + 1, joints, conf))
+        frames.append(FramePoses(f, tuple(people)))
+    return Poses3D(tuple(frames))
+
+
+@pytest.fixture(scope="module")
+def fitted(anny):
+    truth, rng = _true_bodies(anny)
+    poses = _poses3d(truth, rng)
+    return truth, poses, fit_bodies(poses, anny)
+
+
+def test_reduced_rig_is_annys_own_skinning(anny):
+    """The fit's rig (fitted bones posed, the rest merged into them) reproduces Anny's forward exactly."""
+    rng = np.random.default_rng(3)
+    shape = rng.uniform(0.2, 0.8, 6)
+    rots = Rotation.from_rotvec(rng.normal(0, 0.35, (len(anny.fit_bones), 3))).as_matrix()
+    t = np.array([1.2, -0.7, 0.9])
+    verts, kp, _ = anny.posed_vertices(shape, rots, t)
+    pose = {}
+    for j, name in enumerate(anny.fit_bones):
+        pose[name] = np.eye(4)
+        pose[name][:3, :3] = rots[j]
+    pose["root"][:3, 3] = t
+    ref = anny.body.forward([dict(zip(anny.shape_names, shape, strict=True))], [pose])
+    assert np.abs(ref.vertices[0] - verts).max() < 1e-4
+    assert np.abs(ref.keypoints[0] - kp).max() < 1e-4
+
+
+def test_regressed_keypoints_sit_where_they_belong(anny):
+    """Rest pose (faces -y, +x is the body's left): nose ahead of the ears, ears either side of the
+    head, left joints on +x, hips at the thigh bones, and the head directions orthonormal."""
+    V = anny.rest_vertices
+    kp = anny.body.rest_keypoints
+    bones = anny.body.forward([{}], [{}]).bone_poses[0]
+    names = anny.body.bone_names
+    assert kp["nose"][1] < kp["left_ear"][1] - 0.05 and kp["nose"][1] < kp["right_ear"][1] - 0.05
+    for side, sign in (("left", 1), ("right", -1)):
+        for joint in ("eye", "ear", "shoulder", "elbow", "wrist", "hip", "knee", "ankle"):
+            assert sign * kp[f"{side}_{joint}"][0] > 0.02, (side, joint)
+        hip_bone = bones[names.index(f"upperleg01.{'L' if side == 'left' else 'R'}"), :3, 3]
+        assert np.linalg.norm(kp[f"{side}_hip"] - hip_bone) < 0.06
+    head = V[anny.head_vertices]
+    assert kp["left_ear"][0] > head[:, 0].max() - 0.03 and kp["right_ear"][0] < head[:, 0].min() + 0.03
+    face = V[anny.face_vertices]
+    assert anny.rest_facing @ (face.mean(0) - head.mean(0)) > 0.02  # the face is on the front of the head
+    assert abs(anny.rest_facing @ anny.rest_up) < 1e-9 and anny.rest_up[2] > 0.9
+    assert anny.rest_facing[1] < -0.95
+
+
+def test_fit_recovers_known_poses(anny, fitted):
+    """Noise 3 mm, three joints missing per person-frame: every joint (the missing ones too), the
+    face region and the facing direction come back close to the truth."""
+    truth, poses, fits = fitted
+    assert set(fits.shapes) == {1, 2}
+    joint_err, face_err, facing_err = [], [], []
+    for f, out in enumerate(truth):
+        bodies = {b.person_id: b for b in posed_people(anny, fits, f)}
+        assert set(bodies) == {1, 2}
+        for i in range(2):
+            b = bodies[i + 1]
+            joint_err.append(np.linalg.norm(b.keypoints - out.keypoints[i], axis=1))
+            face_err.append(np.linalg.norm(b.vertices[anny.face_vertices] - out.vertices[i][anny.face_vertices],
+                                           axis=1).mean())
+            t = out.keypoints[i]
+            true_facing = t[K["nose"]] - (t[K["left_ear"]] + t[K["right_ear"]]) / 2
+            true_facing /= np.linalg.norm(true_facing)
+            facing = b.head_rotation @ anny.rest_facing
+            facing_err.append(np.degrees(np.arccos(np.clip(facing @ true_facing, -1, 1))))
+    joint_err = np.array(joint_err)
+    assert joint_err.mean() < 0.015 and np.median(joint_err) < 0.012
+    assert np.max(face_err) < 0.015
+    assert np.max(facing_err) < 8.0
+    # reported per person-frame errors are the distances to the joints that were used
+    for people in fits.frames.values():
+        for p in people:
+            assert p.joints_used == 14 and 0 < p.joint_error_m < 0.015
+
+
+def test_person_frames_with_too_few_joints_get_no_fit(anny):
+    joints = np.full((17, 3), np.nan)
+    joints[:4] = [[0, 0, 1.6], [0.03, 0, 1.63], [-0.03, 0, 1.63], [0.07, 0.05, 1.6]]
+    conf = np.where(np.isfinite(joints[:, 0]), 0.9, 0.0)
+    poses = Poses3D((FramePoses(0, (Person3D(5, joints, conf),)), FramePoses(1, ())))
+    fits = fit_bodies(poses, anny, FitParams(min_joints=6))
+    assert fits.frames == {0: [], 1: []} and posed_people(anny, fits, 0) == []
+
+
+def test_bodies_json_round_trip_and_errors(anny, fitted, tmp_path):
+    _, _, fits = fitted
+    path = tmp_path / "bodies.json"
+    save_bodies(path, fits)
+    back = load_bodies(path, anny)
+    assert isinstance(back, BodyFits) and back.frame_numbers == fits.frame_numbers
+    a, b = posed_people(anny, fits, 3), posed_people(anny, back, 3)
+    assert max(np.abs(x.vertices - y.vertices).max() for x, y in zip(a, b, strict=True)) < 1e-4
+    data = bodies_to_json(fits)
+    data["frames"][2]["people"][1]["rotations"] = data["frames"][2]["people"][1]["rotations"][:-1]
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputError, match=r"frames\[2\]\.people\[1\]\.rotations"):
+        load_bodies(path)
+    data = bodies_to_json(fits)
+    data["model"] = "smpl"
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputError, match="model"):
+        load_bodies(path, anny)
+    with pytest.raises(InputError, match="not found"):
+        load_bodies(tmp_path / "missing.json")
+
+
+def test_fit_cli_writes_bodies_and_meshes(anny, fitted, tmp_path):
+    from typer.testing import CliRunner
+
+    from disguisor.cli import app
+
+    truth, poses, _ = fitted
+    small = Poses3D(poses.frames[:2])
+    save_poses3d(tmp_path / "poses3d.json", small)
+    runner = CliRunner()
+    res = runner.invoke(app, ["fit", "--poses", str(tmp_path / "poses3d.json"), "-o", str(tmp_path / "b.json"),
+                              "--meshes", str(tmp_path / "meshes")])
+    assert res.exit_code == 0, res.output
+    fits = load_bodies(tmp_path / "b.json", anny)
+    assert sum(len(v) for v in fits.frames.values()) == 4
+    import trimesh
+
+    mesh = trimesh.load(tmp_path / "meshes" / "000001_2.ply", process=False)
+    assert mesh.vertices.shape == anny.rest_vertices.shape and len(mesh.faces) == len(anny.faces)
+    face = anny.face_vertices
+    assert np.abs(mesh.vertices[face].mean(0) - truth[1].vertices[1][face].mean(0)).max() < 0.02
+    # bad input: one line naming the file or option, exit code 2, nothing written
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "disguisor", "fit", "--poses", str(tmp_path / "nope.json"), "-o",
+           str(tmp_path / "c.json")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "nope.json: file not found" in proc.stderr
+    assert not (tmp_path / "c.json").exists()
+    res = runner.invoke(app, ["fit", "--poses", str(tmp_path / "poses3d.json"), "--model", "smpl",
+                              "-o", str(tmp_path / "c.json")])
+    assert isinstance(res.exception, InputError) and "--smpl-dir" in str(res.exception)
