@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from disguisor.refine.params import DEFAULT_REFINE_PARAMS, RefineParams
-from disguisor.refine.register import HeadRegistration, crop_box, refine_head, vertex_normals
+from disguisor.refine.register import HeadRegistration, crop_box, in_box, refine_head, vertex_normals, voxel_points
 from disguisor.refine.surface import FaceSurface, canonical_face_uv, head_frame
 
 
@@ -93,15 +93,18 @@ def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_po
         # one pass over the whole cloud: keep what lies in any head's crop box
         boxes = [crop_box(np.asarray(b.vertices)[head_idx], params) for b in bodies]
         lo, hi = np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)
-        pts = pts[np.all((pts >= lo) & (pts <= hi), axis=1)]
+        pts = in_box(pts, lo, hi)
+    all_v = [np.asarray(b.vertices, np.float64) for b in bodies]
+    body_lo, body_hi = [v.min(axis=0) for v in all_v], [v.max(axis=0) for v in all_v]
     out = []
     for i, body in enumerate(bodies):
         V = np.asarray(body.vertices, np.float64)
         head = V[head_idx]
         lo, hi = crop_box(head, params)
-        others = [V[not_head]] + [np.asarray(b.vertices, np.float64) for j, b in enumerate(bodies) if j != i]
-        ctx = np.concatenate(others)
-        ctx = ctx[np.all((ctx >= lo) & (ctx <= hi), axis=1)]
+        others = [in_box(V[not_head], lo, hi)] + [in_box(all_v[j], lo, hi) for j in range(len(bodies))
+                                                  if j != i and np.all(body_lo[j] <= hi) and np.all(body_hi[j] >= lo)]
+        # context only labels cloud points as "not head": a 1 cm sampling of it is enough
+        ctx = voxel_points(np.concatenate(others), params.voxel_m)
         normals = vertex_normals(V, near_head)[head_idx]
         reg = refine_head(head, pts, params, normals=normals, context_vertices=ctx)
         R_head = np.asarray(body.head_rotation, np.float64)

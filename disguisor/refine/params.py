@@ -19,6 +19,8 @@ class RefineParams:
       and 0.1 m). band_m: of the cropped cloud, only points within this distance of the initial
       head surface take part, so that shoulders, OR lights and other people's arms a few cm
       beyond the head cannot pull it (it must exceed the largest fit error to be corrected).
+      A box larger than the head's box grown by band_m only costs time: the defaults are
+      x1.0 and band_m.
     Sampling. voxel_m: both clouds are voxel-downsampled (mean per voxel) to this edge before
       registration (the authors: 2 cm; 1 cm keeps the nose and chin, which fix the rotation).
       visible_only: with camera centres given, only head vertices whose normal faces at least
@@ -38,8 +40,8 @@ class RefineParams:
       and the trimmed mean distance (distances capped at inlier_distance_m) did not grow.
     """
 
-    crop_scale: float = 1.25
-    crop_margin_m: float = 0.10
+    crop_scale: float = 1.0
+    crop_margin_m: float = 0.06
     band_m: float = 0.06
     voxel_m: float = 0.01
     coarse: bool = False
@@ -51,8 +53,8 @@ class RefineParams:
     filterreg_tol: float = 1e-4
     icp_max_distance_m: float = 0.0375
     icp_max_iterations: int = 30
-    icp_converged_m: float = 2e-4
-    icp_converged_deg: float = 0.02
+    icp_converged_m: float = 5e-4
+    icp_converged_deg: float = 0.05
     tukey_m: float = 0.02
     min_target_points: int = 100
     max_translation_m: float = 0.06

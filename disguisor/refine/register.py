@@ -93,15 +93,20 @@ def crop_box(head_vertices: np.ndarray, params: RefineParams = DEFAULT_REFINE_PA
     return centre - half, centre + half
 
 
+def in_box(points: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The points (N, 3) inside the axis-aligned box [lo, hi]."""
+    pts = np.asarray(points)
+    # one axis over the whole cloud, then the other two over the few survivors (5x faster)
+    x = pts[:, 0]
+    sel = pts[np.flatnonzero((x >= lo[0]) & (x <= hi[0]))]
+    return sel[np.all((sel[:, 1:] >= lo[1:]) & (sel[:, 1:] <= hi[1:]), axis=1)]
+
+
 def crop_cloud(cloud_points: np.ndarray, head_vertices: np.ndarray,
                params: RefineParams = DEFAULT_REFINE_PARAMS) -> np.ndarray:
     """Cloud points (M, 3) inside the head's crop box and within ``band_m`` of the head surface."""
     lo, hi = crop_box(head_vertices, params)
-    pts = np.asarray(cloud_points)
-    # one axis over the whole cloud, then the other two over the few survivors (5x faster)
-    x = pts[:, 0]
-    sel = pts[np.flatnonzero((x >= lo[0]) & (x <= hi[0]))]
-    crop = sel[np.all((sel[:, 1:] >= lo[1:]) & (sel[:, 1:] <= hi[1:]), axis=1)].astype(np.float64)
+    crop = in_box(cloud_points, lo, hi).astype(np.float64)
     if len(crop) == 0:
         return crop
     d, _ = cKDTree(head_vertices).query(crop, distance_upper_bound=params.band_m)
@@ -142,7 +147,9 @@ def _solve_point_to_plane(p: np.ndarray, q: np.ndarray, n: np.ndarray, w: np.nda
     linearised about the points' centroid (well conditioned, and the step's size is meaningful)."""
     c = p.mean(axis=0)
     pc = p - c
-    A = np.concatenate([np.cross(pc, n), n], axis=1)
+    cross = np.column_stack([pc[:, 1] * n[:, 2] - pc[:, 2] * n[:, 1], pc[:, 2] * n[:, 0] - pc[:, 0] * n[:, 2],
+                             pc[:, 0] * n[:, 1] - pc[:, 1] * n[:, 0]])  # np.cross is slow on small arrays
+    A = np.concatenate([cross, n], axis=1)
     b = np.einsum("ij,ij->i", q - p, n)
     Aw = A * w[:, None]
     x = np.linalg.solve(Aw.T @ A + 1e-9 * np.eye(6), Aw.T @ b)
