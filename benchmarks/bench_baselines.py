@@ -149,7 +149,7 @@ def main() -> None:
         print(f"| {r['scenario']} | {r['method']} | {_fmt(r['recall'])} | {_fmt(r['holistic_recall'])} | "
               f"{_fmt(r['precision'])} | {cams} | {_fmt(ms, 0)} |")
     deep_keys = sorted({k for r in results for q in r["quality"].values() for k in q
-                        if k.startswith(("lpips", "dps")) or k == "fid"})
+                        if (k.startswith(("lpips", "dps")) or k == "fid") and q[k] is not None})
     print("\nQuality on ground-truth face crops (SSIM higher = closer to the original; leaks lower = better "
           "privacy; 'embeddable' = originals dlib can embed):\n")
     head = ["scenario", "boxes from", "obfuscation", "faces", "SSIM", *deep_keys, "embeddable", "leak (detected)",
