@@ -104,6 +104,29 @@ def _box_of(mask: np.ndarray, dx: int, dy: int) -> tuple[float, float, float, fl
             float(ys.max() - ys.min() + 1))
 
 
+def _overlapping_groups(items: list) -> list[list]:
+    """Group (face, window, angle) items whose windows (x0, y0, x1, y1) overlap, transitively:
+    faces of different groups cannot cover the same pixel, so each group renders on its own
+    (smaller) window."""
+    groups = [[it] for it in items]
+    boxes = [list(it[1]) for it in items]
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups)):
+                a, b = boxes[i], boxes[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    groups[i] += groups.pop(j)
+                    boxes[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+                    boxes.pop(j)
+                    merged = True
+                    break
+            if merged:
+                break
+    return groups
+
+
 def _disk(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
@@ -163,32 +186,24 @@ class FaceRenderer:
         pr = self._pr
         scene = pr.Scene(bg_color=[0, 0, 0, 0], ambient_light=[1.0, 1.0, 1.0])
         nodes = [scene.add(self._mesh(f, templates[f.person_id])) for f in faces]
-        if len(faces) == 1:
-            color, depth, _ = self.gl.render_window(scene, camera, box, rgba=True)
-            labels = (depth > 0).astype(np.int32)
-        else:
-            color, depth, labels = self.gl.render_window(scene, camera, box, {n: i + 1 for i, n in enumerate(nodes)},
-                                                         rgba=True)
+        # the label pass (no multisampling) covers exactly the pixels whose centre the face covers
+        color, depth, labels = self.gl.render_window(scene, camera, box, {n: i + 1 for i, n in enumerate(nodes)},
+                                                     rgba=True)
         # antialiased edges are blended with the empty background: undo it (colour / coverage)
         # so that small faces do not get a dark rim
-        alpha = color[..., 3:].astype(np.float32) / 255.0
-        color = np.where(alpha > 0.02, color[..., :3] / np.maximum(alpha, 0.02), 0.0)
+        alpha = color[..., 3].astype(np.float32) / 255.0
+        color = np.where(alpha[..., None] > 0.02, color[..., :3] / np.maximum(alpha[..., None], 0.02), 0.0)
         color = np.clip(np.round(color), 0, 255).astype(np.uint8)
-        weak = (alpha[..., 0] <= 0.02) & (depth > 0)
-        if weak.any() and (alpha > 0.02).any():
-            iy, ix = ndimage.distance_transform_edt(alpha[..., 0] <= 0.02, return_distances=False,
-                                                    return_indices=True)
-            color[weak] = color[iy[weak], ix[weak]]
-        if len(faces) > 1:
-            # the label pass and the (multisampled) colour/depth pass can disagree on edge
-            # pixels: give every pixel covered by either pass a label and a depth
-            lost_label, lost_depth = (depth > 0) & (labels == 0), (labels > 0) & (depth <= 0)
-            if lost_label.any():
-                iy, ix = ndimage.distance_transform_edt(labels == 0, return_distances=False, return_indices=True)
-                labels = np.where(lost_label, labels[iy, ix], labels)
-            if lost_depth.any():
-                iy, ix = ndimage.distance_transform_edt(depth <= 0, return_distances=False, return_indices=True)
-                depth = np.where(lost_depth, depth[iy, ix], depth)
+        # a pixel belongs to the face when any pass covers it (at least half covered in the
+        # multisampled colour; the depth read back from one sample and the label pass disagree
+        # on edge pixels): give every such pixel a colour, a depth and a label from its nearest
+        # neighbours
+        covered = (depth > 0) | (labels > 0)
+        for values, known in ((color, alpha > 0.02), (depth, depth > 0), (labels, labels > 0)):
+            lost = covered & ~known
+            if lost.any() and known.any():
+                iy, ix = ndimage.distance_transform_edt(~known, return_distances=False, return_indices=True)
+                values[lost] = values[iy[lost], ix[lost]]
         return color, depth, labels
 
     # -- one view --------------------------------------------------------------------------------
@@ -281,26 +296,29 @@ class FaceRenderer:
             todo.append((face, win, angle))
         if not todo:
             return result
-        x0 = min(w[0] for _, w, _ in todo)
-        y0 = min(w[1] for _, w, _ in todo)
-        x1 = max(w[2] for _, w, _ in todo)
-        y1 = max(w[3] for _, w, _ in todo)
-        box = (x0, y0, x1, y1)
-        todo_faces = [f for f, _, _ in todo]
         tpl = dict(templates)
-        fallback_tpl = None
-        for f in todo_faces:
-            if f.person_id not in tpl:
-                if fallback_tpl is None:
-                    fallback_tpl = Template("_grey", np.full((8, 8, 3), 128, np.uint8))
-                tpl[f.person_id] = fallback_tpl
-        color, depth_r, labels = self.render_faces(camera, todo_faces, tpl, box)
+        for f, _, _ in todo:
+            if f.person_id not in tpl:  # painted grey here, then blackened (reported in notes)
+                tpl[f.person_id] = Template("_grey", np.full((8, 8, 3), 128, np.uint8))
+        for group in _overlapping_groups(todo):
+            self._paint_group(out, depth_m, camera, group, tpl, set(templates), method, result)
+        return result
+
+    def _paint_group(self, out: np.ndarray, depth_m: np.ndarray | None, camera: Camera,
+                     group: list[tuple[FaceSurface, tuple[int, int, int, int], float]], templates: dict[int, Template],
+                     with_template: set[int], method: str, result: ViewResult) -> None:
+        """Render, test and paint a group of faces whose windows overlap (they may occlude each
+        other), in the union of their windows; writes into ``out`` and ``result``."""
+        p = self.params
+        x0, y0 = min(w[0] for _, w, _ in group), min(w[1] for _, w, _ in group)
+        x1, y1 = max(w[2] for _, w, _ in group), max(w[3] for _, w, _ in group)
+        color, depth_r, labels = self.render_faces(camera, [f for f, _, _ in group], templates, (x0, y0, x1, y1))
         sensor = None if depth_m is None else depth_m[y0:y1, x0:x1]
         visible = self.visibility(depth_r, sensor)
         no_reading = np.ones_like(visible) if sensor is None else ~(np.nan_to_num(sensor, nan=0.0) > 0)
         paint = np.zeros(visible.shape, bool)
         per_face: list[tuple[int, np.ndarray]] = []
-        for i, (face, _, angle) in enumerate(todo):
+        for i, (face, _, angle) in enumerate(group):
             rendered_i = labels == i + 1
             n_rendered = int(rendered_i.sum())
             if n_rendered == 0:
@@ -316,35 +334,36 @@ class FaceRenderer:
                 continue
             grown = cv2.dilate(vis_i.astype(np.uint8), _disk(p.dilate_px)).astype(bool) if p.dilate_px else vis_i
             paint |= grown
+            missing_template = method == "template" and face.person_id not in with_template
             per_face.append((len(result.faces), grown))
             result.faces.append(RenderedFace(
                 person_id=face.person_id, bbox=_box_of(vis_i, x0, y0), full_bbox=_box_of(rendered_i, x0, y0),
                 painted_pixels=int(grown.sum()), visible_fraction=round(n_vis / n_rendered, 4),
                 no_depth_fraction=round(float((vis_i & no_reading).sum()) / n_vis, 4),
-                facing_angle_deg=round(angle, 2), blend=method if method != "template" else p.blend))
-            if face.person_id not in templates and method == "template":
-                result.faces[-1].blend = "blacken-fallback"
+                facing_angle_deg=round(angle, 2), blend="blacken-fallback" if missing_template else method))
         if not paint.any():
-            return result
-        crop = out[y0:y1, x0:x1]
+            return
         if method == "template":
+            crop = out[y0:y1, x0:x1]
             blended, how = self._blend(crop, color, depth_r > 0, paint, result.notes)
             crop[paint] = blended[paint]
             for k, grown in per_face:
-                if result.faces[k].blend != "blacken-fallback":
-                    result.faces[k].blend = how
-                else:
+                if result.faces[k].blend == "blacken-fallback":
                     crop[grown] = 0
+                else:
+                    result.faces[k].blend = how
         else:
-            full = np.zeros(out.shape[:2], bool)
-            for k, grown in per_face:
+            # on a window with the blur kernel's margin: same result as on the whole image
+            m = p.obfuscation.blur_kernel_px | 1
+            wx0, wy0 = max(x0 - m, 0), max(y0 - m, 0)
+            wx1, wy1 = min(x1 + m, out.shape[1]), min(y1 + m, out.shape[0])
+            window = np.zeros((wy1 - wy0, wx1 - wx0), bool)
+            for _, grown in per_face:
                 # one face at a time so pixelation cells follow each face's own box
-                full[:] = False
-                full[y0:y1, x0:x1] = grown
-                out[:] = obfuscate(out, full, method, p.obfuscation)
-                result.faces[k].blend = method
-        result.mask[y0:y1, x0:x1] = paint
-        return result
+                window[:] = False
+                window[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0] = grown
+                out[wy0:wy1, wx0:wx1] = obfuscate(out[wy0:wy1, wx0:wx1], window, method, p.obfuscation)
+        result.mask[y0:y1, x0:x1] |= paint
 
     def _blend(self, crop: np.ndarray, color: np.ndarray, rendered: np.ndarray, paint: np.ndarray,
                notes: list[str]) -> tuple[np.ndarray, str]:
