@@ -284,13 +284,15 @@ def decode(offsets: np.ndarray, priors: np.ndarray, variances: tuple[float, floa
 
 
 class DSFDDetector:
-    """DSFD on the CPU from a user-supplied checkpoint."""
+    """DSFD from a user-supplied checkpoint, on ``device`` (default: CUDA when torch sees a GPU,
+    else the CPU, where ResNet-152 at 1280x720 takes tens of seconds per image)."""
 
     name = "dsfd"
 
     def __init__(self, weights: str | Path, threshold: float = 0.5, nms_iou: float = 0.3,
-                 params: DSFDParams = DSFDParams()):
-        self.net = load_dsfd(weights)
+                 params: DSFDParams = DSFDParams(), device: str | None = None):
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.net = load_dsfd(weights).to(self.device)
         self.threshold, self.nms_iou, self.params = threshold, nms_iou, params
 
     @torch.no_grad()
@@ -301,8 +303,8 @@ class DSFDDetector:
         _check_image(image_rgb)
         h, w = image_rgb.shape[:2]
         x = image_rgb.astype(np.float32) - np.asarray(self.params.mean_rgb, np.float32)
-        x = torch.from_numpy(np.ascontiguousarray(x[..., ::-1].transpose(2, 0, 1)))[None]
-        outputs = self.net(x)
+        x = torch.from_numpy(np.ascontiguousarray(x[..., ::-1].transpose(2, 0, 1)))[None].to(self.device)
+        outputs = [(loc.cpu(), cls.cpu()) for loc, cls in self.net(x)]
         sizes = [tuple(loc.shape[2:]) for loc, _ in outputs]
         offsets = np.concatenate([loc[0].permute(1, 2, 0).reshape(-1, 4).numpy() for loc, _ in outputs])
         logits = torch.cat([cls[0].permute(1, 2, 0).reshape(-1, 2) for _, cls in outputs])
