@@ -60,7 +60,7 @@ class RefineParams:
     max_translation_m: float = 0.06
     max_rotation_deg: float = 20.0
     inlier_distance_m: float = 0.015
-    min_fitness: float = 0.5
+    min_fitness: float = 0.4
 
 
 DEFAULT_REFINE_PARAMS = RefineParams()
