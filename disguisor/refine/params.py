@@ -21,23 +21,26 @@ class RefineParams:
       beyond the head cannot pull it (it must exceed the largest fit error to be corrected).
       A box larger than the head's box grown by band_m only costs time: the defaults are
       x1.0 and band_m.
-    Sampling. voxel_m: both clouds are voxel-downsampled (mean per voxel) to this edge before
-      registration (the authors: 2 cm; 1 cm keeps the nose and chin, which fix the rotation).
-      visible_only: with camera centres given, only head vertices whose normal faces at least
-      one camera take part (the back of a head that no camera sees has no data to match).
-    Coarse step (FilterReg, probreg). coarse: run it at all. filterreg_sigma2 (m^2),
+    Sampling. voxel_m: the cloud near the head (and the context) is voxel-downsampled (mean per
+      voxel) to this edge; the head keeps all its vertices (the authors: 2 cm for both; 1 cm
+      keeps the nose and chin, which fix the rotation).
+    Coarse step (FilterReg, probreg, optional). coarse: run it (off: on the synthetic benchmark
+      it gained nothing and cost 20-35x the time). filterreg_voxel_m: both clouds' voxel edge
+      for it (the authors: 2 cm). filterreg_sigma2 (m^2),
       filterreg_min_sigma2, filterreg_w (share of outliers, 0-1), filterreg_maxiter,
       filterreg_tol: FilterReg's point-to-point parameters (the authors: sigma^2 1e-5, w 0.03,
       3000 iterations; probreg clamps sigma^2 at min_sigma2 after the first iteration).
-    Fine step (ICP, open3d). icp_max_distance_m: correspondence cut-off (the authors: 0.0375 m;
-      shorter trims the cap/neck/shoulder points that are not head). icp_max_iterations,
-      icp_point_to_plane (else point-to-point), normal_radius_m / normal_max_nn: cloud normals
-      for point-to-plane. min_target_points: below this many (downsampled) target points the
-      head is left as fitted (the authors skipped ICP below 100 points at 2 cm).
+    Fine step (ICP of the cloud onto the model surface, point-to-plane with the model's normals).
+      icp_max_distance_m: correspondence cut-off (the authors: 0.0375 m). tukey_m: scale of the
+      Tukey weights of the point-to-plane residuals (residuals beyond it do not count).
+      icp_max_iterations; icp_converged_m / icp_converged_deg: stop when a step moves the
+      points' centroid less than this and rotates less than this. min_target_points: below this
+      many (downsampled) cloud points near the head it is left as fitted (the authors skipped
+      ICP below 100 points at 2 cm).
     Guard: a registration is kept only if max_translation_m (movement of the head's centroid,
       the pivot of the correction) and max_rotation_deg bound the correction, at least
-      min_fitness of the head points have a cloud point within inlier_distance_m afterwards,
-      and the trimmed mean distance (distances capped at inlier_distance_m) did not grow.
+      min_fitness of the cloud points near the head lie within inlier_distance_m of the
+      registered head surface, and the capped RMS point-to-plane distance did not grow.
     """
 
     crop_scale: float = 1.0

@@ -6,10 +6,16 @@ The body fit places the head from 2D keypoints and a body shape; its surface is 
 1. crop the cloud to the head's box (x ``crop_scale``, + ``crop_margin_m``), then keep only points
    within ``band_m`` of the initial head surface: shoulders, caps' far side, lights and other
    people's arms farther away never take part;
-2. keep the head vertices that face a camera (the unseen back of the head has nothing to match);
-3. voxel-downsample both (``voxel_m``), FilterReg (probreg, point-to-point) as the coarse step
-   (kept only when it lowers the residual), then ICP (open3d, point-to-plane) with a short
-   correspondence cut-off to finish;
+2. voxel-downsample the cloud (``voxel_m``); optionally FilterReg (probreg, point-to-point, the
+   authors' coarse step; off by default: on the synthetic benchmark it gained nothing and cost
+   20-35x the time) as a starting point, kept only when it lowers the residual;
+3. ICP from the data to the model: every cloud point is matched to its nearest model vertex and
+   pulled onto that vertex's tangent plane (point-to-plane with the model's exact normals, so
+   depth noise averages out instead of bending cloud normals), Tukey-weighted, with a
+   correspondence cut-off. The model includes *context* (neck, shoulders, hands, other people
+   near the head): cloud points nearest to context are explained by it and ignored, so the head
+   cannot slide into the neck or a neighbour's arm; parts of the head no camera saw simply get
+   no correspondences. The correction of the head is the inverse of the data's motion;
 4. guard: keep the correction only when it is plausible (bounded translation of the head's
    centroid and rotation, enough inliers, residual not worse than before); otherwise the head
    stays as fitted, with the reason.
@@ -39,10 +45,11 @@ class HeadRegistration:
     transform: (4, 4) world transform to apply to the head (identity when not accepted).
     candidate: (4, 4) the transform the registration found, accepted or not (for diagnostics).
     accepted: whether ``transform`` is the candidate. reason: why not ("" when accepted).
-    fitness_before / fitness_after: share of the registered head points with a cloud point
-      within ``inlier_distance_m``, for the fitted head and for the candidate.
-    rmse_before / rmse_after: root mean square of those points' distances to the nearest cloud
-      point, each capped at ``inlier_distance_m`` (metres).
+    fitness_before / fitness_after: share of the cloud points near the head (within ``band_m``)
+      that lie within ``inlier_distance_m`` of the head surface (point-to-plane), for the
+      fitted head and for the candidate.
+    rmse_before / rmse_after: root mean square of the point-to-plane distances of the cloud
+      points matched to the head, each capped at ``inlier_distance_m`` (metres).
     translation_m: how far the candidate moves the head's centroid (metres).
     rotation_deg: the candidate's rotation angle (degrees).
     source_points / target_points: head and cloud points used after cropping and downsampling.
