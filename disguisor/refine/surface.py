@@ -13,9 +13,9 @@ made orthogonal to z), x = y cross z (the person's left). A vertex with head-fra
     u = 0.5 - x / FACE_UV_WIDTH_M     # u grows from the person's left ear to the right ear...
     v = 0.5 - y / FACE_UV_HEIGHT_M    # ...and v from the crown (0) to the chin (1)
 
-so a template image (row 0 at the top, column 0 at the left) looks like a frontal photo of a
-face: the person's right side on the image's left, forehead at the top. Centre of the image =
-face centre. Values outside [0, 1] are clamped by the renderer.
+so a template image (row 0 at the top, column 0 at the left) shows the face as a mirror does:
+the person's left side on the image's left, forehead at the top. Centre of the image = face
+centre. Values outside [0, 1] are clamped by the renderer.
 """
 
 from __future__ import annotations
