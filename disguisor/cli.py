@@ -447,8 +447,8 @@ def quality_cmd(
     = None,
     identity: Annotated[bool, typer.Option("--identity/--no-identity", help="Measure identity leakage (dlib).")]
     = True,
-    identity_at_box: Annotated[bool, typer.Option("--identity-at-box", help="Embed originals dlib cannot find at "
-                                                  "their ground-truth box instead of counting them apart.")] = False,
+    identity_at_box: Annotated[bool, typer.Option("--identity-at-box", help="Diagnostic: embed originals dlib cannot "
+                                                  "find at their ground-truth box (context-dominated).")] = False,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write every number to this JSON file.")]
     = None,
 ) -> None:
