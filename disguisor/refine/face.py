@@ -94,6 +94,7 @@ def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_po
         boxes = [crop_box(np.asarray(b.vertices)[head_idx], params) for b in bodies]
         lo, hi = np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)
         pts = in_box(pts, lo, hi)
+    head_weights = np.where(np.isin(head_idx, face_idx), params.face_weight, 1.0)
     all_v = [np.asarray(b.vertices, np.float64) for b in bodies]
     body_lo, body_hi = [v.min(axis=0) for v in all_v], [v.max(axis=0) for v in all_v]
     out = []
@@ -106,7 +107,7 @@ def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_po
         # context only labels cloud points as "not head": a 1 cm sampling of it is enough
         ctx = voxel_points(np.concatenate(others), params.voxel_m)
         normals = vertex_normals(V, near_head)[head_idx]
-        reg = refine_head(head, pts, params, normals=normals, context_vertices=ctx)
+        reg = refine_head(head, pts, params, normals=normals, context_vertices=ctx, vertex_weights=head_weights)
         R_head = np.asarray(body.head_rotation, np.float64)
         facing = R_head @ np.asarray(model.rest_facing, np.float64)
         up = R_head @ np.asarray(model.rest_up, np.float64)

@@ -33,6 +33,9 @@ class RefineParams:
     Fine step (ICP of the cloud onto the model surface, point-to-plane with the model's normals).
       icp_max_distance_m: correspondence cut-off (the authors: 0.0375 m). tukey_m: scale of the
       Tukey weights of the point-to-plane residuals (residuals beyond it do not count).
+      face_weight: weight of cloud points matched to face vertices relative to the rest of the
+      head (refine_faces): the face is what gets rendered, and on real body fits (whose head
+      shape differs from the person's) 3 kept the face-centre error below the fit's, 1 did not.
       icp_max_iterations; icp_converged_m / icp_converged_deg: stop when a step moves the
       points' centroid less than this and rotates less than this. min_target_points: below this
       many (downsampled) cloud points near the head it is left as fitted (the authors skipped
@@ -59,6 +62,7 @@ class RefineParams:
     icp_converged_m: float = 5e-4
     icp_converged_deg: float = 0.05
     tukey_m: float = 0.02
+    face_weight: float = 3.0
     min_target_points: int = 100
     max_translation_m: float = 0.06
     max_rotation_deg: float = 20.0

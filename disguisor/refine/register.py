@@ -168,7 +168,7 @@ def _solve_point_to_plane(p: np.ndarray, q: np.ndarray, n: np.ndarray, w: np.nda
 
 
 def _icp_to_model(data: np.ndarray, model: np.ndarray, model_normals: np.ndarray, is_head: np.ndarray,
-                  params: RefineParams) -> np.ndarray:
+                  model_weights: np.ndarray, params: RefineParams) -> np.ndarray:
     """Rigid 4x4 moving the cloud points ``data`` onto the model surface (point-to-plane, exact
     model normals, Tukey weights). Points nearest to a non-head model vertex (neck, shoulders)
     are explained by the body and ignored; points beyond icp_max_distance_m are ignored."""
@@ -184,7 +184,7 @@ def _icp_to_model(data: np.ndarray, model: np.ndarray, model_normals: np.ndarray
             break
         p, q, n = p[keep], model[j[keep]], model_normals[j[keep]]
         r = np.einsum("ij,ij->i", p - q, n)
-        w = np.clip(1 - (r / c) ** 2, 0, None) ** 2
+        w = np.clip(1 - (r / c) ** 2, 0, None) ** 2 * model_weights[j[keep]]
         step = _solve_point_to_plane(p, q, n, w)
         T = step @ T
         centre = p.mean(axis=0)
@@ -225,7 +225,8 @@ def _fit_numbers(data: np.ndarray, model: np.ndarray, normals: np.ndarray, is_he
 
 
 def refine_head(head_vertices: np.ndarray, cloud_points: np.ndarray, params: RefineParams = DEFAULT_REFINE_PARAMS, *,
-                normals: np.ndarray | None = None, context_vertices: np.ndarray | None = None) -> HeadRegistration:
+                normals: np.ndarray | None = None, context_vertices: np.ndarray | None = None,
+                vertex_weights: np.ndarray | None = None) -> HeadRegistration:
     """Register a fitted head surface rigidly to the fused cloud (see the module doc).
 
     head_vertices: (N, 3) world metres, the head of the fitted body. cloud_points: (M, 3) world
@@ -233,7 +234,8 @@ def refine_head(head_vertices: np.ndarray, cloud_points: np.ndarray, params: Ref
     unit vertex normals of the head (estimated from the vertices when not given).
     context_vertices: (K, 3) optional other surface points of the body near the head (neck,
     shoulders): cloud points nearer to them than to the head are explained by the body and do
-    not pull the head.
+    not pull the head. vertex_weights: (N,) optional weight of the cloud points matched to each
+    head vertex (e.g. more on the face, which is what gets rendered).
     """
     V = np.asarray(head_vertices, np.float64)
     if V.ndim != 2 or V.shape[1] != 3 or len(V) < 12:
@@ -242,11 +244,13 @@ def refine_head(head_vertices: np.ndarray, cloud_points: np.ndarray, params: Ref
     eye = np.eye(4)
     pivot = V.mean(axis=0)
     model, is_head = V, np.ones(len(V), bool)
+    weights = np.ones(len(V)) if vertex_weights is None else np.asarray(vertex_weights, np.float64)
     if context_vertices is not None and len(context_vertices):
         ctx = np.asarray(context_vertices, np.float64)
         model = np.concatenate([V, ctx])
         is_head = np.concatenate([is_head, np.zeros(len(ctx), bool)])
         N = np.concatenate([N, np.zeros_like(ctx)])
+        weights = np.concatenate([weights, np.zeros(len(ctx))])
     data = voxel_points(crop_cloud(cloud_points, V, params), params.voxel_m)
     if len(data) < params.min_target_points:
         return HeadRegistration(eye, eye, False, f"too few cloud points near the head ({len(data)} < "
@@ -261,7 +265,7 @@ def refine_head(head_vertices: np.ndarray, cloud_points: np.ndarray, params: Ref
             Ti = np.linalg.inv(Tc)
             if _fit_numbers(_apply(Ti, data), model, N, is_head, tree, params)[1] < rmse0:
                 init = Ti
-    Td = _icp_to_model(_apply(init, data), model, N, is_head, params) @ init
+    Td = _icp_to_model(_apply(init, data), model, N, is_head, weights, params) @ init
     fit1, rmse1 = _fit_numbers(_apply(Td, data), model, N, is_head, tree, params)
     T = np.linalg.inv(Td)  # the data moved onto the model = the head moved onto the data, inverted
     moved = float(np.linalg.norm(_apply(T, pivot[None])[0] - pivot))
