@@ -327,6 +327,26 @@ def keypoints(
     _say(f"wrote {out}: {len(result.images)} image(s), {len(result.detections)} people")
 
 
+@app.command()
+def refine(
+    recording: Annotated[Path, typer.Argument(help="Recording folder (its depth is what heads are registered to).")],
+    bodies: Annotated[Path, typer.Option(help="Body fits (bodies.json from `disguisor fit`).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output faces.json (arrays go to faces.npz beside it).")]
+    = Path("faces.json"),
+    model: Annotated[str, typer.Option(help="Body model of the fits: anny or smpl.")] = "anny",
+    smpl_dir: Annotated[Optional[Path], typer.Option(help="Folder with the SMPL model files (--model smpl).")]
+    = None,
+) -> None:
+    """Register each fitted head to the depth (guarded rigid ICP) and extract the face surfaces."""
+    from disguisor.io.recording import open_recording
+    from disguisor.refine.command import refine_command
+
+    frames = len(open_recording(recording).frames)
+    with _progress("refine heads", frames) as update:
+        n = refine_command(recording, bodies, out, model, smpl_dir, progress=update)
+    _say(f"wrote {out} and {out.with_suffix('.npz')}: {n} face(s) over {frames} frame(s)")
+
+
 @app.command("run")
 def run_cmd(
     recording: Annotated[Path, typer.Argument(help="Recording folder.")],

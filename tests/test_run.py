@@ -151,3 +151,20 @@ def test_bad_input_is_refused_without_output(synth_rec, tmp_path):
     result = cli("run", synth_rec, "-o", synth_rec / "out", "--keypoints", synth_rec / "keypoints2d.json")
     assert result.returncode == 2 and "inside the recording" in result.stderr, result.stderr
     assert not (synth_rec / "out").exists()
+
+
+def test_refine_stage_alone_matches_the_run(synth_rec, first_run, tmp_path):
+    """`disguisor refine` on the run's bodies.json gives the faces the run rendered."""
+    from disguisor.refine.faces_io import load_faces
+
+    out, _ = first_run
+    res = cli("refine", synth_rec, "--bodies", out / "stages" / "bodies.json", "-o", tmp_path / "faces.json")
+    assert res.returncode == 0, res.stderr
+    faces = load_faces(tmp_path / "faces.json")
+    for frame in range(FRAMES):
+        record = json.loads((out / "stages" / "frames" / f"{frame:06d}.json").read_text())
+        from_run = {p["person_id"]: p["face_centre_m"] for p in record["people"] if "face_centre_m" in p}
+        alone = {face.person_id: face.centre for face, _ in faces[frame]}
+        assert set(alone) == set(from_run) and len(alone) >= 3
+        for pid, centre in alone.items():
+            assert np.linalg.norm(np.asarray(from_run[pid]) - centre) < 1e-3

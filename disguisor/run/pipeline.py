@@ -191,35 +191,6 @@ def full_blur(image: np.ndarray, width_px: int) -> np.ndarray:
     return cv2.GaussianBlur(big, (k, k), 0)
 
 
-def head_box_points(views: dict[str, tuple[Camera, np.ndarray]], rays, lo: np.ndarray, hi: np.ndarray
-                    ) -> np.ndarray:
-    """World points (N, 3) metres of every view's depth pixels that fall inside the axis-aligned
-    box [lo, hi] (world metres). Only the pixels inside the box's image footprint are unprojected."""
-    from disguisor.geometry import project_points
-
-    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
-    chunks = []
-    for cam, depth in views.values():
-        pc = cam.world_to_camera(corners)
-        if (pc[:, 2] <= 0.05).any():
-            continue  # the box reaches behind this camera: footprint undefined (rare for heads)
-        uv = project_points(pc, cam.K, cam.dist)
-        x0, y0 = np.floor(uv.min(0)).astype(int)
-        x1, y1 = np.ceil(uv.max(0)).astype(int) + 1
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, cam.width), min(y1, cam.height)
-        if x1 <= x0 or y1 <= y0:
-            continue
-        d = depth[y0:y1, x0:x1]
-        ok = d > 0
-        if not ok.any():
-            continue
-        r = rays.get(cam, 1)[y0:y1, x0:x1][ok]
-        pts = r * d[ok][:, None] + cam.t.astype(np.float32)
-        inside = ((pts >= lo) & (pts <= hi)).all(axis=1)
-        chunks.append(pts[inside])
-    return np.concatenate(chunks) if chunks else np.zeros((0, 3), np.float32)
-
-
 def head_sphere_mask(camera: Camera, centre: np.ndarray, radius_m: float) -> tuple[np.ndarray, list[float]] | None:
     """Pixels (H, W) bool covered by a sphere (world metres) in ``camera``, and their box [x, y, w, h];
     None when the sphere is behind the camera or outside the image."""
@@ -285,7 +256,7 @@ class FrameWorker:
         people found in 3D without one."""
         from disguisor.body.fit import posed_people
         from disguisor.refine.face import refine_faces
-        from disguisor.refine.register import crop_box
+        from disguisor.refine.points import head_cloud
 
         t0 = time.perf_counter()
         try:
@@ -293,11 +264,7 @@ class FrameWorker:
         except KeyError:
             frame_poses = None
         posed = posed_people(self.model, self.fits, frame) if frame_poses is not None else []
-        # depth points only around the heads: unprojecting just those pixels is ~50x cheaper
-        # than fusing whole views
-        chunks = [head_box_points(views, self.rays, *crop_box(np.asarray(b.vertices)[self.model.head_vertices],
-                                                               self.refine_params)) for b in posed]
-        cloud = np.concatenate(chunks) if chunks else np.zeros((0, 3), np.float32)
+        cloud = head_cloud(views, self.rays, posed, self.model.head_vertices, self.refine_params)
         faces, fallback = [], []
         for face, reg in (refine_faces(posed, self.model, cloud, self.refine_params) if posed else []):
             faces.append(face)
