@@ -37,15 +37,21 @@ two images share (scenario, camera, frame); a person has at most one face box pe
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from disguisor.errors import InputError
+from disguisor.io.jsonfields import MISSING as _MISSING
+from disguisor.io.jsonfields import Id, read_json
+from disguisor.io.jsonfields import entries as _entries
+from disguisor.io.jsonfields import get_field as _get
+from disguisor.io.jsonfields import ident as _ident
+from disguisor.io.jsonfields import integer as _integer
+from disguisor.io.jsonfields import name as _name
+from disguisor.io.jsonfields import number as _number
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +60,7 @@ FACE_CATEGORY_ID = 1
 # A box may stick out of its image by this much (pixels) before it is refused.
 BBOX_TOLERANCE_PX = 1.0
 
-Id = int | str
 
-_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -125,51 +129,16 @@ class Predictions:
 
 # --- small typed readers; each raises InputError(source, message, field) -------------------
 
-def _get(entry: Mapping[str, Any], key: str, source: str | Path, where: str, default: Any = _MISSING) -> Any:
-    if key not in entry:
-        if default is _MISSING:
-            raise InputError(source, "missing required field", field=f"{where}.{key}" if where else key)
-        return default
-    return entry[key]
 
 
-def _number(value: Any, source: str | Path, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InputError(source, f"must be a number, not {value!r}", field=where)
-    if not math.isfinite(value):
-        raise InputError(source, f"must be a finite number, not {value!r}", field=where)
-    return float(value)
 
 
-def _integer(value: Any, source: str | Path, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(source, f"must be an integer, not {value!r}", field=where)
-    return value
 
 
-def _ident(value: Any, source: str | Path, where: str) -> Id:
-    if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
-        raise InputError(source, f"must be an integer or a non-empty string, not {value!r}", field=where)
-    return value
 
 
-def _name(value: Any, source: str | Path, where: str) -> str:
-    """A non-empty string; integers are accepted and read as strings (camera numbers)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(source, f"must be a non-empty string, not {value!r}", field=where)
-    return value
 
 
-def _entries(data: Mapping[str, Any], key: str, source: str | Path) -> list[Any]:
-    value = _get(data, key, source, "")
-    if not isinstance(value, list):
-        raise InputError(source, "must be a list", field=key)
-    for i, entry in enumerate(value):
-        if not isinstance(entry, dict):
-            raise InputError(source, "must be a JSON object", field=f"{key}[{i}]")
-    return value
 
 
 def _bbox(value: Any, source: str | Path, where: str, image: ImageInfo, need_area: bool) -> tuple[float, ...]:
@@ -188,15 +157,6 @@ def _bbox(value: Any, source: str | Path, where: str, image: ImageInfo, need_are
     return x, y, w, h
 
 
-def read_json(path: str | Path) -> Any:
-    """Parse a JSON file; a missing file or invalid JSON is an :class:`InputError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "file not found")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(path, f"not valid JSON ({exc})") from None
 
 
 # --- ground truth ---------------------------------------------------------------------------

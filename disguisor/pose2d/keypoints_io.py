@@ -49,6 +49,14 @@ import numpy as np
 
 from disguisor.errors import InputError
 from disguisor.io.atomic import atomic_write_text
+from disguisor.io.jsonfields import MISSING as _MISSING
+from disguisor.io.jsonfields import Id, read_json
+from disguisor.io.jsonfields import entries as _entries
+from disguisor.io.jsonfields import get_field as _get
+from disguisor.io.jsonfields import ident as _ident
+from disguisor.io.jsonfields import integer as _integer
+from disguisor.io.jsonfields import name as _name
+from disguisor.io.jsonfields import number as _number
 
 if TYPE_CHECKING:
     from disguisor.io.calibration import Calibration
@@ -69,9 +77,7 @@ COCO_SKELETON: tuple[tuple[int, int], ...] = (
     (8, 10), (9, 11), (2, 3), (1, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7),
 )
 
-Id = int | str
 
-_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -153,40 +159,14 @@ class Keypoints2D:
 
 # --- small typed readers; each raises InputError(source, message, field) -------------------
 
-def _get(entry: Mapping[str, Any], key: str, source: str | Path, where: str, default: Any = _MISSING) -> Any:
-    if key not in entry:
-        if default is _MISSING:
-            raise InputError(source, "missing required field", field=f"{where}.{key}" if where else key)
-        return default
-    return entry[key]
 
 
-def _number(value: Any, source: str | Path, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InputError(source, f"must be a number, not {value!r}", field=where)
-    if not math.isfinite(value):
-        raise InputError(source, f"must be a finite number, not {value!r}", field=where)
-    return float(value)
 
 
-def _integer(value: Any, source: str | Path, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(source, f"must be an integer, not {value!r}", field=where)
-    return value
 
 
-def _ident(value: Any, source: str | Path, where: str) -> Id:
-    if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
-        raise InputError(source, f"must be an integer or a non-empty string, not {value!r}", field=where)
-    return value
 
 
-def _name(value: Any, source: str | Path, where: str) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(source, f"must be a non-empty string, not {value!r}", field=where)
-    return value
 
 
 def _score(value: Any, source: str | Path, where: str) -> float:
@@ -196,14 +176,6 @@ def _score(value: Any, source: str | Path, where: str) -> float:
     return s
 
 
-def _entries(data: Mapping[str, Any], key: str, source: str | Path) -> list[Any]:
-    value = _get(data, key, source, "")
-    if not isinstance(value, list):
-        raise InputError(source, "must be a list", field=key)
-    for i, entry in enumerate(value):
-        if not isinstance(entry, dict):
-            raise InputError(source, "must be a JSON object", field=f"{key}[{i}]")
-    return value
 
 
 def _keypoints(value: Any, source: str | Path, where: str) -> np.ndarray:
@@ -337,14 +309,7 @@ def keypoints_from_json(data: Any, source: str | Path = "keypoints2d.json",
 
 def load_keypoints(path: str | Path, calibration: Calibration | None = None) -> Keypoints2D:
     """Read and validate ``keypoints2d.json``; raises :class:`InputError` on any problem."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "file not found")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(path, f"not valid JSON ({exc})") from None
-    return keypoints_from_json(data, source=path, calibration=calibration)
+    return keypoints_from_json(read_json(path), source=path, calibration=calibration)
 
 
 def keypoints_to_json(keypoints: Keypoints2D) -> dict[str, Any]:

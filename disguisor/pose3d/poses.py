@@ -41,6 +41,7 @@ import numpy as np
 
 from disguisor.errors import InputError
 from disguisor.io.atomic import atomic_write_text
+from disguisor.io.jsonfields import read_json
 from disguisor.pose2d.keypoints_io import COCO_KEYPOINTS, NUM_JOINTS
 
 POSES3D_FORMAT = "disguisor-poses3d"
@@ -199,14 +200,7 @@ def poses3d_from_json(data: Any, source: str | Path = "poses3d.json") -> Poses3D
 
 def load_poses3d(path: str | Path) -> Poses3D:
     """Read and validate ``poses3d.json``; raises :class:`InputError` on any problem."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "file not found")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(path, f"not valid JSON ({exc})") from None
-    return poses3d_from_json(data, source=path)
+    return poses3d_from_json(read_json(path), source=path)
 
 
 def save_poses3d(path: str | Path, poses: Poses3D) -> None:

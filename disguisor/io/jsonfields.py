@@ -1,0 +1,77 @@
+"""Typed readers for fields of JSON input files; each raises :class:`InputError` naming the file
+and the field (``annotations[3].bbox``), so every loader reports bad input the same way."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from disguisor.errors import InputError
+
+Id = int | str
+MISSING = object()  # "no default": the field is required
+
+
+def read_json(path: str | Path) -> Any:
+    """Parse a JSON file; a missing file or invalid JSON is an :class:`InputError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file not found")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(path, f"not valid JSON ({exc})") from None
+
+
+def get_field(entry: Mapping[str, Any], key: str, source: str | Path, where: str, default: Any = MISSING) -> Any:
+    """``entry[key]``; a missing required field names ``where.key``."""
+    if key not in entry:
+        if default is MISSING:
+            raise InputError(source, "missing required field", field=f"{where}.{key}" if where else key)
+        return default
+    return entry[key]
+
+
+def number(value: Any, source: str | Path, where: str) -> float:
+    """A finite number (booleans refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(source, f"must be a number, not {value!r}", field=where)
+    if not math.isfinite(value):
+        raise InputError(source, f"must be a finite number, not {value!r}", field=where)
+    return float(value)
+
+
+def integer(value: Any, source: str | Path, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(source, f"must be an integer, not {value!r}", field=where)
+    return value
+
+
+def ident(value: Any, source: str | Path, where: str) -> Id:
+    """An id: an integer or a non-empty string."""
+    if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
+        raise InputError(source, f"must be an integer or a non-empty string, not {value!r}", field=where)
+    return value
+
+
+def name(value: Any, source: str | Path, where: str) -> str:
+    """A non-empty string; integers are accepted and read as strings (camera numbers)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(source, f"must be a non-empty string, not {value!r}", field=where)
+    return value
+
+
+def entries(data: Mapping[str, Any], key: str, source: str | Path) -> list[Any]:
+    """``data[key]``, which must be a list of JSON objects."""
+    value = get_field(data, key, source, "")
+    if not isinstance(value, list):
+        raise InputError(source, "must be a list", field=key)
+    for i, entry in enumerate(value):
+        if not isinstance(entry, dict):
+            raise InputError(source, "must be a JSON object", field=f"{key}[{i}]")
+    return value
