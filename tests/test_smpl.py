@@ -80,11 +80,14 @@ def test_bad_files_raise_input_errors(smpl_dir, tmp_path):
         SmplBodyModel.load(tmp_path)
 
 
-@pytest.mark.xfail(reason="SMPL fit open issue: seen joints ~18 mm, face centre ~46 mm off (Anny: ~3 mm)",
-                   strict=False)
 def test_smpl_fit_recovers_known_poses(smpl):
     """Keypoints of SMPL bodies posed through smplx (known betas, rotations, translations), 2 mm
-    noise and two joints missing: the fit finds the joints and the face again."""
+    noise and two joints missing: the fit finds the joints and the face again.
+
+    The poses are independent random draws, not a motion, so the person-frames are 10 frame
+    numbers apart: the fit's temporal terms (weighted by 1 / gap^2) then barely tie them. At
+    consecutive frame numbers they would pull each pose towards its unrelated neighbours (that is
+    what made this test fail before: ~18 mm on the seen joints, 46 mm on the face)."""
     rng = np.random.default_rng(5)
     J = len(smpl.fit_bones)
     betas = np.array([0.5, -0.4, 0.3, 0, 0.2, 0, 0, 0, 0, 0])
@@ -101,13 +104,13 @@ def test_smpl_fit_recovers_known_poses(smpl):
         conf = np.ones(17)
         gone = rng.choice(17, 2, replace=False)
         joints[gone], conf[gone] = np.nan, 0
-        frames.append(FramePoses(f, (Person3D(1, joints, conf),)))
+        frames.append(FramePoses(10 * f, (Person3D(1, joints, conf),)))
     fits = fit_bodies(Poses3D(tuple(frames)), smpl)
     seen, face = [], []
     for f, (verts, kp) in enumerate(truth):
-        (body,) = posed_people(smpl, fits, f)
+        (body,) = posed_people(smpl, fits, 10 * f)
         used = np.isfinite(frames[f].people[0].joints[:, 0])
         seen.append(np.linalg.norm(body.keypoints - kp, axis=1)[used])
         face.append(np.linalg.norm(body.vertices[smpl.face_vertices].mean(0) - verts[smpl.face_vertices].mean(0)))
     # a missing wrist or ankle under random rotations is not recoverable: judge the seen joints.
-    assert np.mean(np.concatenate(seen)) < 0.015 and max(face) < 0.02
+    assert np.mean(np.concatenate(seen)) < 0.006 and max(face) < 0.008

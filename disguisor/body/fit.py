@@ -3,11 +3,11 @@
 Per person track, the shape is fitted once, to the track's median limb lengths (and head
 widths); then every person-frame's pose (root rotation and position, and the rotations of the
 model's fitted bones) is fitted to its confidence-weighted COCO-17 joints with a robust loss,
-a pose prior and temporal smoothness between consecutive frames of a track. All person-frames
-of all tracks are optimized together (torch, L-BFGS) through the reduced rig of
-:mod:`disguisor.body.rig`. Missing joints (null in poses3d.json, confidence 0) do not count;
-a person-frame with fewer than ``FitParams.min_joints`` joints gets no fit (the run then hides
-the head sphere instead).
+a pose prior and temporal smoothness between neighbouring frames of a track. All person-frames
+of all tracks are optimized together (batched Levenberg-Marquardt in numpy; the shape by torch
+L-BFGS) through the reduced rig of :mod:`disguisor.body.rig`. Missing joints (null in
+poses3d.json, confidence 0) do not count; a person-frame with fewer than
+``FitParams.min_joints`` joints gets no fit (the run then hides the head sphere instead).
 
 ``bodies.json`` (one JSON object)::
 
@@ -69,7 +69,6 @@ BODIES_VERSION = 1
 SEGMENTS = ((5, 6), (11, 12), (5, 11), (6, 12), (5, 7), (7, 9), (6, 8), (8, 10), (11, 13), (13, 15), (12, 14),
             (14, 16), (3, 4), (1, 2), (0, 3), (0, 4), (1, 3), (2, 4))
 TORSO_AND_HEAD = (0, 1, 2, 3, 4, 5, 6, 11, 12)  # rigid enough to place the root before the fit
-LOSS_UNIT_M2 = 1e-4  # losses are reported in cm^2 so that L-BFGS tolerances act on numbers near 1
 
 
 @dataclass(frozen=True)
@@ -84,12 +83,15 @@ class FitParams:
     shape_prior: float = 0.02           # pull of the shape towards the model's mean (unbounded units)
     shape_length_scale_m: float = 0.01  # a segment this much off costs 1
     # pose
-    iterations: int = 60                # L-BFGS iterations per batch
-    history: int = 20                   # L-BFGS memory
+    iterations: int = 60                # Levenberg-Marquardt iterations per batch, at most
+    tolerance: float = 1e-4             # stop when the batch's cost falls by less than this fraction ...
+    patience: int = 3                   # ... this many iterations in a row
     batch: int = 1024                   # person-frames optimized together (temporal terms inside a batch)
     robust_scale_m: float = 0.05        # pseudo-Huber scale: quadratic below, linear (bounded pull) above
     pose_prior: float = 2e-4            # per squared radian of every non-root bone rotation (m^2 units)
     bone_prior: tuple[tuple[str, float], ...] = (("clavicle", 10.0),)  # extra factor by name prefix
+    # temporal smoothness between a track's neighbouring person-frames, divided by the squared
+    # gap in frame numbers (consecutive frames: full weight)
     smooth_joints: float = 0.05         # per squared metre of a joint's motion between frames
     smooth_rotations: float = 2e-4      # per squared radian of a bone's rotation change between frames
 
@@ -269,6 +271,11 @@ class _Batch:
         pos = {(s.person_id, s.order): i for i, s in enumerate(samples)}
         self.prev = np.array([pos.get((s.person_id, s.order - 1), -1) for s in samples])
         self.next = np.array([pos.get((s.person_id, s.order + 1), -1) for s in samples])
+        # temporal weight of each neighbour: 1 / gap^2 in frames (motion grows with the gap, so
+        # sparse frames are tied loosely); 0 where there is none
+        frame = np.array([s.frame for s in samples], float)
+        self.nb_w = [np.where(nb >= 0, 1.0 / np.maximum(np.abs(frame[nb] - frame), 1.0) ** 2, 0.0)
+                     for nb in (self.prev, self.next)]
         # root initialization: torso and head joints of the identity pose onto the observed ones
         self.rot = np.broadcast_to(np.eye(3), (n, J, 3, 3)).copy()
         self.trans = np.zeros((n, 3))
@@ -292,9 +299,8 @@ class _Batch:
         c = (self.conf * 2 * d2 * (np.sqrt(1 + r2 / d2) - 1)).sum(-1)
         rv = _rotvec(rot[:, 1:])
         c += ((self.prior[1:, None] * rv) ** 2).sum((1, 2))
-        for nb, kpn, rvn in zip((self.prev, self.next), kp_nb, rv_nb, strict=True):
-            has = nb >= 0
-            c += has * (p.smooth_joints * ((kp - kpn) ** 2).sum((1, 2))
+        for w, kpn, rvn in zip(self.nb_w, kp_nb, rv_nb, strict=True):
+            c += w * (p.smooth_joints * ((kp - kpn) ** 2).sum((1, 2))
                         + p.smooth_rotations * ((rv - rvn) ** 2).sum((1, 2)))
         return c
 
@@ -303,6 +309,7 @@ class _Batch:
         n, K, J = self.A.shape[:3]
         lam = np.full(n, 1e-3)
         eye3 = np.eye(3)
+        stalled = 0
         for _ in range(p.iterations):
             parts, R, t = self.evaluate(self.rot, self.trans)
             kp = parts.sum(2)
@@ -312,8 +319,8 @@ class _Batch:
             cost = self.cost(kp, self.rot, kp_nb, rv_nb)
             # Jacobian of every keypoint w.r.t. a world-axis rotation increment at each bone's head
             heads_w = np.einsum("njab,njb->nja", R, self.heads) + t
-            S = np.einsum("jb,nkbd->nkjd", self.sub, parts)
-            a = np.einsum("jb,nkb->nkj", self.sub, self.A[..., 3])
+            S = self.sub @ parts                                                   # (N, K, J, 3)
+            a = self.A[..., 3] @ self.sub.T                                        # (N, K, J)
             lever = S - heads_w[:, None] * a[..., None]
             Jk = np.concatenate([-_skew(lever).transpose(0, 1, 3, 2, 4).reshape(n, K, 3, 3 * J),
                                  a[:, :, 0, None, None] * eye3], -1)               # (N, K, 3, P)
@@ -322,19 +329,21 @@ class _Batch:
             w = self.conf / np.sqrt(1 + (res ** 2).sum(-1) / d2)                   # IRLS pseudo-Huber
             Jf = Jk.reshape(n, K * 3, -1)
             wf = np.repeat(w, 3, axis=1)
-            H = np.einsum("nrp,nr,nrq->npq", Jf, wf, Jf)
-            g = np.einsum("nrp,nr,nr->np", Jf, wf, res.reshape(n, -1))
-            ntemp = (self.prev >= 0).astype(float) + (self.next >= 0)
-            H += p.smooth_joints * ntemp[:, None, None] * np.einsum("nrp,nrq->npq", Jf, Jf)
-            for kpn in kp_nb:
-                g += p.smooth_joints * np.einsum("nrp,nr->np", Jf, (kp - kpn).reshape(n, -1))
+            ntemp = self.nb_w[0] + self.nb_w[1]
+            # data and joint-smoothness terms share the Jacobian: one weighted normal matrix (BLAS)
+            JfT = Jf.transpose(0, 2, 1)
+            H = (JfT * (wf + p.smooth_joints * ntemp[:, None])[:, None]) @ Jf
+            rhs_k = wf * res.reshape(n, -1)
+            for w, kpn in zip(self.nb_w, kp_nb, strict=True):
+                rhs_k = rhs_k + p.smooth_joints * w[:, None] * (kp - kpn).reshape(n, -1)
+            g = (JfT @ rhs_k[..., None])[..., 0]
             # prior and rotation smoothness act on D_j; a world increment w at bone j changes
             # D_j by R_parent^T w (to first order)
             Rp = R[:, self.parents[1:]].transpose(0, 1, 3, 2)                      # (N, J-1, 3, 3)
             coef = self.prior[1:] ** 2 + p.smooth_rotations * ntemp[:, None]       # (N, J-1)
             rhs = self.prior[1:, None] ** 2 * rv
-            for rvn in rv_nb:
-                rhs = rhs + p.smooth_rotations * (rv - rvn)
+            for w, rvn in zip(self.nb_w, rv_nb, strict=True):
+                rhs = rhs + p.smooth_rotations * w[:, None, None] * (rv - rvn)
             for j in range(1, J):
                 sl = slice(3 * j, 3 * j + 3)
                 H[:, sl, sl] += coef[:, j - 1, None, None] * np.einsum("nba,nbc->nac", Rp[:, j - 1], Rp[:, j - 1])
@@ -351,6 +360,12 @@ class _Batch:
             better = new_cost <= cost
             self.rot[better], self.trans[better] = new_rot[better], new_trans[better]
             lam = np.where(better, lam / 3, lam * 4).clip(1e-7, 1e7)
+            # converged: the batch's cost stopped falling (a few steps in a row, so that a sample
+            # whose damping is still growing gets its chance)
+            gain = float((cost - np.minimum(new_cost, cost)).sum())
+            stalled = stalled + 1 if gain <= p.tolerance * float(cost.sum()) else 0
+            if stalled >= p.patience:
+                break
         parts, _, _ = self.evaluate(self.rot, self.trans)
         return self.rot, self.trans, parts.sum(2)
 

@@ -177,8 +177,13 @@ def _rig_pose(rig: Rig, rotations: np.ndarray, translation: np.ndarray) -> tuple
 @lru_cache(maxsize=64)
 def _anny_rig(model: AnnyBodyModel, shape: tuple[float, ...]) -> Rig:
     torch = model._torch
-    with torch.no_grad():
-        verts, T, W = model._identity(torch.tensor(shape, dtype=torch.float32)[None])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one small body: extra threads only cost (badly so on a loaded machine)
+    try:
+        with torch.no_grad():
+            verts, T, W = model._identity(torch.tensor(shape, dtype=torch.float32)[None])
+    finally:
+        torch.set_num_threads(threads)
     m = model.model
     slot_bones, slot_w = m.vertex_bone_indices.numpy(), m.vertex_bone_weights.numpy().astype(np.float64)
     vb, vw = collapse_skinning(verts[0].double().numpy(), T[0].double().numpy(), slot_bones, slot_w, model._bone_map)
