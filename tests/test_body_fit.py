@@ -208,3 +208,18 @@ def test_fit_cli_writes_bodies_and_meshes(anny, fitted, tmp_path):
     res = runner.invoke(app, ["fit", "--poses", str(tmp_path / "poses3d.json"), "--model", "smpl",
                               "-o", str(tmp_path / "c.json")])
     assert isinstance(res.exception, InputError) and "--smpl-dir" in str(res.exception)
+
+
+def test_rest_facing_is_the_identity_pose_facing(anny):
+    """The face renderer takes head_rotation @ rest_facing as the facing: at the identity pose
+    (the fit's zero) it must be the ground truth's definition, unit(nose - ears' midpoint), and
+    other body shapes may tilt it only slightly (head proportions)."""
+    rng = np.random.default_rng(1)
+    for shape in [anny.default_shape(), *rng.uniform(0.05, 0.95, (4, 6))]:
+        kp = anny.rig(shape).keypoint_weights[..., :3].sum(1)  # every rotation identity, no translation
+        facing = kp[K["nose"]] - (kp[K["left_ear"]] + kp[K["right_ear"]]) / 2
+        facing /= np.linalg.norm(facing)
+        limit = 0.05 if np.allclose(shape, 0.5) else 2.0
+        assert np.degrees(np.arccos(np.clip(facing @ anny.rest_facing, -1, 1))) < limit
+    assert np.linalg.norm(anny.rest_up) == pytest.approx(1) and abs(anny.rest_up @ anny.rest_facing) < 1e-9
+    assert np.cross(anny.rest_facing, anny.rest_up)[0] < -0.9  # facing x up = the body's right (-x)
