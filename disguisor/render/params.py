@@ -32,6 +32,8 @@ class RenderParams:
     max_facing_angle_deg: a face is not painted in a camera when the angle between its facing
       direction and the direction from the face to the camera exceeds this (90 = profile). The
       default leaves a wide margin past profile (privacy first); the depth test handles the rest.
+      165 rather than 150: on the synthetic medium scenario (10 frames) holistic recall rose from
+      0.817 to 0.833 (slivers of cheeks seen from behind-side), precision fell 0.68 -> 0.64.
     min_rendered_px: a face whose rendered (unoccluded) area is smaller than this is skipped as
       too small to identify anyone (privacy first: 1 paints everything).
     dilate_px: the painted region grows by this many pixels (template colours extended outward)
@@ -57,7 +59,7 @@ class RenderParams:
     occluder_open_px: int = 3
     depth_fill_px: int = 3
     depth_fill_min_share: float = 0.25
-    max_facing_angle_deg: float = 150.0
+    max_facing_angle_deg: float = 165.0
     min_rendered_px: int = 1
     dilate_px: int = 3
     crop_margin_px: int = 8

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 OnError = Literal["blur", "withhold"]
 Method = Literal["template", "blur", "pixelate", "blacken"]
@@ -52,3 +52,4 @@ class RunParams:
     jpeg_quality: int = 95
     from_stage: str | None = None
     fail_closed: FailClosedParams = FailClosedParams()
+    render: Any = None  # disguisor.render.params.RenderParams; None = its defaults

@@ -175,7 +175,8 @@ def _stage_settings(stage: str, params: RunParams) -> dict[str, Any]:
     if stage == "render":
         return {"method": params.method, "template": params.template, "also_2d": params.also_2d,
                 "on_error": params.on_error, "jpeg": params.jpeg_quality,
-                "fail_closed": asdict(params.fail_closed)}
+                "fail_closed": asdict(params.fail_closed),
+                "render_params": None if params.render is None else asdict(params.render)}
     return {}
 
 
@@ -232,7 +233,7 @@ class FrameWorker:
         self.fits = load_bodies(out / "stages" / "bodies.json", self.model)
         self.refine_params = DEFAULT_REFINE_PARAMS
         self.templates = load_templates()
-        self.renderer = FaceRenderer(rec.cameras)
+        self.renderer = FaceRenderer(rec.cameras, params.render)
         self.rays = RayCache()
         self.detector = None
         if params.also_2d:
