@@ -72,6 +72,8 @@ def main() -> None:
             "median_frame_s": report["per_frame_seconds"], "failed_frames": len(report["failed_frames"]),
             "recall": round(res.overall.recall, 4), "holistic_recall": round(res.overall.holistic_recall, 4),
             "precision": round(res.overall.precision, 4),
+            "coverage_recall": round(res.overall.coverage_recall, 4),
+            "holistic_coverage": round(res.overall.holistic_coverage, 4),
             "per_camera_recall": {c: round(s.recall, 4) for c, s in res.per_camera.items()},
         }
         print(scenario, json.dumps(rows[scenario]), flush=True)

@@ -400,6 +400,8 @@ def eval_cmd(
     pred: Annotated[Path, typer.Option("--pred", help="Detections, COCO results format (a list, or an object "
                                                       "with 'annotations').")],
     iou: Annotated[float, typer.Option("--iou", help="Minimum IoU of a matched pair (0-1].")] = 0.4,
+    coverage: Annotated[float, typer.Option("--coverage", help="Share of a ground-truth box that predicted boxes "
+                                            "must cover for the 'covered' columns (0-1].")] = 0.9,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write every number to this JSON file.")]
     = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Write PNG bar charts of recall and holistic "
@@ -419,7 +421,10 @@ def eval_cmd(
         raise InputError(plot, "exists and is not a folder", field="--plot")
     truth = load_ground_truth(gt)
     roles = load_camera_roles(calibration, truth) if calibration is not None else None
-    result = evaluate(truth, load_predictions(pred, truth), iou_threshold=iou, camera_roles=roles)
+    if not 0.0 < coverage <= 1.0:
+        raise InputError(None, f"must be in (0, 1], not {coverage:g}", field="--coverage")
+    result = evaluate(truth, load_predictions(pred, truth), iou_threshold=iou, camera_roles=roles,
+                      coverage_threshold=coverage)
     console.print(results_table(result))
     if result.ignored_annotations or result.ignored_predictions:
         _say(f"ignored (category other than face): {result.ignored_annotations} ground-truth box(es), "

@@ -518,3 +518,30 @@ def test_cli_eval_help():
     res = _cli("eval", "--help")
     assert res.returncode == 0 and "--gt" in res.stdout and "--calibration" in res.stdout
 
+
+
+def test_covered_fraction_by_hand():
+    from disguisor.evaluate.metrics import covered_fraction
+
+    gt = [[10, 10, 10, 10]]                        # area 100
+    # two overlapping predictions covering x 10-16 (y 10-20) and y 10-14 (x 10-20): union inside
+    # the box = 6*10 + 4*4 = 76 px -> 0.76; the overlap (6*4) is counted once
+    assert covered_fraction(gt, [[0, 0, 16, 30], [0, 0, 30, 14]])[0] == pytest.approx(0.76)
+    assert covered_fraction(gt, [[5, 5, 30, 30]])[0] == 1.0       # a larger box hides it all
+    assert covered_fraction(gt, [[40, 40, 5, 5]])[0] == 0.0
+    assert covered_fraction(gt, np.zeros((0, 4)))[0] == 0.0
+
+
+def test_coverage_counts_oversized_boxes_that_iou_rejects():
+    A = [40, 40, 4, 10]                    # a sliver of a mostly hidden face (area 40)
+    big = [36, 36, 16, 20]                 # the painted face around it: IoU 40 / 320 = 0.125 < 0.4
+    half = [40, 40, 2, 10]                 # covers 20 of 40 px
+    doc = _gt([_img(1, "a", 0), _img(2, "b", 0)], [(1, 5, A), (2, 5, A)])
+    res = _run_eval(doc, _preds([(1, big), (2, half)]))
+    assert res.overall.recall == 0.5       # only the exact half box has IoU 0.5 >= 0.4
+    assert (res.overall.covered, res.overall.coverage_recall) == (1, 0.5)   # big covers, half does not
+    assert (res.overall.faces_covered, res.overall.holistic_coverage) == (0, 0.0)
+    res = _run_eval(doc, _preds([(1, big), (2, big)]), coverage_threshold=0.9)
+    assert (res.overall.recall, res.overall.coverage_recall, res.overall.holistic_coverage) == (0.0, 1.0, 1.0)
+    res = _run_eval(doc, _preds([(1, big), (2, half)]), coverage_threshold=0.5)
+    assert res.overall.holistic_coverage == 1.0

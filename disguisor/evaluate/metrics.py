@@ -15,6 +15,14 @@ never counted. Scores are ignored: no confidence threshold, no AP.
   images (a camera role, a scenario), a face is found if every box it has in that group's
   images is matched; per camera this equals the recall.
 
+Coverage (a privacy view the IoU rule lacks): a ground-truth box is *covered* when at least
+``coverage_threshold`` (default 0.9) of its area lies inside the union of the image's predicted
+boxes. A replacement painted a little larger than the visible face (a face mostly hidden by an
+OR light, where the box of the visible sliver is tiny) hides the face but fails IoU >= 0.4;
+coverage counts it. Coverage ignores precision (one huge box covers everything), so always read
+it beside recall and precision. Coverage recall = covered boxes / all boxes; holistic coverage:
+a face counts when every box of it, in every view, is covered.
+
 A ratio with a zero denominator (no ground truth, no predictions) is ``None``.
 Groups: overall, per camera role (the image's ``role``, else the camera's role from the
 calibration, else ``"unknown"``), per camera, and per scenario when images carry one (images
@@ -33,6 +41,7 @@ from scipy.optimize import linear_sum_assignment
 from disguisor.evaluate.coco import GroundTruth, Id, ImageInfo, Predictions
 
 DEFAULT_IOU_THRESHOLD = 0.4
+DEFAULT_COVERAGE_THRESHOLD = 0.9
 
 # An IoU this close below the threshold still counts (floating-point noise of box arithmetic).
 IOU_TOLERANCE = 1e-9
@@ -83,6 +92,31 @@ def match_boxes(gt_boxes: np.ndarray, pred_boxes: np.ndarray,
     return [(int(r), int(c), float(ious[r, c])) for r, c in zip(rows, cols, strict=True) if weights[r, c] > 0]
 
 
+def covered_fraction(gt_boxes: np.ndarray, pred_boxes: np.ndarray) -> np.ndarray:
+    """(N,) share of each ground-truth box's area (pixels, ``[x, y, w, h]``) inside the union of
+    the predicted boxes (computed exactly on the grid of all box edges). Boxes without area: 1
+    if their corner lies in a prediction, else 0."""
+    gt = np.asarray(gt_boxes, np.float64).reshape(-1, 4)
+    pr = np.asarray(pred_boxes, np.float64).reshape(-1, 4)
+    out = np.zeros(len(gt))
+    if not len(pr):
+        return out
+    for i, (x, y, w, h) in enumerate(gt):
+        xs = np.unique(np.clip(np.concatenate([[x, x + w], pr[:, 0], pr[:, 0] + pr[:, 2]]), x, x + w))
+        ys = np.unique(np.clip(np.concatenate([[y, y + h], pr[:, 1], pr[:, 1] + pr[:, 3]]), y, y + h))
+        if w <= 0 or h <= 0 or len(xs) < 2 or len(ys) < 2:
+            out[i] = float(np.any((pr[:, 0] <= x) & (x <= pr[:, 0] + pr[:, 2]) & (pr[:, 1] <= y)
+                                  & (y <= pr[:, 1] + pr[:, 3])))
+            continue
+        cx, cy = (xs[:-1] + xs[1:]) / 2, (ys[:-1] + ys[1:]) / 2
+        inside = ((pr[:, None, None, 0] <= cx[None, None, :]) & (cx[None, None, :] <= pr[:, None, None, 0]
+                  + pr[:, None, None, 2]) & (pr[:, None, None, 1] <= cy[None, :, None])
+                  & (cy[None, :, None] <= pr[:, None, None, 1] + pr[:, None, None, 3])).any(axis=0)
+        cell = np.diff(ys)[:, None] * np.diff(xs)[None, :]
+        out[i] = float((cell * inside).sum() / (w * h))
+    return out
+
+
 def _ratio(num: int, den: int) -> float | None:
     return num / den if den else None
 
@@ -104,6 +138,8 @@ class Scores:
     faces: int
     faces_found: int
     iou_sum: float = 0.0
+    covered: int = 0
+    faces_covered: int = 0
 
     @property
     def recall(self) -> float | None:
@@ -121,6 +157,14 @@ class Scores:
     @property
     def holistic_recall(self) -> float | None:
         return _ratio(self.faces_found, self.faces)
+
+    @property
+    def coverage_recall(self) -> float | None:
+        return _ratio(self.covered, self.gt)
+
+    @property
+    def holistic_coverage(self) -> float | None:
+        return _ratio(self.faces_covered, self.faces)
 
     @property
     def mean_iou(self) -> float | None:
@@ -169,6 +213,7 @@ class EvaluationResult:
     holistic_misses: tuple[HolisticMiss, ...]
     ignored_annotations: int = 0
     ignored_predictions: int = 0
+    coverage_threshold: float = DEFAULT_COVERAGE_THRESHOLD
 
 
 def image_role(image: ImageInfo, camera_roles: Mapping[str, str] | None = None) -> str:
@@ -183,7 +228,8 @@ def _role_order(role: str) -> tuple[int, str]:
 
 
 def evaluate(gt: GroundTruth, preds: Predictions, iou_threshold: float = DEFAULT_IOU_THRESHOLD,
-             camera_roles: Mapping[str, str] | None = None) -> EvaluationResult:
+             camera_roles: Mapping[str, str] | None = None,
+             coverage_threshold: float = DEFAULT_COVERAGE_THRESHOLD) -> EvaluationResult:
     """Match ``preds`` to ``gt`` image by image and score every group (rules in the module docstring).
 
     iou_threshold: minimum IoU of a matched pair, in (0, 1]. camera_roles: camera name -> role,
@@ -200,7 +246,8 @@ def evaluate(gt: GroundTruth, preds: Predictions, iou_threshold: float = DEFAULT
 
     matches: list[Match] = []
     matched_gt: set[Id] = set()
-    per_image: dict[Id, tuple[int, int, int, float]] = {}
+    covered_gt: set[Id] = set()
+    per_image: dict[Id, tuple[int, int, int, float, int]] = {}
     for image_id in gt.images:
         faces, dets = gt_by_image.get(image_id, []), det_by_image.get(image_id, [])
         pairs = match_boxes(np.array([f.bbox for f in faces]).reshape(-1, 4),
@@ -208,24 +255,32 @@ def evaluate(gt: GroundTruth, preds: Predictions, iou_threshold: float = DEFAULT
         for gi, di, value in pairs:
             matches.append(Match(image_id=image_id, gt_id=faces[gi].id, prediction_index=dets[di].index, iou=value))
             matched_gt.add(faces[gi].id)
-        per_image[image_id] = (len(faces), len(dets), len(pairs), sum(p[2] for p in pairs))
+        share = covered_fraction(np.array([f.bbox for f in faces]).reshape(-1, 4),
+                                 np.array([d.bbox for d in dets]).reshape(-1, 4))
+        covered = [f.id for f, c in zip(faces, share, strict=True) if c >= coverage_threshold - IOU_TOLERANCE]
+        covered_gt.update(covered)
+        per_image[image_id] = (len(faces), len(dets), len(pairs), sum(p[2] for p in pairs), len(covered))
 
     def face_key(face) -> tuple[str | None, int, Id]:
         img = gt.images[face.image_id]
         return img.scenario, img.frame, face.person_id
 
     def scores(image_ids: list[Id]) -> Scores:
-        n_gt = n_pred = n_matched = 0
+        n_gt = n_pred = n_matched = n_covered = 0
         iou_sum = 0.0
         found: dict[tuple, bool] = {}
+        hidden: dict[tuple, bool] = {}
         for image_id in image_ids:
-            g, p, m, s = per_image[image_id]
+            g, p, m, s, c = per_image[image_id]
             n_gt, n_pred, n_matched, iou_sum = n_gt + g, n_pred + p, n_matched + m, iou_sum + s
+            n_covered += c
             for face in gt_by_image.get(image_id, []):
                 key = face_key(face)
                 found[key] = found.get(key, True) and face.id in matched_gt
+                hidden[key] = hidden.get(key, True) and face.id in covered_gt
         return Scores(images=len(image_ids), gt=n_gt, predictions=n_pred, matched=n_matched,
-                      faces=len(found), faces_found=sum(found.values()), iou_sum=iou_sum)
+                      faces=len(found), faces_found=sum(found.values()), iou_sum=iou_sum, covered=n_covered,
+                      faces_covered=sum(hidden.values()))
 
     roles = {image_id: image_role(img, camera_roles) for image_id, img in gt.images.items()}
     by_role: dict[str, list[Id]] = defaultdict(list)
@@ -260,4 +315,5 @@ def evaluate(gt: GroundTruth, preds: Predictions, iou_threshold: float = DEFAULT
         holistic_misses=tuple(misses),
         ignored_annotations=gt.ignored_annotations,
         ignored_predictions=preds.ignored,
+        coverage_threshold=float(coverage_threshold),
     )

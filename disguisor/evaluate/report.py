@@ -4,7 +4,7 @@ JSON (``format: disguisor-eval``, ``version: 1``)::
 
     {"format": "disguisor-eval", "version": 1, "disguisor_version": "0.1.0",
      "ground_truth": "annotations.json", "predictions": "detections.json",
-     "iou_threshold": 0.4,
+     "iou_threshold": 0.4, "coverage_threshold": 0.9,
      "ignored": {"gt_annotations": 0, "predictions": 0},       # other categories than face
      "overall": SCORES,
      "per_role": {"workflow": SCORES, ...},
@@ -15,7 +15,8 @@ JSON (``format: disguisor-eval``, ``version: 1``)::
                           "cameras": ["sc1", "wfc1"], "missed_cameras": ["sc1"]}]}
 
     SCORES = {"images", "gt", "predictions", "matched", "recall", "precision", "f1",
-              "faces", "faces_found", "holistic_recall", "mean_iou"}
+              "faces", "faces_found", "holistic_recall", "mean_iou",
+              "covered", "coverage_recall", "faces_covered", "holistic_coverage"}
 
 Counts are integers; ratios are floats, or ``null`` where the denominator is zero.
 """
@@ -39,7 +40,8 @@ def scores_to_json(s: Scores) -> dict[str, Any]:
     return {"images": s.images, "gt": s.gt, "predictions": s.predictions, "matched": s.matched,
             "recall": s.recall, "precision": s.precision, "f1": s.f1,
             "faces": s.faces, "faces_found": s.faces_found, "holistic_recall": s.holistic_recall,
-            "mean_iou": s.mean_iou}
+            "mean_iou": s.mean_iou, "covered": s.covered, "coverage_recall": s.coverage_recall,
+            "faces_covered": s.faces_covered, "holistic_coverage": s.holistic_coverage}
 
 
 def result_to_json(result: EvaluationResult, ground_truth: str | Path | None = None,
@@ -52,6 +54,7 @@ def result_to_json(result: EvaluationResult, ground_truth: str | Path | None = N
         "ground_truth": None if ground_truth is None else str(ground_truth),
         "predictions": None if predictions is None else str(predictions),
         "iou_threshold": result.iou_threshold,
+        "coverage_threshold": result.coverage_threshold,
         "ignored": {"gt_annotations": result.ignored_annotations, "predictions": result.ignored_predictions},
         "overall": scores_to_json(result.overall),
         "per_role": {k: scores_to_json(v) for k, v in result.per_role.items()},
@@ -81,8 +84,10 @@ def results_table(result: EvaluationResult, title: str | None = None) -> Table:
     table = Table(title=title or f"face localization (IoU >= {result.iou_threshold:g})",
                   box=box.SIMPLE_HEAD, pad_edge=False,
                   caption="recall: matched/GT boxes; precision: matched/predictions; holistic: faces found "
-                          "in every view where they have a box/faces (a face = one person at one frame)")
-    for col in ("group", "name", "recall", "precision", "F1", "holistic"):
+                          "in every view where they have a box/faces (a face = one person at one frame); "
+                          f"covered: GT boxes >= {result.coverage_threshold:g} inside predicted boxes (privacy "
+                          "view, ignores precision); hol. covered: faces covered in every view")
+    for col in ("group", "name", "recall", "precision", "F1", "holistic", "covered", "hol. covered"):
         table.add_column(col, justify="left" if col in ("group", "name") else "right", no_wrap=col != "name")
 
     def rows(group: str, scores: dict[str, Scores]) -> None:
@@ -90,7 +95,9 @@ def results_table(result: EvaluationResult, title: str | None = None) -> Table:
             label = f"{name} ({result.camera_roles[name]})" if group == "camera" else name
             table.add_row(group if i == 0 else "", label, _fmt(s.recall, s.matched, s.gt),
                           _fmt(s.precision, s.matched, s.predictions), _fmt(s.f1),
-                          _fmt(s.holistic_recall, s.faces_found, s.faces))
+                          _fmt(s.holistic_recall, s.faces_found, s.faces),
+                          _fmt(s.coverage_recall, s.covered, s.gt),
+                          _fmt(s.holistic_coverage, s.faces_covered, s.faces))
 
     rows("overall", {"all": result.overall})
     for group, scores in (("role", result.per_role), ("camera", result.per_camera),
