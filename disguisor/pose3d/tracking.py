@@ -28,7 +28,7 @@ from disguisor.pose2d.keypoints_io import NUM_JOINTS
 from disguisor.pose3d.association import PersonObservation
 from disguisor.pose3d.params import TrackingParams
 from disguisor.pose3d.poses import FramePoses, Person3D, Poses3D
-from disguisor.pose3d.smoothing import fill_gaps, median_outliers, rts_smooth
+from disguisor.pose3d.smoothing import clamp_to_measurements, fill_gaps, median_outliers, rts_smooth
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,9 @@ def track_arrays(track: Track, params: TrackingParams) -> tuple[int, np.ndarray,
     pts, conf, filled = fill_gaps(pts, conf, params.max_gap_frames, params.interpolated_confidence_scale)
     if params.smoothing == "rts":
         std = params.measurement_noise_m / np.maximum(conf, 0.1)
-        pts = rts_smooth(pts, std, params.acceleration_noise_m)
+        measured = np.where(filled[..., None], np.nan, pts)
+        radius = params.max_smoothing_shift_m / np.maximum(conf, 0.25)  # noisier joints may move more
+        pts = clamp_to_measurements(rts_smooth(pts, std, params.acceleration_noise_m), measured, radius)
     elif params.smoothing != "none":
         raise ValueError(f"unknown smoothing {params.smoothing!r} (use 'rts' or 'none')")
     conf = np.where(np.isfinite(pts[..., 0]), conf, 0.0)
