@@ -168,3 +168,23 @@ def test_refine_stage_alone_matches_the_run(synth_rec, first_run, tmp_path):
         assert set(alone) == set(from_run) and len(alone) >= 3
         for pid, centre in alone.items():
             assert np.linalg.norm(np.asarray(from_run[pid]) - centre) < 1e-3
+
+
+def test_run_on_an_imported_kinect_recording(kinect_sample, tmp_path):
+    """A user recording from the Azure Kinect importer: one camera, the default 2D detector; the
+    run switches the 2D face detector on (no 3D people from one view) and says so."""
+    from disguisor.io.kinect import import_kinect
+
+    rec = tmp_path / "kinect"
+    import_kinect([kinect_sample], rec)
+    res = cli("run", rec, "-o", tmp_path / "out")
+    assert res.returncode == 0, res.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert any("only one camera" in w for w in report["warnings"])
+    images = sorted((tmp_path / "out").glob("*/*.jpg"))
+    assert len(images) == len(sorted(rec.glob("*/color/*")))
+    original = cv2.imread(str(sorted(rec.glob("*/color/*"))[0]))
+    written = cv2.imread(str(images[0]))
+    # the sample shows a room without people: nothing is hidden, the image is kept (JPEG noise only)
+    assert json.loads((tmp_path / "out" / "detections.json").read_text()) == []
+    assert np.abs(written.astype(float) - original).mean() < 3.0
