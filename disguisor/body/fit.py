@@ -60,6 +60,7 @@ from disguisor.body.model import BodyModel, load_body_model
 from disguisor.body.rig import forward_kinematics, keypoint_parts, subtree_matrix
 from disguisor.errors import InputError
 from disguisor.io.atomic import atomic_write_bytes, atomic_write_text, staged_output_dir
+from disguisor.io.jsonfields import check_header, read_json
 from disguisor.pose3d.poses import Poses3D, load_poses3d
 
 BODIES_FORMAT = "disguisor-bodies"
@@ -455,18 +456,8 @@ def _numbers(value: Any, n: int) -> bool:
 
 def bodies_from_json(data: Any, source: str | Path = "bodies.json", model: BodyModel | None = None) -> BodyFits:
     """Validate a parsed ``bodies.json`` (against ``model`` when given) and build :class:`BodyFits`."""
-    if not isinstance(data, dict):
-        raise InputError(source, "expected a JSON object", field="(top level)")
-    for key in ("format", "version", "model", "units", "bones", "shape_names", "people", "frames"):
-        if key not in data:
-            raise InputError(source, "missing required field", field=key)
-    if data["format"] != BODIES_FORMAT:
-        raise InputError(source, f"expected {BODIES_FORMAT!r}, not {data['format']!r}", field="format")
-    if data["version"] != BODIES_VERSION:
-        raise InputError(source, f"unsupported version {data['version']!r} (this reader knows {BODIES_VERSION})",
-                         field="version")
-    if data["units"] != "metre":
-        raise InputError(source, f"must be 'metre', not {data['units']!r}", field="units")
+    check_header(data, source, BODIES_FORMAT, BODIES_VERSION,
+                 ("model", "units", "bones", "shape_names", "people", "frames"))
     if data["model"] not in ("anny", "smpl"):
         raise InputError(source, f"must be 'anny' or 'smpl', not {data['model']!r}", field="model")
     for key in ("bones", "shape_names"):
@@ -542,14 +533,7 @@ def save_bodies(path: str | Path, fits: BodyFits) -> None:
 
 def load_bodies(path: str | Path, model: BodyModel | None = None) -> BodyFits:
     """Read and validate ``bodies.json`` (against ``model`` when given); raises InputError."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "file not found")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(path, f"not valid JSON ({exc})") from None
-    return bodies_from_json(data, source=path, model=model)
+    return bodies_from_json(read_json(path), source=path, model=model)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -75,3 +75,20 @@ def entries(data: Mapping[str, Any], key: str, source: str | Path) -> list[Any]:
         if not isinstance(entry, dict):
             raise InputError(source, "must be a JSON object", field=f"{key}[{i}]")
     return value
+
+
+def check_header(data: Any, source: str | Path, file_format: str, version: int, required: tuple[str, ...]) -> None:
+    """A stage file's top level: a JSON object with ``required`` keys, its ``format`` and a
+    ``version`` this reader knows, and ``units`` of metres when present."""
+    if not isinstance(data, dict):
+        raise InputError(source, "expected a JSON object", field="(top level)")
+    for key in ("format", "version", *required):
+        if key not in data:
+            raise InputError(source, "missing required field", field=key)
+    if data["format"] != file_format:
+        raise InputError(source, f"expected {file_format!r}, not {data['format']!r}", field="format")
+    if data["version"] != version:
+        raise InputError(source, f"unsupported version {data['version']!r} (this reader knows {version})",
+                         field="version")
+    if "units" in data and data["units"] != "metre":
+        raise InputError(source, f"must be 'metre', not {data['units']!r}", field="units")

@@ -41,7 +41,7 @@ import numpy as np
 
 from disguisor.errors import InputError
 from disguisor.io.atomic import atomic_write_text
-from disguisor.io.jsonfields import read_json
+from disguisor.io.jsonfields import check_header, read_json
 from disguisor.pose2d.keypoints_io import COCO_KEYPOINTS, NUM_JOINTS
 
 POSES3D_FORMAT = "disguisor-poses3d"
@@ -130,20 +130,9 @@ def _finite(value: Any) -> bool:
 
 def poses3d_from_json(data: Any, source: str | Path = "poses3d.json") -> Poses3D:
     """Validate a parsed ``poses3d.json`` and build :class:`Poses3D`."""
-    if not isinstance(data, dict):
-        raise InputError(source, "expected a JSON object", field="(top level)")
-    for key in ("format", "version", "joint_names", "units", "frames"):
-        if key not in data:
-            raise InputError(source, "missing required field", field=key)
-    if data["format"] != POSES3D_FORMAT:
-        raise InputError(source, f"expected {POSES3D_FORMAT!r}, not {data['format']!r}", field="format")
-    if data["version"] != POSES3D_VERSION:
-        raise InputError(source, f"unsupported version {data['version']!r} (this reader knows {POSES3D_VERSION})",
-                         field="version")
+    check_header(data, source, POSES3D_FORMAT, POSES3D_VERSION, ("joint_names", "units", "frames"))
     if data["joint_names"] != list(COCO_KEYPOINTS):
         raise InputError(source, "must be the 17 COCO joint names in COCO order", field="joint_names")
-    if data["units"] != "metre":
-        raise InputError(source, f"must be 'metre', not {data['units']!r}", field="units")
     if not isinstance(data["frames"], list):
         raise InputError(source, "must be a list", field="frames")
     frames: list[FramePoses] = []
