@@ -132,8 +132,8 @@ def track_arrays(track: Track, params: TrackingParams) -> tuple[int, np.ndarray,
     if params.smoothing == "rts":
         std = params.measurement_noise_m / np.maximum(conf, 0.1)
         measured = np.where(filled[..., None], np.nan, pts)
-        radius = params.max_smoothing_shift_m / np.maximum(conf, 0.25)  # noisier joints may move more
-        pts = clamp_to_measurements(rts_smooth(pts, std, params.acceleration_noise_m), measured, radius)
+        pts = clamp_to_measurements(rts_smooth(pts, std, params.acceleration_noise_m), measured,
+                                    params.max_smoothing_shift_m)
     elif params.smoothing != "none":
         raise ValueError(f"unknown smoothing {params.smoothing!r} (use 'rts' or 'none')")
     conf = np.where(np.isfinite(pts[..., 0]), conf, 0.0)
