@@ -29,6 +29,8 @@ app.add_typer(import_app, name="import")
 
 err_console = Console(stderr=True)
 console = Console()
+if not console.is_terminal:  # logs and pipes: wide enough for the evaluation table's columns
+    console = Console(width=160)
 _state = {"quiet": False}
 
 
