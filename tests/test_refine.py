@@ -266,3 +266,40 @@ def test_refine_faces_on_a_synthetic_recording(anny, synthetic_frame):
         facing = r.transform[:3, :3] @ b.head_rotation @ model.rest_facing
         np.testing.assert_allclose(f.facing, facing, atol=1e-9)
         assert f.refined == r.accepted and f.note == r.reason
+
+
+def test_faces_file_keeps_the_head_occluder(tmp_path):
+    from disguisor.body.anny_model import load_anny
+    from disguisor.refine.face import head_occluder_triangles
+    from disguisor.refine.faces_io import load_faces, save_faces
+    from disguisor.refine.surface import transform_face
+
+    anny = load_anny()
+    V = anny.rest_vertices + [0.3, -0.2, 0.0]
+    face_idx, head_idx = anny.regions["face"], anny.regions["head"]
+    occ = head_occluder_triangles(anny.faces, face_idx, head_idx)
+    # the occluder is the head without the face: no triangle of the face, skull vertices only
+    assert len(occ) and not np.isin(occ, face_idx).all(axis=1).any() and np.isin(occ, head_idx).all()
+    f = extract_face(3, V, face_idx, face_triangles(anny.faces, face_idx), np.array([0.0, -1.0, 0.0]),
+                     np.array([0.0, 0.0, 1.0]), occluder_triangles=occ)
+    assert f.occluder_vertices is not None and len(f.occluder_vertices) == len(np.unique(occ))
+    # the back of the skull lies behind the face (facing -y: larger y)
+    assert f.occluder_vertices[:, 1].max() > f.vertices[:, 1].max() + 0.1
+    T = np.eye(4)
+    T[:3, 3] = [0.01, 0.02, -0.03]
+    moved = transform_face(f, T)
+    np.testing.assert_allclose(moved.occluder_vertices, f.occluder_vertices + T[:3, 3])
+    bare = extract_face(4, V, face_idx, face_triangles(anny.faces, face_idx), np.array([0.0, -1.0, 0.0]),
+                        np.array([0.0, 0.0, 1.0]))
+    save_faces(tmp_path / "faces.json", {0: [(moved, None), (bare, None)]})
+    back = load_faces(tmp_path / "faces.json")[0]
+    assert np.abs(back[0][0].occluder_vertices - moved.occluder_vertices).max() <= 0.6e-4
+    np.testing.assert_array_equal(back[0][0].occluder_triangles, moved.occluder_triangles)
+    assert back[1][0].occluder_vertices is None and back[1][0].occluder_triangles is None
+    # a broken occluder array is refused, naming the topology
+    index = json.loads((tmp_path / "faces.json").read_text())
+    t = [p for p in index["frames"][0]["people"] if p["person_id"] == 3][0]["topology"]
+    index["topologies"][t]["occluder_vertices"] += 1
+    (tmp_path / "faces.json").write_text(json.dumps(index))
+    with pytest.raises(InputError, match=rf"topologies\[{t}\].occluder_vertices"):
+        load_faces(tmp_path / "faces.json")

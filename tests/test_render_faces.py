@@ -222,7 +222,7 @@ def test_occluder_in_front_is_not_painted(renderer):
     changed = _painted(res.image, img)
     p = renderer.params
     # nothing on the occluder beyond the dilation ring, all of the rest of the face painted
-    assert not changed[:, :W // 2 - p.dilate_px - 1].any()
+    assert not changed[:, :W // 2 - renderer.dilation_px(cam, face) - 1].any()
     full = renderer.anonymize_view(img, None, cam, [face], {1: quadrant_template()})
     face_px = _painted(full.image, img)
     right = face_px.copy()
@@ -318,8 +318,11 @@ def test_methods_change_exactly_the_mask(renderer, method):
         assert (res.image[res.mask] == 0).all()
     if method == "pixelate":
         assert len(np.unique(res.image[res.mask].reshape(-1, 3), axis=0)) <= 64
-    # the painted mask is the visible face grown by dilate_px, never over the occluder's interior
-    assert not res.mask[:, :140 - renderer.params.dilate_px - 1].any()
+    # the painted mask is the visible face grown by the dilation, never over the occluder's interior
+    r = renderer.dilation_px(cam, face)
+    assert not res.mask[:, :140 - r - 1].any() and res.mask[:, 140 - r].any()
+    ys, xs = np.nonzero(res.mask)
+    assert res.faces[0].painted_bbox == (xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
 
 
 def test_blend_failure_falls_back_to_paste_and_border_faces(renderer):
@@ -457,3 +460,60 @@ def test_rendered_synth_view_looks_like_a_face(synth_recording):
                 checked += 1
     assert checked >= 3
     cv2.setNumThreads(0)
+
+
+def _with_side_plate(face: FaceSurface, x_m: float, y_span=(-0.12, 0.0), half_z: float = 0.13) -> FaceSurface:
+    """``face`` with an occluder: a plate in the plane x = ``x_m`` (world), spanning ``y_span``
+    and +-``half_z`` around the face centre, both windings (a crude cheek/ear of the own head)."""
+    c = face.centre
+    y0, y1 = y_span
+    V = np.array([[x_m, y0, c[2] - half_z], [x_m, y1, c[2] - half_z], [x_m, y1, c[2] + half_z],
+                  [x_m, y0, c[2] + half_z]])
+    T = np.array([[0, 1, 2], [0, 2, 3], [0, 2, 1], [0, 3, 2]])
+    return replace(face, occluder_vertices=V, occluder_triangles=T)
+
+
+def _camera_at_angle(angle_deg: float, distance: float = 1.2) -> Camera:
+    """A camera looking at the quad face's centre from ``angle_deg`` off its facing (-y), about +z."""
+    a = np.radians(angle_deg)
+    eye = np.array([np.sin(a), -np.cos(a), 0.0]) * distance + [0.0, 0.0, FACE_Z]
+    return make_camera(eye=eye, name=f"at{angle_deg:.0f}")
+
+
+def test_own_head_hides_the_face_behind_it():
+    from disguisor.render.faces import FaceRenderer
+
+    face = _with_side_plate(quad_face(), 0.1)  # sticks out 12 cm in front of the face's +x edge
+    cams = [_camera_at_angle(a) for a in (30, 80)]
+    img = textured_image(11)
+    tpl = {1: quadrant_template()}
+    with FaceRenderer(cams, RenderParams(blend="paste")) as on, \
+            FaceRenderer(cams, RenderParams(blend="paste", self_occlusion_margin_m=None)) as off:
+        # seen from the front (< self_occlusion_min_angle_deg): the own head is not tested
+        a, b = (r.anonymize_view(img, None, cams[0], [face], tpl) for r in (on, off))
+        assert a.mask.sum() == b.mask.sum() > 500
+        # near profile: the plate hides the face except the strip within the margin behind it
+        a, b = (r.anonymize_view(img, None, cams[1], [face], tpl) for r in (on, off))
+        assert not (a.mask & ~b.mask).any()
+        assert 0 < a.faces[0].visible_fraction < 0.6 and b.faces[0].visible_fraction == 1.0
+        # the reported box shrinks to the strip left visible
+        assert a.faces[0].bbox[2] < 0.6 * b.faces[0].bbox[2]
+        # a wall of the own head in front of the whole face: hidden, skipped with the reason
+        wall = _with_side_plate(quad_face(), 0.16, y_span=(-0.5, 0.5), half_z=0.5)
+        a = on.anonymize_view(img, None, cams[1], [wall], tpl)
+        assert not a.faces and a.skipped == [(1, "hidden by its own head")]
+        assert off.anonymize_view(img, None, cams[1], [wall], tpl).mask.any()
+
+
+def test_dilation_follows_distance():
+    from disguisor.render.faces import FaceRenderer
+
+    p = RenderParams()
+    with FaceRenderer([make_camera()], p) as r:
+        cam = r.gl.cameras[0]
+        near, far = quad_face(centre=(0.0, 0.5, FACE_Z)), quad_face(centre=(0.0, 20.0, FACE_Z))
+        # 2 cm at 1.5 m with f = 300 px: 4 px; far away the minimum in pixels holds
+        assert r.dilation_px(cam, near) == round(p.dilate_m * 300 / 1.5) == 4
+        assert r.dilation_px(cam, far) == p.dilate_px
+    with FaceRenderer([make_camera(f=3000.0)], replace(p, dilate_max_px=25)) as r:
+        assert r.dilation_px(r.gl.cameras[0], quad_face(centre=(0.0, -0.5, FACE_Z))) == 25

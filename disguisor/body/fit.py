@@ -95,6 +95,10 @@ class FitParams:
     # gap in frame numbers (consecutive frames: full weight)
     smooth_joints: float = 0.05         # per squared metre of a joint's motion between frames
     smooth_rotations: float = 2e-4      # per squared radian of a bone's rotation change between frames
+    # ... scaled by 1 / (1 + (d / smooth_motion_scale_m)^2), d = the median motion of the joints
+    # both frames observe: a sudden turn or a fast step must not drag a frame's body (and its
+    # head, whose nose may be missing there) towards where its neighbour stands
+    smooth_motion_scale_m: float = 0.08
 
 
 @dataclass
@@ -276,7 +280,7 @@ class _Batch:
         # sparse frames are tied loosely); 0 where there is none
         frame = np.array([s.frame for s in samples], float)
         self.nb_w = [np.where(nb >= 0, 1.0 / np.maximum(np.abs(frame[nb] - frame), 1.0) ** 2, 0.0)
-                     for nb in (self.prev, self.next)]
+                     * self._motion_factor(nb) for nb in (self.prev, self.next)]
         # root initialization: torso and head joints of the identity pose onto the observed ones
         self.rot = np.broadcast_to(np.eye(3), (n, J, 3, 3)).copy()
         self.trans = np.zeros((n, 3))
@@ -287,6 +291,17 @@ class _Batch:
             R, c = kabsch(identity_kp[s.track][use], s.joints[use], s.weight[use])
             h0 = self.heads[i, 0]
             self.rot[i, 0], self.trans[i] = R, c - h0 + R @ h0
+
+    def _motion_factor(self, nb: np.ndarray) -> np.ndarray:
+        """(N,) temporal weight factor from the observed motion between each sample and its
+        neighbour ``nb`` (-1 = none): 1 for a still person, small for a sudden large motion."""
+        out = np.ones(len(nb))
+        for i in np.nonzero(nb >= 0)[0]:
+            both = (self.conf[i] > 0) & (self.conf[nb[i]] > 0)
+            if both.any():
+                d = float(np.median(np.linalg.norm(self.obs[i, both] - self.obs[nb[i], both], axis=1)))
+                out[i] = 1.0 / (1.0 + (d / self.p.smooth_motion_scale_m) ** 2)
+        return out
 
     def evaluate(self, rot, trans):
         """Keypoints (N, K, 3), world bone rotations and translations."""

@@ -23,8 +23,10 @@ Ground truth (COCO style, one JSON object)::
   and then ignored. ``person_id`` is required for faces.
 
 Predictions: the COCO results format, a JSON list of ``{"image_id", "category_id", "bbox",
-"score", "person_id"}`` (``score`` and ``person_id`` optional: the evaluation uses neither), or
-an object whose ``"annotations"`` key holds that list. Only category 1 is evaluated.
+"score", "person_id", "painted_bbox"}`` (``score`` and ``person_id`` optional: the evaluation
+uses neither; ``painted_bbox`` optional: the box of the pixels actually changed when it differs
+from the reported face box, as ``disguisor run`` writes; coverage uses it), or an object whose
+``"annotations"`` key holds that list. Only category 1 is evaluated.
 
 Checks (each an :class:`~disguisor.errors.InputError` naming the file and the entry, e.g.
 ``annotations.json: annotations[12].image_id: unknown image id 99``): the file exists and is
@@ -106,13 +108,20 @@ class GroundTruth:
 
 @dataclass(frozen=True)
 class Detection:
-    """One predicted face. bbox: (x, y, width, height) in pixels; index: position in the file."""
+    """One predicted face. bbox: (x, y, width, height) in pixels; index: position in the file.
+    painted_bbox: the box of the changed pixels when the file gives one (else None)."""
 
     image_id: Id
     bbox: tuple[float, float, float, float]
     index: int
     score: float | None = None
     person_id: Id | None = None
+    painted_bbox: tuple[float, float, float, float] | None = None
+
+    @property
+    def covering_bbox(self) -> tuple[float, float, float, float]:
+        """What the coverage metric uses: the painted box when known, else the face box."""
+        return self.painted_bbox if self.painted_bbox is not None else self.bbox
 
 
 @dataclass(frozen=True)
@@ -297,11 +306,14 @@ def predictions_from_json(data: Any, gt: GroundTruth, source: str | Path = "dete
         score = None if score is None else _number(score, source, f"{where}.score")
         person = get("person_id", None)
         person = None if person is None else _ident(person, source, f"{where}.person_id")
+        painted = get("painted_bbox", None)
+        painted = None if painted is None else _bbox(painted, source, f"{where}.painted_bbox", gt.images[image_id],
+                                                      need_area=False)
         if category != FACE_CATEGORY_ID:
             ignored += 1
             continue
         detections.append(Detection(image_id=image_id, bbox=bbox, index=i, score=score,  # type: ignore[arg-type]
-                                    person_id=person))
+                                    person_id=person, painted_bbox=painted))
     return Predictions(detections=tuple(detections), source=Path(source), ignored=ignored)
 
 

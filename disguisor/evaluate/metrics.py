@@ -17,8 +17,9 @@ never counted. Scores are ignored: no confidence threshold, no AP.
 
 Coverage (a privacy view the IoU rule lacks): a ground-truth box is *covered* when at least
 ``coverage_threshold`` (default 0.9) of its area lies inside the union of the image's predicted
-boxes. A replacement painted a little larger than the visible face (a face mostly hidden by an
-OR light, where the box of the visible sliver is tiny) hides the face but fails IoU >= 0.4;
+boxes (their ``painted_bbox`` where the predictions give one: the extent actually changed).
+A replacement painted a little larger than the visible face (a face mostly hidden by an OR
+light, where the box of the visible sliver is tiny) hides the face but fails IoU >= 0.4;
 coverage counts it. Coverage ignores precision (one huge box covers everything), so always read
 it beside recall and precision. Coverage recall = covered boxes / all boxes; holistic coverage:
 a face counts when every box of it, in every view, is covered.
@@ -256,7 +257,7 @@ def evaluate(gt: GroundTruth, preds: Predictions, iou_threshold: float = DEFAULT
             matches.append(Match(image_id=image_id, gt_id=faces[gi].id, prediction_index=dets[di].index, iou=value))
             matched_gt.add(faces[gi].id)
         share = covered_fraction(np.array([f.bbox for f in faces]).reshape(-1, 4),
-                                 np.array([d.bbox for d in dets]).reshape(-1, 4))
+                                 np.array([d.covering_bbox for d in dets]).reshape(-1, 4))
         covered = [f.id for f, c in zip(faces, share, strict=True) if c >= coverage_threshold - IOU_TOLERANCE]
         covered_gt.update(covered)
         per_image[image_id] = (len(faces), len(dets), len(pairs), sum(p[2] for p in pairs), len(covered))

@@ -47,13 +47,35 @@ def face_triangles(faces: np.ndarray, face_vertex_idx: np.ndarray) -> np.ndarray
     return faces[inside[faces].all(axis=1)]
 
 
+def head_occluder_triangles(faces: np.ndarray, face_vertex_idx: np.ndarray, head_vertex_idx: np.ndarray) -> np.ndarray:
+    """Triangles (L, 3) of a full mesh (full-mesh indices) in the head but not in the face: the
+    skull, ears and jaw underside that can hide the face (FaceSurface.occluder_*)."""
+    n = int(max(faces.max(), face_vertex_idx.max(), head_vertex_idx.max())) + 1
+    in_face, in_head = np.zeros(n, bool), np.zeros(n, bool)
+    in_face[face_vertex_idx] = True
+    in_head[head_vertex_idx] = True
+    return faces[in_head[faces].all(axis=1) & ~in_face[faces].all(axis=1)]
+
+
+def submesh(vertices: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The vertices (K, 3) float64 that ``triangles`` (full-mesh indices) use, and the triangles
+    re-indexed into them (int32); (None, None) for no triangles."""
+    if len(triangles) == 0:
+        return None, None
+    used, local = np.unique(np.asarray(triangles, np.int64), return_inverse=True)
+    return np.asarray(vertices, np.float64)[used], local.reshape(-1, 3).astype(np.int32)
+
+
 def extract_face(person_id: int, vertices: np.ndarray, face_vertex_idx: np.ndarray, face_triangles: np.ndarray,
-                 facing: np.ndarray, up: np.ndarray, refined: bool = False, note: str = "") -> FaceSurface:
+                 facing: np.ndarray, up: np.ndarray, refined: bool = False, note: str = "",
+                 occluder_triangles: np.ndarray | None = None) -> FaceSurface:
     """The face of one posed (and refined) body.
 
     vertices: (V, 3) the whole body, world metres. face_vertex_idx: (N,) indices of the face
     vertices. face_triangles: (M, 3) triangles in full-mesh indices, all within the face.
     facing / up: (3,) world directions (normalised here; up is made orthogonal to facing).
+    occluder_triangles: (L, 3) full-mesh triangles of the rest of the head
+    (:func:`head_occluder_triangles`), kept as the face's occluder; None: no occluder.
     Raises ValueError for a triangle that leaves the face or parallel facing and up.
     """
     idx = np.asarray(face_vertex_idx, np.int64)
@@ -68,7 +90,9 @@ def extract_face(person_id: int, vertices: np.ndarray, face_vertex_idx: np.ndarr
     f, u = frame[:, 2], frame[:, 1]
     centre = verts.mean(axis=0)
     uv = canonical_face_uv(verts, centre, f, u)
-    return FaceSurface(int(person_id), verts, local.astype(np.int32), uv, centre, f, u, bool(refined), note)
+    occ_v, occ_t = submesh(vertices, occluder_triangles) if occluder_triangles is not None else (None, None)
+    return FaceSurface(int(person_id), verts, local.astype(np.int32), uv, centre, f, u, bool(refined), note,
+                       occ_v, occ_t)
 
 
 def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_points: np.ndarray,
@@ -84,6 +108,7 @@ def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_po
     face_idx = np.asarray(model.face_vertices, np.int64)
     head_idx = np.asarray(model.head_vertices, np.int64)
     tris = face_triangles(faces, face_idx)
+    occluder = head_occluder_triangles(faces, face_idx, head_idx)
     not_head = np.ones(len(bodies[0].vertices) if bodies else 0, bool)
     not_head[head_idx] = False
     # the triangles around head vertices are all their normals need (the body has 27k)
@@ -114,6 +139,6 @@ def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_po
         T = reg.transform
         moved = V @ T[:3, :3].T + T[:3, 3]
         face = extract_face(body.person_id, moved, face_idx, tris, T[:3, :3] @ facing, T[:3, :3] @ up,
-                            reg.accepted, reg.reason)
+                            reg.accepted, reg.reason, occluder)
         out.append((face, reg))
     return out

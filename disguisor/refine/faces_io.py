@@ -5,8 +5,9 @@ Why two files: the face of an Anny body has 2661 vertices; as JSON (0.1 mm round
 
 ``faces.json``::
 
-    {"format": "disguisor-faces", "version": 1, "units": "metre", "arrays": "faces.npz",
-     "topologies": [{"id": 0, "vertices": N, "triangles": M}, ...],
+    {"format": "disguisor-faces", "version": 2, "units": "metre", "arrays": "faces.npz",
+     "topologies": [{"id": 0, "vertices": N, "triangles": M,
+                     "occluder_vertices": K, "occluder_triangles": L}, ...],
      "frames": [{"frame": 0, "people": [
         {"person_id": 3, "topology": 0, "row": 0,
          "centre": [x, y, z], "facing": [x, y, z], "up": [x, y, z],
@@ -17,10 +18,12 @@ Why two files: the face of an Anny body has 2661 vertices; as JSON (0.1 mm round
 
 ``faces.npz`` (per topology t): ``triangles_t`` (M, 3) int32 (stored once, counter-clockwise seen
 from outside), ``offsets_t`` (K, N, 3) int16: each face's vertices minus its ``centre`` in units
-of 0.1 mm (row ``row``), ``uv_t`` (K, N, 2) float16 canonical face UV. World metres, +z up;
+of 0.1 mm (row ``row``), ``uv_t`` (K, N, 2) float16 canonical face UV; when the topology has
+an occluder (the rest of the head, FaceSurface.occluder_*; K > 0): ``occluder_triangles_t``
+(L, 3) int32 and ``occluder_offsets_t`` (rows, K, 3) int16 in the same units. World metres, +z up;
 ``centre`` is rounded to 0.1 mm, so vertices are exact to 0.1 mm. ``registration`` is null when
 no registration was run. The loader checks everything and raises :class:`InputError` naming the
-entry (``frames[2].people[1].facing``).
+entry (``frames[2].people[1].facing``). Version 1 files (no occluders) are still read.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ from disguisor.refine.register import HeadRegistration
 from disguisor.refine.surface import FaceSurface
 
 FORMAT = "disguisor-faces"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 OFFSET_UNIT_M = 1e-4
 _REG_FIELDS = ("fitness_before", "fitness_after", "rmse_before", "rmse_after", "translation_m", "rotation_deg",
                "target_points")
@@ -58,23 +62,31 @@ def save_faces(path: str | Path,
     arrays_path = path.with_suffix(".npz")
     topo_keys: list[bytes] = []
     triangles: list[np.ndarray] = []
-    rows: list[list[tuple[np.ndarray, np.ndarray]]] = []
+    occluder_triangles: list[np.ndarray | None] = []
+    rows: list[list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]] = []
     out_frames = []
     for frame in sorted(frames):
         people = []
         for face, reg in frames[frame]:
             tri = np.ascontiguousarray(face.triangles, np.int32)
-            key = tri.tobytes() + len(face.vertices).to_bytes(8, "little")
+            has_occ = face.occluder_vertices is not None and face.occluder_triangles is not None
+            occ_tri = np.ascontiguousarray(face.occluder_triangles, np.int32) if has_occ else None
+            key = (tri.tobytes() + len(face.vertices).to_bytes(8, "little")
+                   + (occ_tri.tobytes() + len(face.occluder_vertices).to_bytes(8, "little") if has_occ else b""))
             if key not in topo_keys:
                 topo_keys.append(key)
                 triangles.append(tri)
+                occluder_triangles.append(occ_tri)
                 rows.append([])
             t = topo_keys.index(key)
             centre = np.round(np.asarray(face.centre, np.float64), 4)
             offsets = np.round((np.asarray(face.vertices, np.float64) - centre) / OFFSET_UNIT_M)
-            if np.abs(offsets).max(initial=0) > np.iinfo(np.int16).max:
+            occ_offsets = (np.round((np.asarray(face.occluder_vertices, np.float64) - centre) / OFFSET_UNIT_M)
+                           if has_occ else np.zeros((0, 3)))
+            if max(np.abs(offsets).max(initial=0), np.abs(occ_offsets).max(initial=0)) > np.iinfo(np.int16).max:
                 raise ValueError(f"face of person {face.person_id} in frame {frame} spans more than 6.5 m")
-            rows[t].append((offsets.astype(np.int16), np.asarray(face.uv, np.float16)))
+            rows[t].append((offsets.astype(np.int16), np.asarray(face.uv, np.float16),
+                            occ_offsets.astype(np.int16) if has_occ else None))
             people.append({"person_id": int(face.person_id), "topology": t, "row": len(rows[t]) - 1,
                            "centre": _round(centre, 4), "facing": _round(face.facing, 6),
                            "up": _round(face.up, 6), "refined": bool(face.refined), "note": face.note,
@@ -87,11 +99,17 @@ def save_faces(path: str | Path,
         arrays[f"triangles_{t}"] = tri
         arrays[f"offsets_{t}"] = np.stack([r[0] for r in rows[t]])
         arrays[f"uv_{t}"] = np.stack([r[1] for r in rows[t]])
+        if occluder_triangles[t] is not None:
+            arrays[f"occluder_triangles_{t}"] = occluder_triangles[t]
+            arrays[f"occluder_offsets_{t}"] = np.stack([r[2] for r in rows[t]])
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     index = {"format": FORMAT, "version": VERSION, "units": "metre", "arrays": arrays_path.name,
-             "topologies": [{"id": t, "vertices": int(arrays[f"offsets_{t}"].shape[1]),
-                             "triangles": len(tri)} for t, tri in enumerate(triangles)],
+             "topologies": [{"id": t, "vertices": int(arrays[f"offsets_{t}"].shape[1]), "triangles": len(tri),
+                             "occluder_vertices": int(arrays[f"occluder_offsets_{t}"].shape[1])
+                             if occluder_triangles[t] is not None else 0,
+                             "occluder_triangles": 0 if occluder_triangles[t] is None else len(occluder_triangles[t])}
+                            for t, tri in enumerate(triangles)],
              "frames": out_frames}
     # arrays first: the index is what marks the output complete
     atomic_write_bytes(arrays_path, buf.getvalue())
@@ -124,8 +142,9 @@ def load_faces(path: str | Path) -> dict[int, list[tuple[FaceSurface, dict | Non
         raise InputError(path, f"not valid JSON: {e}") from e
     if not isinstance(index, dict) or index.get("format") != FORMAT:
         raise InputError(path, f"not a {FORMAT} file", field="format")
-    if index.get("version") != VERSION:
-        raise InputError(path, f"unsupported version {index.get('version')!r} (expected {VERSION})", field="version")
+    if index.get("version") not in READABLE_VERSIONS:
+        raise InputError(path, f"unsupported version {index.get('version')!r} (readable: "
+                         f"{', '.join(map(str, READABLE_VERSIONS))})", field="version")
     arrays_name = index.get("arrays")
     if not isinstance(arrays_name, str) or "/" in arrays_name or "\\" in arrays_name:
         raise InputError(path, "must be a file name beside the index", field="arrays")
@@ -150,7 +169,13 @@ def load_faces(path: str | Path) -> dict[int, list[tuple[FaceSurface, dict | Non
                 or uv.shape != off.shape[:2] + (2,) or tri.ndim != 2 or tri.shape[1] != 3
                 or (tri.size and (tri.min() < 0 or tri.max() >= n))):
             raise InputError(path, "does not match its arrays", field=f"topologies[{t}]")
-        topo.append((tri, off, uv))
+        occ_tri, occ_off = arrays.get(f"occluder_triangles_{t}"), arrays.get(f"occluder_offsets_{t}")
+        k = entry.get("occluder_vertices", 0)
+        if (occ_tri is None) != (occ_off is None) or (occ_off is None) != (k == 0) or (occ_off is not None and (
+                occ_off.shape != (off.shape[0], k, 3) or occ_tri.ndim != 2 or occ_tri.shape[1] != 3
+                or (occ_tri.size and (occ_tri.min() < 0 or occ_tri.max() >= k)))):
+            raise InputError(path, "occluder does not match its arrays", field=f"topologies[{t}].occluder_vertices")
+        topo.append((tri, off, uv, occ_tri, occ_off))
     frames = index.get("frames")
     if not isinstance(frames, list):
         raise InputError(path, "must be a list", field="frames")
@@ -174,7 +199,7 @@ def load_faces(path: str | Path) -> dict[int, list[tuple[FaceSurface, dict | Non
             t, row = p.get("topology"), p.get("row")
             if not isinstance(t, int) or not 0 <= t < len(topo):
                 raise InputError(path, f"must name one of {len(topo)} topologies", field=f"{where}.topology")
-            tri, off, uv = topo[t]
+            tri, off, uv, occ_tri, occ_off = topo[t]
             if not isinstance(row, int) or not 0 <= row < len(off):
                 raise InputError(path, f"must be a row of topology {t} (0..{len(off) - 1})", field=f"{where}.row")
             centre = _vec(path, p, "centre", where, unit=False)
@@ -192,7 +217,9 @@ def load_faces(path: str | Path) -> dict[int, list[tuple[FaceSurface, dict | Non
                 raise InputError(path, f"must be null or an object with {', '.join(_REG_FIELDS)}",
                                  field=f"{where}.registration")
             vertices = centre + off[row].astype(np.float64) * OFFSET_UNIT_M
+            occ_v = None if occ_off is None else centre + occ_off[row].astype(np.float64) * OFFSET_UNIT_M
             faces.append((FaceSurface(p["person_id"], vertices, tri.astype(np.int32), uv[row].astype(np.float32),
-                                      centre, facing, up, p["refined"], p["note"]), reg))
+                                      centre, facing, up, p["refined"], p["note"], occ_v,
+                                      None if occ_tri is None else occ_tri.astype(np.int32)), reg))
         out[fentry["frame"]] = faces
     return out

@@ -38,6 +38,11 @@ class FaceSurface:
     facing: (3,) unit vector out of the face. up: (3,) unit vector towards the crown,
     orthogonal to facing. refined: whether head refinement was accepted for this face;
     note: why not (or "" when refined).
+    occluder_vertices / occluder_triangles: (K, 3) world metres and (L, 3) indices, the rest of
+    the same head (skull, ears, jaw underside), or None. The render stage uses them to hide the
+    parts of the face that the person's own head covers in a view from behind or past profile,
+    where the sensor depth alone cannot tell (the back of the head is within the depth
+    tolerance of the face at a distance). Moved and stored together with the face.
     """
 
     person_id: int
@@ -49,6 +54,8 @@ class FaceSurface:
     up: np.ndarray
     refined: bool = False
     note: str = ""
+    occluder_vertices: np.ndarray | None = None
+    occluder_triangles: np.ndarray | None = None
 
 
 def head_frame(facing: np.ndarray, up_hint: np.ndarray) -> np.ndarray:
@@ -80,5 +87,7 @@ def canonical_face_uv(vertices: np.ndarray, centre: np.ndarray, facing: np.ndarr
 def transform_face(face: FaceSurface, T: np.ndarray) -> FaceSurface:
     """The face moved by a rigid 4x4 world transform ``T`` (UVs travel with the vertices)."""
     R, t = T[:3, :3], T[:3, 3]
+    occ = None if face.occluder_vertices is None else face.occluder_vertices @ R.T + t
     return FaceSurface(face.person_id, face.vertices @ R.T + t, face.triangles, face.uv,
-                       face.centre @ R.T + t, face.facing @ R.T, face.up @ R.T, face.refined, face.note)
+                       face.centre @ R.T + t, face.facing @ R.T, face.up @ R.T, face.refined, face.note,
+                       occ, face.occluder_triangles)

@@ -5,7 +5,9 @@ turned away from the camera is rendered, textured with its person's template, in
 around the faces (offscreen OpenGL through the calibrated, distorted camera; all faces in one
 scene, so the nearest face wins per pixel). A rendered pixel is painted unless the sensor depth
 there reads a surface clearly in front of the face (an OR light, a hand, another person, the
-back of the head); pixels without a depth reading are painted (privacy first). The painted
+back of the head) or the person's own fitted head hides it (a view from behind: at a distance
+the sensor's tolerance is close to a head's depth); pixels without a depth reading are painted
+(privacy first). The painted
 region is dilated a few pixels and the template is Poisson-blended into the image using only
 the template's gradients (or blurred, pixelated or blackened: ``method``). A failed blend falls
 back to pasting the rendered face, then to blackening: no visible face is ever left unpainted.
@@ -44,7 +46,8 @@ class RenderedFace:
     bbox: (x, y, w, h) pixels, tight box of the face's visible (painted, before dilation)
     pixels: what the evaluation compares with face boxes of the visible face region.
     full_bbox: the same for all its rendered pixels, including those behind sensor-depth
-    occluders. painted_pixels: pixels changed for this face (after dilation).
+    occluders. painted_bbox: the box of the pixels changed for this face (after dilation).
+    painted_pixels: pixels changed for this face (after dilation).
     visible_fraction: visible / rendered pixels. no_depth_fraction: share of the visible pixels
     painted without a depth reading. (Pixels where a nearer face is rendered count for that face
     only.) facing_angle_deg: angle between the face's facing
@@ -55,6 +58,7 @@ class RenderedFace:
     person_id: int
     bbox: tuple[float, float, float, float]
     full_bbox: tuple[float, float, float, float]
+    painted_bbox: tuple[float, float, float, float]
     painted_pixels: int
     visible_fraction: float
     no_depth_fraction: float = 0.0
@@ -206,7 +210,29 @@ class FaceRenderer:
                 values[lost] = values[iy[lost], ix[lost]]
         return color, depth, labels
 
+    def render_occluders(self, camera: Camera, faces: list[FaceSurface],
+                         box: tuple[int, int, int, int]) -> np.ndarray | None:
+        """Depth (h, w) float32 metres (0 = nothing) of the faces' own-head occluders
+        (FaceSurface.occluder_*) in the window ``box``; None when no face has one."""
+        meshes = [self._pr.Mesh([self._pr.Primitive(positions=np.asarray(f.occluder_vertices, np.float32),
+                                                    indices=np.asarray(f.occluder_triangles, np.int32))])
+                  for f in faces if f.occluder_vertices is not None and f.occluder_triangles is not None]
+        if not meshes:
+            return None
+        scene = self._pr.Scene(bg_color=[0, 0, 0, 0])
+        for m in meshes:
+            scene.add(m)
+        return self.gl.render_window(scene, camera, box, depth_only=True)[1]
+
     # -- one view --------------------------------------------------------------------------------
+
+    def dilation_px(self, camera: Camera, face: FaceSurface) -> int:
+        """Radius (pixels) by which a face's painted region grows in ``camera``:
+        ``dilate_m`` at the face's distance, at least ``dilate_px``, at most ``dilate_max_px``."""
+        p = self.params
+        z = float(camera.world_to_camera(np.asarray(face.centre, float)[None])[0, 2])
+        metric = p.dilate_m * float(max(camera.K[0, 0], camera.K[1, 1])) / max(z, _NEAR_M)
+        return int(min(max(p.dilate_px, round(metric)), p.dilate_max_px))
 
     def _window(self, camera: Camera, face: FaceSurface) -> tuple[int, int, int, int] | None:
         """Image box (x0, y0, x1, y1) of the projected face plus margins, or None when outside."""
@@ -214,7 +240,7 @@ class FaceRenderer:
         front = p[:, 2] > _NEAR_M
         if not front.any():
             return None
-        m = self.params.crop_margin_px + self.params.dilate_px + 2
+        m = self.params.crop_margin_px + self.dilation_px(camera, face) + 2
         if not front.all():  # the face crosses the near plane: render the whole image
             return 0, 0, camera.width, camera.height
         uv = project_points(p, camera.K, camera.dist)
@@ -315,6 +341,12 @@ class FaceRenderer:
         color, depth_r, labels = self.render_faces(camera, [f for f, _, _ in group], templates, (x0, y0, x1, y1))
         sensor = None if depth_m is None else depth_m[y0:y1, x0:x1]
         visible = self.visibility(depth_r, sensor)
+        own_head = np.zeros_like(visible)
+        if p.self_occlusion_margin_m is not None and any(a >= p.self_occlusion_min_angle_deg for _, _, a in group):
+            head_depth = self.render_occluders(camera, [f for f, _, _ in group], (x0, y0, x1, y1))
+            if head_depth is not None:
+                own_head = (depth_r > 0) & (head_depth > 0) & (head_depth < depth_r - p.self_occlusion_margin_m)
+                visible &= ~own_head
         no_reading = np.ones_like(visible) if sensor is None else ~(np.nan_to_num(sensor, nan=0.0) > 0)
         paint = np.zeros(visible.shape, bool)
         per_face: list[tuple[int, np.ndarray]] = []
@@ -330,15 +362,18 @@ class FaceRenderer:
             vis_i = rendered_i & visible
             n_vis = int(vis_i.sum())
             if n_vis == 0:
-                result.skipped.append((face.person_id, "hidden by an occluder (sensor depth)"))
+                why = ("hidden by its own head" if (rendered_i & ~own_head).sum() == 0
+                       else "hidden by an occluder (sensor depth)")
+                result.skipped.append((face.person_id, why))
                 continue
-            grown = cv2.dilate(vis_i.astype(np.uint8), _disk(p.dilate_px)).astype(bool) if p.dilate_px else vis_i
+            radius = self.dilation_px(camera, face)
+            grown = cv2.dilate(vis_i.astype(np.uint8), _disk(radius)).astype(bool) if radius else vis_i
             paint |= grown
             missing_template = method == "template" and face.person_id not in with_template
             per_face.append((len(result.faces), grown))
             result.faces.append(RenderedFace(
                 person_id=face.person_id, bbox=_box_of(vis_i, x0, y0), full_bbox=_box_of(rendered_i, x0, y0),
-                painted_pixels=int(grown.sum()), visible_fraction=round(n_vis / n_rendered, 4),
+                painted_bbox=_box_of(grown, x0, y0), painted_pixels=int(grown.sum()), visible_fraction=round(n_vis / n_rendered, 4),
                 no_depth_fraction=round(float((vis_i & no_reading).sum()) / n_vis, 4),
                 facing_angle_deg=round(angle, 2), blend="blacken-fallback" if missing_template else method))
         if not paint.any():

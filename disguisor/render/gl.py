@@ -145,14 +145,15 @@ class CameraRenderer:
 
 
     def render_window(self, scene, camera: Camera, box: tuple[int, int, int, int], node_labels: dict | None = None,
-                      rgba: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+                      rgba: bool = False, depth_only: bool = False) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
         """Colour, depth and (when ``node_labels`` is given) labels of the image window
         ``box`` = (x0, y0, x1, y1) pixels (x1, y1 exclusive), rendering only the part of the
         canvas that window needs: the cost follows the window, not the image size.
 
         Returns arrays of the window's shape: colour (h, w, 3) uint8 RGB (with ``rgba``: (h, w, 4),
         alpha = coverage, colour premultiplied by it), depth (h, w) float32 metres along the
-        optical axis (0 = nothing), labels (h, w) int32 or None."""
+        optical axis (0 = nothing), labels (h, w) int32 or None. With ``depth_only`` the colour is
+        not rendered (None)."""
         pr = self._pyrender
         cv = self.canvases[camera.name]
         x0, y0, x1, y1 = box
@@ -169,7 +170,10 @@ class CameraRenderer:
         node = scene.add(gl_cam, pose=camera_pose_gl(camera))
         try:
             self.renderer.viewport_width, self.renderer.viewport_height = wx1 - wx0, wy1 - wy0
-            color, depth = self.renderer.render(scene, flags=pr.RenderFlags.RGBA if rgba else pr.RenderFlags.NONE)
+            if depth_only:
+                color, depth = None, self.renderer.render(scene, flags=pr.RenderFlags.DEPTH_ONLY)
+            else:
+                color, depth = self.renderer.render(scene, flags=pr.RenderFlags.RGBA if rgba else pr.RenderFlags.NONE)
             labels = None
             if node_labels is not None:
                 seg_map = {n: _label_to_rgb(lbl) for n, lbl in node_labels.items()}
@@ -183,7 +187,8 @@ class CameraRenderer:
         if mx is None:
             return color, depth, labels
         border = {"borderMode": cv2.BORDER_CONSTANT, "borderValue": 0}
-        color = cv2.remap(color, mx, my, cv2.INTER_LINEAR, **border)
+        if color is not None:
+            color = cv2.remap(color, mx, my, cv2.INTER_LINEAR, **border)
         depth = cv2.remap(depth, mx, my, cv2.INTER_NEAREST, **border)
         if labels is not None:
             labels = cv2.remap(labels, mx, my, cv2.INTER_NEAREST, **border)

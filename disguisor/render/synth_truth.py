@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from disguisor.errors import InputError
+from disguisor.refine.face import head_occluder_triangles, submesh
 from disguisor.refine.surface import FaceSurface, canonical_face_uv
 
 REPLAY_TOLERANCE_M = 1e-3
@@ -36,8 +37,9 @@ def face_surface_from_anny(body, vertices: np.ndarray, keypoints: np.ndarray, pe
     up = ears - (keypoints[5] + keypoints[6]) / 2
     up = up - facing * float(np.dot(up, facing))
     up = up / np.linalg.norm(up)
+    occ_v, occ_t = submesh(vertices, head_occluder_triangles(body.faces, idx, body.regions["head"]))
     return FaceSurface(person_id, V, tris, canonical_face_uv(V, centre, facing, up), centre, facing, up,
-                       refined=True, note="ground truth")
+                       refined=True, note="ground truth", occluder_vertices=occ_v, occluder_triangles=occ_t)
 
 
 def true_face_surfaces(recording: str | Path, frames: list[int] | None = None) -> dict[int, list[FaceSurface]]:

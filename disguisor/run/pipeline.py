@@ -46,10 +46,12 @@ from typing import Any
 import cv2
 import numpy as np
 
+from disguisor import __version__
 from disguisor.errors import InputError
 from disguisor.io.atomic import atomic_write_text, write_image
 from disguisor.io.calibration import Camera
 from disguisor.io.recording import Recording, open_recording
+from disguisor.render.params import RenderParams
 from disguisor.run import outputs
 from disguisor.run.params import STAGES, RunParams
 
@@ -176,7 +178,8 @@ def _stage_settings(stage: str, params: RunParams) -> dict[str, Any]:
         return {"method": params.method, "template": params.template, "also_2d": params.also_2d,
                 "on_error": params.on_error, "jpeg": params.jpeg_quality,
                 "fail_closed": asdict(params.fail_closed),
-                "render_params": None if params.render is None else asdict(params.render)}
+                # the defaults too: a new release with other defaults must not reuse old frames
+                "render_params": asdict(params.render if params.render is not None else RenderParams())}
     return {}
 
 
@@ -304,7 +307,7 @@ class FrameWorker:
         image = result.image
         image_id = self.ids[camera.name, frame]
         dets = [{"image_id": image_id, "category_id": 1, "bbox": [round(float(v), 2) for v in rf.bbox],
-                 "score": 1.0, "person_id": int(rf.person_id), "camera": camera.name, "frame": frame,
+                 "painted_bbox": [round(float(v), 2) for v in rf.painted_bbox], "score": 1.0, "person_id": int(rf.person_id), "camera": camera.name, "frame": frame,
                  "source": "3d"} for rf in result.faces]
         info: dict[str, Any] = {"faces": [int(rf.person_id) for rf in result.faces],
                                 "skipped": [{"person_id": int(p), "reason": r} for p, r in result.skipped]}
@@ -437,7 +440,7 @@ def run_pipeline(recording_path: str | Path, out: str | Path, params: RunParams 
         state.forget_from(params.from_stage)
     stage_seconds: dict[str, float] = {}
 
-    key = _hash("recording", recording_fingerprint(rec))
+    key = _hash("recording", recording_fingerprint(rec), __version__)
     for stage in ("keypoints", "pose3d", "fit"):
         key = _hash(stage, key, _stage_settings(stage, params))
         target = out / "stages" / STAGE_OUTPUTS[stage]
