@@ -220,7 +220,6 @@ def test_occluder_in_front_is_not_painted(renderer):
     depth[occluder] = 0.6
     res = renderer.anonymize_view(img, depth, cam, [face], {1: quadrant_template()})
     changed = _painted(res.image, img)
-    p = renderer.params
     # nothing on the occluder beyond the dilation ring, all of the rest of the face painted
     assert not changed[:, :W // 2 - renderer.dilation_px(cam, face) - 1].any()
     full = renderer.anonymize_view(img, None, cam, [face], {1: quadrant_template()})

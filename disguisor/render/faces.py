@@ -373,7 +373,8 @@ class FaceRenderer:
             per_face.append((len(result.faces), grown))
             result.faces.append(RenderedFace(
                 person_id=face.person_id, bbox=_box_of(vis_i, x0, y0), full_bbox=_box_of(rendered_i, x0, y0),
-                painted_bbox=_box_of(grown, x0, y0), painted_pixels=int(grown.sum()), visible_fraction=round(n_vis / n_rendered, 4),
+                painted_bbox=_box_of(grown, x0, y0), painted_pixels=int(grown.sum()),
+                visible_fraction=round(n_vis / n_rendered, 4),
                 no_depth_fraction=round(float((vis_i & no_reading).sum()) / n_vis, 4),
                 facing_angle_deg=round(angle, 2), blend="blacken-fallback" if missing_template else method))
         if not paint.any():

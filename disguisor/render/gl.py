@@ -145,7 +145,8 @@ class CameraRenderer:
 
 
     def render_window(self, scene, camera: Camera, box: tuple[int, int, int, int], node_labels: dict | None = None,
-                      rgba: bool = False, depth_only: bool = False) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+                      rgba: bool = False, depth_only: bool = False,
+                      ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
         """Colour, depth and (when ``node_labels`` is given) labels of the image window
         ``box`` = (x0, y0, x1, y1) pixels (x1, y1 exclusive), rendering only the part of the
         canvas that window needs: the cost follows the window, not the image size.

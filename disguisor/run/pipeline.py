@@ -307,8 +307,9 @@ class FrameWorker:
         image = result.image
         image_id = self.ids[camera.name, frame]
         dets = [{"image_id": image_id, "category_id": 1, "bbox": [round(float(v), 2) for v in rf.bbox],
-                 "painted_bbox": [round(float(v), 2) for v in rf.painted_bbox], "score": 1.0, "person_id": int(rf.person_id), "camera": camera.name, "frame": frame,
-                 "source": "3d"} for rf in result.faces]
+                 "painted_bbox": [round(float(v), 2) for v in rf.painted_bbox], "score": 1.0,
+                 "person_id": int(rf.person_id), "camera": camera.name, "frame": frame, "source": "3d"}
+                for rf in result.faces]
         info: dict[str, Any] = {"faces": [int(rf.person_id) for rf in result.faces],
                                 "skipped": [{"person_id": int(p), "reason": r} for p, r in result.skipped]}
         kernel = 61
