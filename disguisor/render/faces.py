@@ -43,8 +43,10 @@ _NEAR_M = 0.05  # the GL near plane (gl.py): closer vertices are clipped
 class RenderedFace:
     """One face painted in one view.
 
-    bbox: (x, y, w, h) pixels, tight box of the face's visible (painted, before dilation)
-    pixels: what the evaluation compares with face boxes of the visible face region.
+    bbox: (x, y, w, h) pixels, tight box of the face's likely visible pixels (the depth test with
+    ``report_occluder_margin_m``, pixels with a sensor reading only; all painted pixels before
+    dilation when that leaves none): the best estimate of the visible face, which the
+    evaluation compares with face boxes.
     full_bbox: the same for all its rendered pixels, including those behind sensor-depth
     occluders. painted_bbox: the box of the pixels changed for this face (after dilation).
     painted_pixels: pixels changed for this face (after dilation).
@@ -273,17 +275,34 @@ class FaceRenderer:
         out[fill] = total[fill] / count[fill]
         return out
 
-    def visibility(self, depth_rendered: np.ndarray, depth_sensor: np.ndarray | None) -> np.ndarray:
-        """(h, w) bool: rendered pixels NOT hidden by a sensor reading clearly in front of them."""
+    def visibility(self, depth_rendered: np.ndarray, depth_sensor: np.ndarray | None,
+                   strict: bool = False) -> np.ndarray:
+        """(h, w) bool: rendered pixels NOT hidden by a sensor reading clearly in front of them.
+
+        strict: the test of the reported box: the margin ``report_occluder_margin_m``, and only
+        pixels with a sensor reading count."""
+        p = self.params
         rendered = depth_rendered > 0
         if depth_sensor is None:
             return rendered
         s = self.fill_depth_holes(np.nan_to_num(depth_sensor.astype(np.float32), nan=0.0))
-        occluder = rendered & (s > 0) & (s < depth_rendered - self.params.occluder_tolerance_m(depth_rendered))
-        k = self.params.occluder_open_px
+        # the occluder test runs on the whole window, against the face depth extended outward
+        # (nearest rendered pixel): the opening below must see an occluder's full shape, not
+        # the slivers of it that the face's outline cuts off (those would be kept as visible)
+        ref = depth_rendered
+        if rendered.any() and not rendered.all():
+            iy, ix = ndimage.distance_transform_edt(~rendered, return_distances=False, return_indices=True)
+            ref = depth_rendered[iy, ix]
+        tol = p.occluder_tolerance_m(ref, p.report_occluder_margin_m if strict else None)
+        occluder = (s > 0) & (s < ref - tol)
+        k = p.occluder_open_px
         if k > 1 and occluder.any():
             occluder = cv2.morphologyEx(occluder.astype(np.uint8), cv2.MORPH_OPEN,
                                         np.ones((k, k), np.uint8)).astype(bool)
+        if strict:
+            # a pixel without a reading is painted, but is no evidence of the face (depth edges
+            # drop readings along an occluder's outline)
+            return rendered & ~occluder & (np.nan_to_num(depth_sensor, nan=0.0) > 0)
         return rendered & ~occluder
 
     def anonymize_view(self, image: np.ndarray, depth_m: np.ndarray | None, camera: Camera,
@@ -341,12 +360,15 @@ class FaceRenderer:
         color, depth_r, labels = self.render_faces(camera, [f for f, _, _ in group], templates, (x0, y0, x1, y1))
         sensor = None if depth_m is None else depth_m[y0:y1, x0:x1]
         visible = self.visibility(depth_r, sensor)
+        # the reported box: the face's best estimate, a tighter depth test (painting keeps the wide one)
+        likely = visible if sensor is None else self.visibility(depth_r, sensor, strict=True)
         own_head = np.zeros_like(visible)
         if p.self_occlusion_margin_m is not None and any(a >= p.self_occlusion_min_angle_deg for _, _, a in group):
             head_depth = self.render_occluders(camera, [f for f, _, _ in group], (x0, y0, x1, y1))
             if head_depth is not None:
                 own_head = (depth_r > 0) & (head_depth > 0) & (head_depth < depth_r - p.self_occlusion_margin_m)
                 visible &= ~own_head
+                likely &= ~own_head
         no_reading = np.ones_like(visible) if sensor is None else ~(np.nan_to_num(sensor, nan=0.0) > 0)
         paint = np.zeros(visible.shape, bool)
         per_face: list[tuple[int, np.ndarray]] = []
@@ -371,8 +393,9 @@ class FaceRenderer:
             paint |= grown
             missing_template = method == "template" and face.person_id not in with_template
             per_face.append((len(result.faces), grown))
+            likely_i = rendered_i & likely
             result.faces.append(RenderedFace(
-                person_id=face.person_id, bbox=_box_of(vis_i, x0, y0), full_bbox=_box_of(rendered_i, x0, y0),
+                person_id=face.person_id, bbox=_box_of(likely_i if likely_i.any() else vis_i, x0, y0), full_bbox=_box_of(rendered_i, x0, y0),
                 painted_bbox=_box_of(grown, x0, y0), painted_pixels=int(grown.sum()),
                 visible_fraction=round(n_vis / n_rendered, 4),
                 no_depth_fraction=round(float((vis_i & no_reading).sum()) / n_vis, 4),

@@ -29,6 +29,12 @@ class RenderParams:
       edges) are filled with the mean reading within this radius when readings cover at least
       this share of the window; larger holes (outside the depth field of view) stay empty and
       are painted.
+    report_occluder_margin_m: a tighter test decides the face box reported in detections.json,
+      the best estimate of the visible face: this margin instead of ``occluder_margin_m``, and
+      only pixels with a sensor reading count (those without one are painted, but depth edges
+      drop readings along an occluder's outline, so they are no evidence of the face).
+      Painting keeps the wide test; a face without any such pixel reports the box of its
+      painted pixels.
     max_facing_angle_deg: a face is not painted in a camera when the angle between its facing
       direction and the direction from the face to the camera exceeds this (90 = profile). The
       default leaves a wide margin past profile (privacy first); the depth test handles the rest.
@@ -66,6 +72,7 @@ class RenderParams:
     occluder_margin_m: float = 0.06
     occluder_noise_sigmas: float = 3.0
     occluder_max_tolerance_m: float = 0.14
+    report_occluder_margin_m: float = 0.025
     noise_a_m: float = 0.0008
     noise_b_per_m: float = 0.0012
     occluder_open_px: int = 3
@@ -85,8 +92,10 @@ class RenderParams:
     shading_diffuse: float = 0.34
     obfuscation: ObfuscationParams = ObfuscationParams()
 
-    def occluder_tolerance_m(self, z):
-        """Depth tolerance (metres) at rendered depth ``z`` (metres, scalar or array)."""
+    def occluder_tolerance_m(self, z, margin_m: float | None = None):
+        """Depth tolerance (metres) at rendered depth ``z`` (metres, scalar or array), with the
+        fixed part ``margin_m`` (default ``occluder_margin_m``)."""
         sigma = self.noise_a_m + self.noise_b_per_m * z * z
-        tol = self.occluder_margin_m + self.occluder_noise_sigmas * sigma
+        margin = self.occluder_margin_m if margin_m is None else margin_m
+        tol = margin + self.occluder_noise_sigmas * sigma
         return np.minimum(tol, self.occluder_max_tolerance_m)
