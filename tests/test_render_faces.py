@@ -398,9 +398,11 @@ def test_true_faces_match_ground_truth_boxes(synth_recording):
                     if pid not in got:
                         unpainted.append((iid, pid))
                         continue
-                    g, b = a["bbox"], got[pid].bbox
+                    g, b, pb = a["bbox"], got[pid].bbox, got[pid].painted_bbox
                     iou = _iou(g, b)
-                    covered = iou * (g[2] * g[3] + b[2] * b[3]) / (1 + iou) / (g[2] * g[3])
+                    # share of the ground-truth box inside the painted box
+                    pi = _iou(g, pb)
+                    covered = pi * (g[2] * g[3] + pb[2] * pb[3]) / (1 + pi) / (g[2] * g[3])
                     rows.append((iou, covered, g[2] * g[3], a["visible_fraction"]))
                 extra_px += [rf.bbox[2] * rf.bbox[3] for pid, rf in got.items() if (iid, pid) not in gt]
     rows = np.array(rows)
@@ -486,7 +488,7 @@ def test_own_head_hides_the_face_behind_it():
     cams = [_camera_at_angle(a) for a in (30, 80)]
     img = textured_image(11)
     tpl = {1: quadrant_template()}
-    with FaceRenderer(cams, RenderParams(blend="paste")) as on, \
+    with FaceRenderer(cams, RenderParams(blend="paste", self_occlusion_margin_m=0.03)) as on, \
             FaceRenderer(cams, RenderParams(blend="paste", self_occlusion_margin_m=None)) as off:
         # seen from the front (< self_occlusion_min_angle_deg): the own head is not tested
         a, b = (r.anonymize_view(img, None, cams[0], [face], tpl) for r in (on, off))
@@ -516,3 +518,28 @@ def test_dilation_follows_distance():
         assert r.dilation_px(cam, far) == p.dilate_px
     with FaceRenderer([make_camera(f=3000.0)], replace(p, dilate_max_px=25)) as r:
         assert r.dilation_px(r.gl.cameras[0], quad_face(centre=(0.0, -0.5, FACE_Z))) == 25
+
+
+def test_reported_box_is_the_confirmed_face_painting_stays_wide(renderer):
+    cam = renderer.gl.cameras[0]
+    face = quad_face()
+    img = textured_image(12)
+    full = renderer.anonymize_view(img, None, cam, [face], {1: quadrant_template()})
+    x, y, w, h = full.faces[0].bbox
+    depth = np.full((H, W), 1.0, np.float32)  # the real face, at the estimate's depth
+    # a hand 4 cm in front of the face's left half: within the painting tolerance (6 cm + noise),
+    # beyond the reporting margin (2.5 cm + noise)
+    depth[:, : int(x + w / 2)] = 0.96
+    res = renderer.anonymize_view(img, depth, cam, [face], {1: quadrant_template()})
+    rf = res.faces[0]
+    assert rf.painted_bbox[0] <= x and rf.painted_bbox[2] >= w  # all of the face painted
+    assert abs(rf.bbox[0] - (x + w / 2)) <= 2 and rf.bbox[2] <= w / 2 + 2  # reported: the right half
+    # no readings on the bottom half: still painted, but no evidence for the reported box
+    depth = np.full((H, W), 1.0, np.float32)
+    depth[int(y + h / 2):] = 0.0
+    res = renderer.anonymize_view(img, depth, cam, [face], {1: quadrant_template()})
+    rf = res.faces[0]
+    assert rf.painted_bbox[3] >= h and rf.bbox[3] <= h / 2 + 2
+    # nothing confirmed anywhere (no readings at all): the box of the painted face
+    res = renderer.anonymize_view(img, np.zeros((H, W), np.float32), cam, [face], {1: quadrant_template()})
+    assert res.faces[0].bbox == full.faces[0].bbox

@@ -394,8 +394,10 @@ class FaceRenderer:
             missing_template = method == "template" and face.person_id not in with_template
             per_face.append((len(result.faces), grown))
             likely_i = rendered_i & likely
+            if not likely_i.any():
+                likely_i = vis_i
             result.faces.append(RenderedFace(
-                person_id=face.person_id, bbox=_box_of(likely_i if likely_i.any() else vis_i, x0, y0), full_bbox=_box_of(rendered_i, x0, y0),
+                person_id=face.person_id, bbox=_box_of(likely_i, x0, y0), full_bbox=_box_of(rendered_i, x0, y0),
                 painted_bbox=_box_of(grown, x0, y0), painted_pixels=int(grown.sum()),
                 visible_fraction=round(n_vis / n_rendered, 4),
                 no_depth_fraction=round(float((vis_i & no_reading).sum()) / n_vis, 4),
