@@ -48,6 +48,7 @@ from typing import Any
 from disguisor.errors import InputError
 from disguisor.io.jsonfields import MISSING as _MISSING
 from disguisor.io.jsonfields import Id, read_json
+from disguisor.io.jsonfields import annotations as _annotations
 from disguisor.io.jsonfields import entries as _entries
 from disguisor.io.jsonfields import get_field as _get
 from disguisor.io.jsonfields import ident as _ident
@@ -227,24 +228,10 @@ def ground_truth_from_json(data: Any, source: str | Path = "annotations.json") -
         moments[key] = i
 
     faces: list[FaceBox] = []
-    ann_ids: dict[Id, int] = {}
     person_in_image: dict[tuple[Id, Id], int] = {}
     ignored = 0
-    for i, entry in enumerate(_entries(data, "annotations", source)):
-        where = f"annotations[{i}]"
-
-        def get(key: str, default: Any = _MISSING, entry: dict = entry, where: str = where) -> Any:
-            return _get(entry, key, source, where, default)
-
-        ann_id = _ident(get("id"), source, f"{where}.id")
-        if ann_id in ann_ids:
-            raise InputError(source, f"duplicate annotation id {ann_id!r} (also annotations[{ann_ids[ann_id]}])",
-                             field=f"{where}.id")
-        ann_ids[ann_id] = i
-        image_id = _ident(get("image_id"), source, f"{where}.image_id")
-        if image_id not in images:
-            raise InputError(source, f"unknown image id {image_id!r}", field=f"{where}.image_id")
-        category = _ident(get("category_id"), source, f"{where}.category_id")
+    for i, ann in enumerate(_annotations(data, source, images)):
+        where, get, ann_id, image_id, category = ann.where, ann.get, ann.id, ann.image_id, ann.category
         if categories is not None and category not in categories:
             raise InputError(source, f"category {category!r} is not in 'categories'", field=f"{where}.category_id")
         is_face = category == FACE_CATEGORY_ID

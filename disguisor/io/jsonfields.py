@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Container, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +93,39 @@ def check_header(data: Any, source: str | Path, file_format: str, version: int, 
                          field="version")
     if "units" in data and data["units"] != "metre":
         raise InputError(source, f"must be 'metre', not {data['units']!r}", field="units")
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One entry of a COCO-style ``annotations`` list whose common fields are checked: ``id``
+    (unique in the file), ``image_id`` (a known image) and ``category_id``. where: its field
+    path (``annotations[3]``) for messages."""
+
+    entry: Mapping[str, Any]
+    where: str
+    source: str | Path
+    id: Id
+    image_id: Id
+    category: Id
+
+    def get(self, key: str, default: Any = MISSING) -> Any:
+        """The entry's ``key`` (see :func:`get_field`)."""
+        return get_field(self.entry, key, self.source, self.where, default)
+
+
+def annotations(data: Mapping[str, Any], source: str | Path, image_ids: Container[Id]) -> Iterator[Annotation]:
+    """The ``annotations`` list of a COCO-style file, entry by entry, with ids unique and image
+    ids among ``image_ids``; an :class:`InputError` names the first entry that breaks either."""
+    seen: dict[Id, int] = {}
+    for i, entry in enumerate(entries(data, "annotations", source)):
+        where = f"annotations[{i}]"
+        ann_id = ident(get_field(entry, "id", source, where), source, f"{where}.id")
+        if ann_id in seen:
+            raise InputError(source, f"duplicate annotation id {ann_id!r} (also annotations[{seen[ann_id]}])",
+                             field=f"{where}.id")
+        seen[ann_id] = i
+        image_id = ident(get_field(entry, "image_id", source, where), source, f"{where}.image_id")
+        if image_id not in image_ids:
+            raise InputError(source, f"unknown image id {image_id!r}", field=f"{where}.image_id")
+        category = ident(get_field(entry, "category_id", source, where), source, f"{where}.category_id")
+        yield Annotation(entry, where, source, ann_id, image_id, category)

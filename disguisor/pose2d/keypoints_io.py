@@ -49,8 +49,8 @@ import numpy as np
 
 from disguisor.errors import InputError
 from disguisor.io.atomic import atomic_write_text
-from disguisor.io.jsonfields import MISSING as _MISSING
 from disguisor.io.jsonfields import Id, read_json
+from disguisor.io.jsonfields import annotations as _annotations
 from disguisor.io.jsonfields import entries as _entries
 from disguisor.io.jsonfields import get_field as _get
 from disguisor.io.jsonfields import ident as _ident
@@ -271,22 +271,8 @@ def keypoints_from_json(data: Any, source: str | Path = "keypoints2d.json",
         moments[key] = i
 
     detections: list[Detection] = []
-    ann_ids: dict[Id, int] = {}
-    for i, entry in enumerate(_entries(data, "annotations", source)):
-        where = f"annotations[{i}]"
-
-        def get(key: str, default: Any = _MISSING, entry: dict = entry, where: str = where) -> Any:
-            return _get(entry, key, source, where, default)
-
-        ann_id = _ident(get("id"), source, f"{where}.id")
-        if ann_id in ann_ids:
-            raise InputError(source, f"duplicate annotation id {ann_id!r} (also annotations[{ann_ids[ann_id]}])",
-                             field=f"{where}.id")
-        ann_ids[ann_id] = i
-        image_id = _ident(get("image_id"), source, f"{where}.image_id")
-        if image_id not in images:
-            raise InputError(source, f"unknown image id {image_id!r}", field=f"{where}.image_id")
-        category = _ident(get("category_id"), source, f"{where}.category_id")
+    for i, ann in enumerate(_annotations(data, source, images)):
+        where, get, ann_id, image_id, category = ann.where, ann.get, ann.id, ann.image_id, ann.category
         if category != PERSON_CATEGORY_ID:
             raise InputError(source, f"only category {PERSON_CATEGORY_ID} (person) is supported, not {category!r}",
                              field=f"{where}.category_id")
