@@ -6,6 +6,7 @@
    identity leakage for every method, same recordings.
 
     .venv/bin/python benchmarks/bench_compare.py [--frames 6] [--size 1280x720] [--hybrid centerface]
+        [--no-identity] [--skip-runs]
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ def main() -> None:
     ap.add_argument("--hybrid", default="centerface")
     ap.add_argument("--out", type=Path, default=Path("bench-output/baselines"))
     ap.add_argument("--detectors", nargs="+", default=["centerface", "blazeface", "dlib"])
+    ap.add_argument("--no-identity", action="store_true", help="skip identity leakage (dlib, slowest part)")
+    ap.add_argument("--skip-runs", action="store_true", help="reuse the disguisor and hybrid outputs in --out")
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
     for scenario in args.scenarios:
         rec = args.out / f"synth_{scenario}_{w}x{h}_{args.frames}f"  # bench_baselines.py's naming
         if not (rec / "annotations.json").exists():
             generate_or_recording(rec, scenario, frames=args.frames, size=(w, h), seed=0, overwrite=True)
-        for name, extra in (("disguisor", []), ("hybrid", ["--also-2d", args.hybrid])):
+        for name, extra in (() if args.skip_runs else (("disguisor", []), ("hybrid", ["--also-2d", args.hybrid]))):
             out = args.out / f"{name}_{scenario}"
             shutil.rmtree(out, ignore_errors=True)
             cmd = [sys.executable, "-m", "disguisor", "--quiet", "run", str(rec), "-o", str(out),
@@ -45,7 +48,8 @@ def main() -> None:
     subprocess.run([sys.executable, str(HERE / "bench_baselines.py"), "--frames", str(args.frames), "--size",
                     args.size, "--scenarios", *args.scenarios, "--detectors", *args.detectors, "--out", str(args.out),
                     "--extra", f"disguisor={args.out}/disguisor_{{scenario}}",
-                    "--extra", f"hybrid={args.out}/hybrid_{{scenario}}"], check=True)
+                    "--extra", f"hybrid={args.out}/hybrid_{{scenario}}",
+                    *(["--no-identity"] if args.no_identity else [])], check=True)
 
 
 if __name__ == "__main__":

@@ -469,7 +469,9 @@ def quality_cmd(
     gt: Annotated[Path, typer.Option("--gt", help="Ground-truth face boxes (annotations.json).")],
     weights_dir: Annotated[Optional[Path], typer.Option("--weights-dir", help="Folder with backbone weights "
                                                         "(alexnet*.pth or vgg16*.pth, torchvision layout) and "
-                                                        "LPIPS alex.pth/vgg.pth: adds LPIPS, DPS and FID.")] = None,
+                                                        "LPIPS alex.pth/vgg.pth: adds LPIPS and DPS; "
+                                                        "pt_inception-2015-12-05-*.pth (pytorch-fid): the "
+                                                        "standard FID.")] = None,
     backbone: Annotated[Optional[str], typer.Option(help="alex or vgg (default: whichever is in --weights-dir).")]
     = None,
     identity: Annotated[bool, typer.Option("--identity/--no-identity", help="Measure identity leakage (dlib).")]

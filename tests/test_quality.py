@@ -170,6 +170,69 @@ def test_frechet_distance_known_answer_and_fid_properties(alex_dir):
     assert same < 1e-3 * heavy and light < heavy
 
 
+# --- standard FID on InceptionV3 pool3 -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def inception_dir(tmp_path_factory) -> Path:
+    from disguisor.quality.inception import random_inception_weights
+
+    folder = tmp_path_factory.mktemp("inception")
+    random_inception_weights(folder)
+    return folder
+
+
+def test_inception_has_the_fid_layout():
+    from disguisor.quality.inception import InceptionV3
+
+    net = InceptionV3()
+    # torchvision's inception_v3 has 27,161,264 parameters; without its auxiliary classifier
+    # (3,326,696) and its 1000-class fc (2,049,000) what remains are pool3's 21,785,568
+    assert sum(p.numel() for p in net.parameters()) == 21_785_568
+    keys = net.state_dict().keys()
+    assert {"Conv2d_1a_3x3.conv.weight", "Mixed_5b.branch_pool.bn.running_var", "Mixed_7c.branch3x3dbl_3b.conv.weight"
+            } <= set(keys)
+    assert all(m.eps == 0.001 for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d))
+
+
+def test_inception_fid_loading_properties_and_errors(inception_dir, tmp_path):
+    from disguisor.quality.inception import FEATURE_DIM, inception_features
+
+    metrics = load_deep_metrics(inception_dir)  # the Inception file alone: FID only
+    assert metrics.backbone is None and metrics.inception is not None
+    assert metrics.fid_features == "InceptionV3 pool3"
+    a = _crops(8)
+    f = inception_features(metrics.inception, a)
+    assert f.shape == (8, FEATURE_DIM) and np.isfinite(f).all() and f.std(axis=0).max() > 0
+    # any input size: resized to 299 first
+    assert np.allclose(inception_features(metrics.inception, a[:2]), f[:2], atol=1e-4)
+    same, light, heavy = fid(metrics, a, a.copy()), fid(metrics, a, _noisy(a, 10)), fid(metrics, a, _noisy(a, 80))
+    assert same < 1e-3 * heavy and light < heavy
+    # a broken file names the key
+    state = torch.load(next(inception_dir.glob("pt_inception*.pth")), weights_only=True)
+    state["Mixed_6b.branch7x7_2.conv.weight"] = torch.zeros(128, 128, 7, 1)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    torch.save(state, bad / "pt_inception-bad.pth")
+    with pytest.raises(InputError, match="Mixed_6b.branch7x7_2.conv.weight"):
+        load_deep_metrics(bad)
+    del state["Mixed_6b.branch7x7_2.conv.weight"]
+    torch.save(state, bad / "pt_inception-bad.pth")
+    with pytest.raises(InputError, match="key missing"):
+        load_deep_metrics(bad)
+
+
+def test_quality_command_reports_inception_fid(face_rec, alex_dir, inception_dir, tmp_path):
+    weights = tmp_path / "weights"
+    shutil.copytree(alex_dir, weights)
+    for f in inception_dir.iterdir():
+        shutil.copy(f, weights / f.name)
+    out = _copy_as_output(face_rec, tmp_path / "same")
+    report = measure_quality(face_rec, out, face_rec / "annotations.json", weights_dir=weights, identity=False)
+    # both backbones: the perceptual distances on AlexNet, the FID on Inception
+    assert report.backbone == "alex" and report.fid_features == "InceptionV3 pool3" and "dps_spatial" in report.deep
+    assert report.faces >= 2 and report.fid is not None and report.fid < 1e-3
+
+
 # --- identity leakage -----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -36,8 +36,9 @@ ANON_EXTENSIONS = (".jpg", ".png", ".jpeg")
 @dataclass
 class QualityReport:
     """Means over the evaluated faces; ``deep`` maps metric name -> mean (empty without weights);
-    ``fid``: Fréchet distance of backbone features (None without weights or with < 2 faces);
-    ``per_face``: one record per face (camera, frame, person, box, metrics)."""
+    ``fid``: Fréchet distance (None without weights or with < 2 faces) on ``fid_features``
+    (InceptionV3 pool3, or the backbone's pooled features); ``per_face``: one record per face
+    (camera, frame, person, box, metrics)."""
 
     faces: int
     skipped_small: int
@@ -46,6 +47,7 @@ class QualityReport:
     fid: float | None
     backbone: str | None
     identity: IdentitySummary | None
+    fid_features: str | None = None
     per_face: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -137,7 +139,7 @@ def measure_quality(original: str | Path, anonymized: str | Path, gt: str | Path
         from disguisor.quality.deep import fid, pair_distances
 
         a, b = np.stack(crops_o), np.stack(crops_a)
-        dists = pair_distances(deep, a, b)
+        dists = pair_distances(deep, a, b) if deep.backbone is not None else {}
         for name, values in dists.items():
             deep_means[name] = float(values.mean())
             for rec_face, v in zip(records, values, strict=True):
@@ -147,7 +149,9 @@ def measure_quality(original: str | Path, anonymized: str | Path, gt: str | Path
     return QualityReport(
         faces=len(records), skipped_small=skipped,
         ssim=float(np.mean([r["ssim"] for r in records])) if records else None,
-        deep=deep_means, fid=fid_value, backbone=None if deep is None else deep.backbone.kind,
+        deep=deep_means, fid=fid_value,
+        backbone=None if deep is None or deep.backbone is None else deep.backbone.kind,
+        fid_features=None if deep is None else deep.fid_features,
         identity=summarize_identity(outcomes, params.identity_threshold) if id_model is not None else None,
         per_face=records)
 
@@ -162,8 +166,8 @@ def report_rows(report: QualityReport) -> list[tuple[str, str]]:
             ("SSIM (higher = closer)", fmt(report.ssim))]
     for name, value in report.deep.items():
         rows.append((f"{name.upper().replace('_', ' ')} ({report.backbone}, lower = closer)", fmt(value)))
-    if report.backbone is not None:
-        rows.append((f"FID on {report.backbone} features (lower = closer)", fmt(report.fid, 2)))
+    if report.fid_features is not None:
+        rows.append((f"FID on {report.fid_features} (lower = closer)", fmt(report.fid, 2)))
     ident = report.identity
     if ident is not None:
         rows += [("identity: originals found by dlib", f"{ident.originals_found} of {ident.faces}"),

@@ -1,7 +1,8 @@
 """Deep image metrics on a user-supplied ImageNet backbone: LPIPS, deep perceptual similarity
 (spatial, mean, sort) and a Fréchet distance of backbone features.
 
-No backbone weights ship in any package, so the user supplies them (``--weights-dir``):
+No backbone weights ship in any package, so the user supplies them (``--weights-dir``; a
+folder with only the Inception file gives the FID alone):
 
 - the backbone: torchvision's ImageNet AlexNet (``alexnet-owt-7be5be79.pth``) or VGG-16
   (``vgg16-397923af.pth``); any file whose name starts with ``alexnet`` / ``vgg16`` and holds
@@ -24,10 +25,12 @@ Definitions (x, x0 two images; p_l the unit-normalised channel vectors of tap l;
   positions are paired by rank, not by place: translation invariant).
   (Sjögren et al., "Identifying and mitigating flaws of deep perceptual similarity metrics";
   f = squared difference, channel-wise unit normalisation as in their BAPPS evaluation.)
-- FID here: the Fréchet distance between Gaussians fitted to the globally average-pooled last
-  tap of the *same backbone* (256-d for AlexNet, 512-d for VGG-16), not InceptionV3 pool3:
-  numbers are comparable between methods measured here, not with published FID values. With
-  fewer faces than feature dimensions the covariances are singular and the value is noisy.
+- FID: with ``pt_inception-2015-12-05-6726825d.pth`` (pytorch-fid's port of the TensorFlow
+  InceptionV3) in the folder, the standard FID on its 2048-d pool3 features
+  (:mod:`disguisor.quality.inception`), comparable with published values; without it, the
+  Fréchet distance of the globally average-pooled last tap of the *same backbone* (256-d for
+  AlexNet, 512-d for VGG-16), comparable only between methods measured here. With fewer faces
+  than feature dimensions the covariances are singular and the value is noisy.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ import torch
 from torch import nn
 
 from disguisor.errors import InputError
+from disguisor.quality.inception import InceptionV3, find_inception, inception_features, load_inception
 
 # (out_channels, kernel, stride, padding) per convolution, "M" = 3x3/2 max pool (AlexNet) or 2x2/2 (VGG)
 _ALEX = [(64, 11, 4, 2), "M", (192, 5, 1, 2), "M", (384, 3, 1, 1), (256, 3, 1, 1), (256, 3, 1, 1)]
@@ -117,15 +121,26 @@ class LinearHeads(nn.Module):
 
 @dataclass
 class DeepMetrics:
-    """The loaded networks; ``lpips`` is None without the linear-layer file."""
+    """The loaded networks: ``backbone`` (None with only Inception weights), ``lpips`` (None
+    without the linear-layer file), ``inception`` (None without ``pt_inception*.pth``)."""
 
-    backbone: Backbone
+    backbone: Backbone | None
     lpips: LinearHeads | None
-    backbone_file: Path
+    backbone_file: Path | None
     lpips_file: Path | None
+    inception: InceptionV3 | None = None
+    inception_file: Path | None = None
+
+    @property
+    def fid_features(self) -> str:
+        """What the FID is computed on (for reports)."""
+        if self.inception is not None:
+            return "InceptionV3 pool3"
+        return f"{self.backbone.kind if self.backbone is not None else '?'} pooled features"
 
 
-def _load_state(path: Path) -> dict[str, torch.Tensor]:
+def load_state(path: Path) -> dict[str, torch.Tensor]:
+    """The parameter tensors of a torch checkpoint (``module.`` prefixes removed)."""
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # many error types for non-torch files
@@ -170,15 +185,26 @@ def find_weights(weights_dir: str | Path, backbone: str | None = None) -> tuple[
 
 
 def load_deep_metrics(weights_dir: str | Path, backbone: str | None = None) -> DeepMetrics:
-    """Load the backbone (and LPIPS heads when present) from ``weights_dir``."""
-    kind, bfile, lfile = find_weights(weights_dir, backbone)
+    """Load what ``weights_dir`` holds: the backbone (and LPIPS heads when present) and the FID
+    Inception (``pt_inception*.pth``, see :mod:`disguisor.quality.inception`); at least one of
+    the two backbones must be there."""
+    folder = Path(weights_dir)
+    inception_file = find_inception(folder) if folder.is_dir() else None
+    inception = load_inception(inception_file) if inception_file is not None else None
+    try:
+        kind, bfile, lfile = find_weights(weights_dir, backbone)
+    except InputError:
+        if inception is None or backbone is not None:
+            raise
+        return DeepMetrics(None, None, None, None, inception, inception_file)
     net = Backbone(kind)
-    _load_into(net, _load_state(bfile), bfile, "features.")
+    _load_into(net, load_state(bfile), bfile, "features.")
     heads = None
     if lfile is not None:
         heads = LinearHeads(net.tap_channels)
-        _load_into(heads, _load_state(lfile), lfile, "lin")
-    return DeepMetrics(net.eval(), heads.eval() if heads is not None else None, bfile, lfile)
+        _load_into(heads, load_state(lfile), lfile, "lin")
+    return DeepMetrics(net.eval(), heads.eval() if heads is not None else None, bfile, lfile, inception,
+                       inception_file)
 
 
 def _to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -261,7 +287,10 @@ def frechet_distance(fa: np.ndarray, fb: np.ndarray) -> float:
 
 
 def fid(metrics: DeepMetrics, a: np.ndarray, b: np.ndarray) -> float:
-    """Fréchet distance of the backbone's pooled features of two image sets (see module docstring)."""
+    """Fréchet distance of two image sets: on InceptionV3 pool3 features (the standard FID) when
+    those weights are loaded, else on the backbone's pooled features (see module docstring)."""
+    if metrics.inception is not None:
+        return frechet_distance(inception_features(metrics.inception, a), inception_features(metrics.inception, b))
     return frechet_distance(pooled_features(metrics, a), pooled_features(metrics, b))
 
 
