@@ -52,6 +52,7 @@ def main() -> None:
     ap.add_argument("--also-2d", default=None)
     ap.add_argument("--method", default="template")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
     extra = ["--method", args.method] + (["--also-2d", args.also_2d] if args.also_2d else [])
@@ -77,7 +78,10 @@ def main() -> None:
             "per_camera_recall": {c: round(s.recall, 4) for c, s in res.per_camera.items()},
         }
         print(scenario, json.dumps(rows[scenario]), flush=True)
-    print(json.dumps({"size": args.size, "cpu_count": os.cpu_count(), "results": rows}, indent=1))
+    doc = json.dumps({"size": args.size, "cpu_count": os.cpu_count(), "results": rows}, indent=1)
+    print(doc)
+    if args.json is not None:
+        args.json.write_text(doc + "\n")
 
 
 if __name__ == "__main__":
