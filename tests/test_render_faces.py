@@ -242,12 +242,16 @@ def test_face_without_depth_or_behind_reading_is_painted(renderer):
     img = textured_image(3)
     reference = _painted(renderer.anonymize_view(img, None, cam, [face], {1: quadrant_template()}).image, img)
     assert reference.sum() > 2000
-    for depth in (np.zeros((H, W), np.float32), np.full((H, W), np.nan, np.float32),
-                  np.full((H, W), 1.5, np.float32)):  # no reading / NaN / the wall behind the estimate
+    for depth in (np.zeros((H, W), np.float32), np.full((H, W), np.nan, np.float32)):  # no reading / NaN
         res = renderer.anonymize_view(img, depth, cam, [face], {1: quadrant_template()})
         assert np.array_equal(_painted(res.image, img), reference)
         assert res.faces[0].visible_fraction == 1.0
-    assert res.faces[0].no_depth_fraction == 0.0
+    # the wall behind the estimate: the face is painted (only its dilation ring, on the wall, is not)
+    res = renderer.anonymize_view(img, np.full((H, W), 1.5, np.float32), cam, [face], {1: quadrant_template()})
+    painted = _painted(res.image, img)
+    assert res.faces[0].visible_fraction == 1.0 and res.faces[0].no_depth_fraction == 0.0
+    footprint = renderer.render_faces(cam, [face], {1: quadrant_template()}, (0, 0, W, H))[1] > 0
+    assert not (painted & ~reference).any() and painted[footprint].mean() > 0.99
 
 
 def test_turned_away_face_not_painted_grazing_face_painted(renderer):
@@ -543,3 +547,22 @@ def test_reported_box_is_the_confirmed_face_painting_stays_wide(renderer):
     # nothing confirmed anywhere (no readings at all): the box of the painted face
     res = renderer.anonymize_view(img, np.zeros((H, W), np.float32), cam, [face], {1: quadrant_template()})
     assert res.faces[0].bbox == full.faces[0].bbox
+
+
+def test_dilation_ring_stays_off_the_background(renderer):
+    cam = renderer.gl.cameras[0]
+    face = quad_face()
+    tpl = {1: quadrant_template()}
+    img = textured_image(13)
+    _, depth_r, _ = renderer.render_faces(cam, [face], tpl, (0, 0, W, H))
+    footprint = depth_r > 0
+    r = renderer.dilation_px(cam, face)
+    # the wall 1.5 m behind the face: the real face cannot be there, the ring is not painted
+    wall = np.where(footprint, depth_r, depth_r.max() + 1.5).astype(np.float32)
+    res = renderer.anonymize_view(img, wall, cam, [face], tpl)
+    grown1 = cv2.dilate(footprint.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    assert res.mask[footprint].all() and not (res.mask & ~grown1).any()
+    # no readings around the face (or a surface near its depth): the ring is painted
+    holes = np.where(footprint, depth_r, 0.0).astype(np.float32)
+    res = renderer.anonymize_view(img, holes, cam, [face], tpl)
+    assert (res.mask & ~footprint).sum() > 2 * r * footprint.sum() ** 0.5

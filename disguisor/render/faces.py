@@ -133,6 +133,16 @@ def _overlapping_groups(items: list) -> list[list]:
     return groups
 
 
+def _extend_depth(depth: np.ndarray) -> np.ndarray:
+    """``depth`` (h, w; 0 = nothing rendered) with every empty pixel given the depth of the
+    nearest rendered one (unchanged when all or none are rendered)."""
+    rendered = depth > 0
+    if not rendered.any() or rendered.all():
+        return depth
+    iy, ix = ndimage.distance_transform_edt(~rendered, return_distances=False, return_indices=True)
+    return depth[iy, ix]
+
+
 def _disk(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
@@ -286,13 +296,10 @@ class FaceRenderer:
         if depth_sensor is None:
             return rendered
         s = self.fill_depth_holes(np.nan_to_num(depth_sensor.astype(np.float32), nan=0.0))
-        # the occluder test runs on the whole window, against the face depth extended outward
-        # (nearest rendered pixel): the opening below must see an occluder's full shape, not
-        # the slivers of it that the face's outline cuts off (those would be kept as visible)
-        ref = depth_rendered
-        if rendered.any() and not rendered.all():
-            iy, ix = ndimage.distance_transform_edt(~rendered, return_distances=False, return_indices=True)
-            ref = depth_rendered[iy, ix]
+        # the occluder test runs on the whole window, against the face depth extended outward:
+        # the opening below must see an occluder's full shape, not the slivers of it that the
+        # face's outline cuts off (those would be kept as visible)
+        ref = _extend_depth(depth_rendered)
         tol = p.occluder_tolerance_m(ref, p.report_occluder_margin_m if strict else None)
         occluder = (s > 0) & (s < ref - tol)
         k = p.occluder_open_px
@@ -304,6 +311,15 @@ class FaceRenderer:
             # drop readings along an occluder's outline)
             return rendered & ~occluder & (np.nan_to_num(depth_sensor, nan=0.0) > 0)
         return rendered & ~occluder
+
+    def background_behind(self, depth_rendered: np.ndarray, depth_sensor: np.ndarray | None) -> np.ndarray:
+        """(h, w) bool: pixels whose sensor reading lies more than ``ring_background_margin_m``
+        behind the nearest rendered face: background, where no face can be (the dilation ring
+        is not painted there)."""
+        if depth_sensor is None or not (depth_rendered > 0).any():
+            return np.zeros(depth_rendered.shape, bool)
+        s = self.fill_depth_holes(np.nan_to_num(depth_sensor.astype(np.float32), nan=0.0))
+        return (s > 0) & (s > _extend_depth(depth_rendered) + self.params.ring_background_margin_m)
 
     def anonymize_view(self, image: np.ndarray, depth_m: np.ndarray | None, camera: Camera,
                        faces: list[FaceSurface], templates: dict[int, Template], method: str = "template",
@@ -369,6 +385,7 @@ class FaceRenderer:
                 own_head = (depth_r > 0) & (head_depth > 0) & (head_depth < depth_r - p.self_occlusion_margin_m)
                 visible &= ~own_head
                 likely &= ~own_head
+        behind = self.background_behind(depth_r, sensor)
         no_reading = np.ones_like(visible) if sensor is None else ~(np.nan_to_num(sensor, nan=0.0) > 0)
         paint = np.zeros(visible.shape, bool)
         per_face: list[tuple[int, np.ndarray]] = []
@@ -390,6 +407,7 @@ class FaceRenderer:
                 continue
             radius = self.dilation_px(camera, face)
             grown = cv2.dilate(vis_i.astype(np.uint8), _disk(radius)).astype(bool) if radius else vis_i
+            grown &= vis_i | ~behind
             paint |= grown
             missing_template = method == "template" and face.person_id not in with_template
             per_face.append((len(result.faces), grown))

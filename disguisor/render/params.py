@@ -59,6 +59,9 @@ class RenderParams:
       does not peek out where the 3D estimate is off: 2 cm is about the 90th percentile of the
       face-centre error after refinement on the synthetic scenarios (a 10 degree head-rotation
       error moves a cheek's edge about that much).
+    ring_background_margin_m: the dilation ring is not painted where the sensor reads a surface
+      more than this behind the face (the wall, the floor: the face cannot be there), so a head
+      against the background gets no halo; pixels without a reading are still painted.
     crop_margin_px: margin around the projected face box of the rendered and blended crop.
     blend: "poisson" (template gradients only: no identity detail of the original survives
       inside the face; the boundary takes the image's colours) or "mixed" (per pixel the
@@ -88,6 +91,7 @@ class RenderParams:
     dilate_m: float = 0.02
     dilate_px: int = 3
     dilate_max_px: int = 40
+    ring_background_margin_m: float = 0.25
     crop_margin_px: int = 8
     blend: str = "poisson"
     blend_regularization: float = 1e-7
