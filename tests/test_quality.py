@@ -32,7 +32,8 @@ from disguisor.quality.identity import IdentityModel, face_identity
 from disguisor.quality.params import QualityParams
 from disguisor.quality.ssim import ssim, to_gray
 from disguisor.render.obfuscate import box_mask, obfuscate
-from tests.face_fixture import camera_image, face_box, photo, write_face_recording
+from disguisor.render.params import RenderParams
+from tests.face_fixture import camera_image, face_box, iou, photo, write_face_recording
 
 
 def _noisy(image: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
@@ -254,6 +255,57 @@ def test_identity_identical_leaks_and_blackened_does_not(id_model):
     hidden = face_identity(id_model, img, black, box)
     assert hidden.embeddable and not hidden.detected and hidden.distance_detected is None
     assert hidden.distance_forced > 0.6
+
+
+def _face_surface_on_photo(cam):
+    """Anny's rest face scaled and placed over the photo's face in ``cam`` (c1), facing the camera,
+    5 cm in front of the photo plane (2 m)."""
+    from disguisor.body.anny_model import load_anny
+    from disguisor.refine.face import extract_face, face_triangles
+
+    x, y, w, h = face_box("c1")
+    anny = load_anny()
+    V, idx = anny.rest_vertices.astype(float), anny.regions["face"]
+    z = 1.95
+    f = cam.K[0, 0]
+    scale = (w * z / f) / np.ptp(V[idx, 0])
+    centre = np.array([(x + w / 2 - cam.K[0, 2]) * z / f, (y + 0.55 * h - cam.K[1, 2]) * z / cam.K[1, 1], z])
+    # rest pose: +x the person's left, facing -y, up +z -> camera: x right, facing -z, up -y
+    to_cam = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])
+    world = cam.camera_to_world((V - V[idx].mean(0)) * scale @ to_cam.T + centre)
+    origin = cam.camera_to_world(np.zeros((1, 3)))[0]
+    facing = cam.camera_to_world(np.array([[0, 0, -1.0]]))[0] - origin
+    up = cam.camera_to_world(np.array([[0, -1.0, 0]]))[0] - origin
+    return extract_face(0, world, idx, face_triangles(anny.faces, idx), facing, up)
+
+
+def test_template_replacement_removes_a_real_identity(id_model, face_rec):
+    """On a real face (the astronaut photo): the face template Poisson-blended with the template's
+    gradients only leaves nothing dlib recognises, nor does pasting; 'mixed' blending keeps the
+    original's strong edges (eyes, mouth) and dlib still recognises the person."""
+    from disguisor.io.recording import open_recording
+    from disguisor.render.faces import FaceRenderer
+    from disguisor.render.templates import choose_template, load_templates
+
+    rec = open_recording(face_rec)
+    cam = rec.calibration.camera("c1")
+    img = np.ascontiguousarray(rec.read_color(cam, 0)[..., ::-1])
+    face = _face_surface_on_photo(cam)
+    box = tuple(face_box("c1"))
+    tpl = {0: choose_template(0, load_templates())}
+    outcome = {}
+    for blend in ("poisson", "paste", "mixed"):
+        with FaceRenderer([cam], RenderParams(blend=blend)) as r:
+            res = r.anonymize_view(img, rec.read_depth(cam, 0), cam, [face], tpl)
+        assert len(res.faces) == 1 and res.faces[0].visible_fraction > 0.95
+        assert iou(res.faces[0].bbox, box) > 0.6
+        outcome[blend] = face_identity(id_model, img, res.image, box)
+    t = QualityParams().identity_threshold
+    for blend in ("poisson", "paste"):
+        o = outcome[blend]
+        assert o.original_found and not o.detected and o.distance_forced > t, (blend, o)
+    leak = outcome["mixed"]
+    assert leak.detected and leak.distance_forced < t < outcome["poisson"].distance_forced
 
 
 def test_identity_counts_unembeddable_originals(id_model):
