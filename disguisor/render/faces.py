@@ -1,16 +1,17 @@
 """Render face templates onto 3D face surfaces in every view, check visibility, blend.
 
-For one view: every face (disguisor/refine/surface.py FaceSurface, world metres) that is not
-turned away from the camera is rendered, textured with its person's template, into a window
-around the faces (offscreen OpenGL through the calibrated, distorted camera; all faces in one
-scene, so the nearest face wins per pixel). A rendered pixel is painted unless the sensor depth
-there reads a surface clearly in front of the face (an OR light, a hand, another person, the
-back of the head) or the person's own fitted head hides it (a view from behind: at a distance
-the sensor's tolerance is close to a head's depth); pixels without a depth reading are painted
-(privacy first). The painted
-region is dilated a few pixels and the template is Poisson-blended into the image using only
+For one view: every face (disguisor/refine/surface.py FaceSurface, world metres) not turned
+further from the camera than ``max_facing_angle_deg`` (default: none is skipped) is rendered,
+textured with its person's template, into a window around the faces (offscreen OpenGL through
+the calibrated, distorted camera; all faces in one scene, so the nearest face wins per pixel).
+A rendered pixel is painted unless the sensor depth there reads a surface clearly in front of
+the face (an OR light, a hand, another person) or the person's own fitted head hides it (a view
+from behind: at a distance the sensor's tolerance is close to a head's depth); pixels without a
+depth reading are painted (privacy first). The painted region grows by ``dilate_m`` (not onto
+the background behind the face) and the template is Poisson-blended into the image using only
 the template's gradients (or blurred, pixelated or blackened: ``method``). A failed blend falls
 back to pasting the rendered face, then to blackening: no visible face is ever left unpainted.
+The reported face box comes from a stricter depth test (see RenderParams).
 """
 
 from __future__ import annotations
@@ -393,7 +394,10 @@ class FaceRenderer:
             rendered_i = labels == i + 1
             n_rendered = int(rendered_i.sum())
             if n_rendered == 0:
-                result.skipped.append((face.person_id, "hidden by nearer faces or outside the view"))
+                # a face seen from behind renders nothing (only the backs of its triangles face
+                # the camera)
+                why = f"turned away ({angle:.0f} deg)" if angle > 90 else "hidden by nearer faces or outside the view"
+                result.skipped.append((face.person_id, why))
                 continue
             if n_rendered < p.min_rendered_px:
                 result.skipped.append((face.person_id, f"too small ({n_rendered} px)"))
