@@ -290,8 +290,8 @@ class FaceRenderer:
                    strict: bool = False) -> np.ndarray:
         """(h, w) bool: rendered pixels NOT hidden by a sensor reading clearly in front of them.
 
-        strict: the test of the reported box: the margin ``report_occluder_margin_m``, and only
-        pixels with a sensor reading count."""
+        strict: the test of the reported box: the margin ``report_occluder_margin_m``, and pixels
+        without a reading within ``report_edge_px`` of an occluder do not count."""
         p = self.params
         rendered = depth_rendered > 0
         if depth_sensor is None:
@@ -308,9 +308,11 @@ class FaceRenderer:
             occluder = cv2.morphologyEx(occluder.astype(np.uint8), cv2.MORPH_OPEN,
                                         np.ones((k, k), np.uint8)).astype(bool)
         if strict:
-            # a pixel without a reading is painted, but is no evidence of the face (depth edges
-            # drop readings along an occluder's outline)
-            return rendered & ~occluder & (np.nan_to_num(depth_sensor, nan=0.0) > 0)
+            # a pixel without a reading next to an occluder is painted, but is no evidence of
+            # the face: depth edges drop readings along an occluder's outline
+            r = p.report_edge_px
+            near = cv2.dilate(occluder.astype(np.uint8), _disk(r)).astype(bool) if r > 0 else occluder
+            return rendered & ~occluder & ((np.nan_to_num(depth_sensor, nan=0.0) > 0) | ~near)
         return rendered & ~occluder
 
     def background_behind(self, depth_rendered: np.ndarray, depth_sensor: np.ndarray | None) -> np.ndarray:

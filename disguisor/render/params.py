@@ -29,12 +29,15 @@ class RenderParams:
       edges) are filled with the mean reading within this radius when readings cover at least
       this share of the window; larger holes (outside the depth field of view) stay empty and
       are painted.
-    report_occluder_margin_m: a tighter test decides the face box reported in detections.json,
-      the best estimate of the visible face: this margin instead of ``occluder_margin_m``, and
-      only pixels with a sensor reading count (those without one are painted, but depth edges
-      drop readings along an occluder's outline, so they are no evidence of the face).
-      Painting keeps the wide test; a face without any such pixel reports the box of its
-      painted pixels.
+    report_occluder_margin_m / report_edge_px: a tighter test decides the face box reported in
+      detections.json, the best estimate of the visible face: this margin instead of
+      ``occluder_margin_m``, and pixels without a sensor reading within ``report_edge_px`` of
+      an occluder do not count (they are painted, but depth edges drop readings along an
+      occluder's outline, so they are no evidence of the face). Painting keeps the wide test;
+      a face without any such pixel reports the box of its painted pixels. With the true faces
+      of the 20-frame synthetic scenarios, holistic recall (easy / medium / hard): all pixels
+      without a reading excluded 0.950 / 0.958 / 0.963, none excluded 0.963 / 0.966 / 0.988,
+      those next to an occluder excluded (3 px) 0.963 / 0.975 / 0.988.
     max_facing_angle_deg: a face is not painted in a camera when the angle between its facing
       direction and the direction from the face to the camera exceeds this (90 = profile). The
       default, 180, skips nothing: geometry decides (the own-head and sensor depth tests). With
@@ -81,6 +84,7 @@ class RenderParams:
     occluder_noise_sigmas: float = 3.0
     occluder_max_tolerance_m: float = 0.14
     report_occluder_margin_m: float = 0.025
+    report_edge_px: int = 3
     noise_a_m: float = 0.0008
     noise_b_per_m: float = 0.0012
     occluder_open_px: int = 3
