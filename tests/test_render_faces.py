@@ -572,3 +572,23 @@ def test_dilation_ring_stays_off_the_background(renderer):
     holes = np.where(footprint, depth_r, 0.0).astype(np.float32)
     res = renderer.anonymize_view(img, holes, cam, [face], tpl)
     assert (res.mask & ~footprint).sum() > 2 * r * footprint.sum() ** 0.5
+
+
+def test_painted_region_is_closed_over_thin_gaps():
+    from disguisor.render.faces import FaceRenderer
+
+    cam = make_camera()
+    face = quad_face()
+    img = textured_image(14)
+    tpl = {1: quadrant_template()}
+    depth = np.full((H, W), 1.0, np.float32)
+    depth[:, 152:167] = 0.6  # a 15 px wide pole 40 cm in front of the face: splits it in two
+    with FaceRenderer([cam], RenderParams(blend="paste", close_px=0)) as open_, \
+            FaceRenderer([cam], RenderParams(blend="paste")) as closed:
+        a = open_.anonymize_view(img, depth, cam, [face], tpl)
+        b = closed.anonymize_view(img, depth, cam, [face], tpl)
+    rows = np.nonzero(a.mask.any(axis=1))[0]
+    mid = rows[len(rows) // 2]
+    # the dilation (6 px here) leaves a 3 px gap, which closing paints over
+    assert not a.mask[mid, 159] and b.mask[mid, 159]
+    assert not (a.mask & ~b.mask).any() and b.faces[0].bbox == a.faces[0].bbox

@@ -413,6 +413,10 @@ class FaceRenderer:
                 continue
             radius = self.dilation_px(camera, face)
             grown = cv2.dilate(vis_i.astype(np.uint8), _disk(radius)).astype(bool) if radius else vis_i
+            if p.close_px > 0:
+                # one compact region rather than fragments around occluder specks: fewer
+                # boundary pixels of clashing colours for the blend (and nothing left between)
+                grown = cv2.morphologyEx(grown.astype(np.uint8), cv2.MORPH_CLOSE, _disk(p.close_px)).astype(bool)
             grown &= vis_i | ~behind
             paint |= grown
             missing_template = method == "template" and face.person_id not in with_template

@@ -64,6 +64,9 @@ class RenderParams:
       does not peek out where the 3D estimate is off: 2 cm is about the 90th percentile of the
       face-centre error after refinement on the synthetic scenarios (a 10 degree head-rotation
       error moves a cheek's edge about that much).
+    close_px: the painted region of a face is closed (morphology) with a disk of this radius:
+      gaps and fragments left by occluder specks become one region, which blends without
+      blotches; 0 switches it off.
     ring_background_margin_m: the dilation ring is not painted where the sensor reads a surface
       more than this behind the face (the wall, the floor: the face cannot be there), so a head
       against the background gets no halo; pixels without a reading are still painted.
@@ -98,6 +101,7 @@ class RenderParams:
     dilate_px: int = 3
     dilate_max_px: int = 40
     ring_background_margin_m: float = 0.25
+    close_px: int = 4
     crop_margin_px: int = 8
     blend: str = "poisson"
     blend_regularization: float = 1e-7
