@@ -153,9 +153,13 @@ def load_state(path: Path) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in data.items() if isinstance(v, torch.Tensor)}
 
 
-def _load_into(module: nn.Module, state: dict[str, torch.Tensor], path: Path, prefix_filter: str) -> None:
+def load_into(module: nn.Module, state: dict[str, torch.Tensor], path: Path, prefix_filter: str = "",
+              ignore_other_keys: bool = False) -> None:
+    """Load the entries of ``state`` whose names start with ``prefix_filter`` into ``module``; a
+    missing key, a shape that does not fit or (unless ``ignore_other_keys``) an unexpected key
+    is an :class:`InputError` naming the key."""
     own = module.state_dict()
-    picked = {k: v for k, v in state.items() if k.startswith(prefix_filter)}
+    picked = {k: v for k, v in state.items() if k.startswith(prefix_filter) and (k in own or not ignore_other_keys)}
     for key, value in own.items():
         if key not in picked:
             raise InputError(path, "key missing from the weights file", field=key)
@@ -198,11 +202,11 @@ def load_deep_metrics(weights_dir: str | Path, backbone: str | None = None) -> D
             raise
         return DeepMetrics(None, None, None, None, inception, inception_file)
     net = Backbone(kind)
-    _load_into(net, load_state(bfile), bfile, "features.")
+    load_into(net, load_state(bfile), bfile, "features.")
     heads = None
     if lfile is not None:
         heads = LinearHeads(net.tap_channels)
-        _load_into(heads, load_state(lfile), lfile, "lin")
+        load_into(heads, load_state(lfile), lfile, "lin")
     return DeepMetrics(net.eval(), heads.eval() if heads is not None else None, bfile, lfile, inception,
                        inception_file)
 

@@ -22,8 +22,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from disguisor.errors import InputError
-
 INPUT_PX = 299
 FEATURE_DIM = 2048
 WEIGHTS_GLOB = "pt_inception*.pth"
@@ -185,19 +183,11 @@ def find_inception(weights_dir: str | Path) -> Path | None:
 def load_inception(path: str | Path) -> InceptionV3:
     """The network with the weights of ``path``; an :class:`InputError` names a missing key or a
     shape that does not fit (keys of other layers, such as ``fc.*``, are ignored)."""
-    from disguisor.quality.deep import load_state
+    from disguisor.quality.deep import load_into, load_state
 
     path = Path(path)
-    state = load_state(path)
     net = InceptionV3()
-    own = net.state_dict()
-    for key, value in own.items():
-        if key not in state:
-            raise InputError(path, "key missing from the Inception weights file", field=key)
-        if tuple(state[key].shape) != tuple(value.shape):
-            raise InputError(path, f"shape {tuple(state[key].shape)} where the network has {tuple(value.shape)}",
-                             field=key)
-    net.load_state_dict({k: state[k] for k in own}, strict=True)
+    load_into(net, load_state(path), path, ignore_other_keys=True)
     return net.eval()
 
 
