@@ -52,7 +52,7 @@ from disguisor.io.jsonfields import annotations as _annotations
 from disguisor.io.jsonfields import entries as _entries
 from disguisor.io.jsonfields import get_field as _get
 from disguisor.io.jsonfields import ident as _ident
-from disguisor.io.jsonfields import integer as _integer
+from disguisor.io.jsonfields import image_fields as _image_fields
 from disguisor.io.jsonfields import name as _name
 from disguisor.io.jsonfields import number as _number
 
@@ -172,25 +172,11 @@ def _bbox(value: Any, source: str | Path, where: str, image: ImageInfo, need_are
 # --- ground truth ---------------------------------------------------------------------------
 
 def _image(entry: Mapping[str, Any], source: str | Path, where: str) -> ImageInfo:
-    def get(key: str, default: Any = _MISSING) -> Any:
-        return _get(entry, key, source, where, default)
-
-    image_id = _ident(get("id"), source, f"{where}.id")
-    file_name = get("file_name")
-    if not isinstance(file_name, str):
-        raise InputError(source, f"must be a string, not {file_name!r}", field=f"{where}.file_name")
-    width = _integer(get("width"), source, f"{where}.width")
-    height = _integer(get("height"), source, f"{where}.height")
-    if width <= 0 or height <= 0:
-        raise InputError(source, f"image size must be positive, not {width}x{height}", field=f"{where}.width")
-    camera = _name(get("camera"), source, f"{where}.camera")
-    frame = _integer(get("frame"), source, f"{where}.frame")
-    scenario = get("scenario", None)
+    scenario = entry.get("scenario")
     scenario = None if scenario is None else _name(scenario, source, f"{where}.scenario")
-    role = get("role", None)
+    role = entry.get("role")
     role = None if role is None else _name(role, source, f"{where}.role")
-    return ImageInfo(id=image_id, file_name=file_name, width=width, height=height, camera=camera,
-                     frame=frame, scenario=scenario, role=role)
+    return ImageInfo(**_image_fields(entry, source, where), scenario=scenario, role=role)
 
 
 def ground_truth_from_json(data: Any, source: str | Path = "annotations.json") -> GroundTruth:

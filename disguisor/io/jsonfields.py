@@ -129,3 +129,20 @@ def annotations(data: Mapping[str, Any], source: str | Path, image_ids: Containe
             raise InputError(source, f"unknown image id {image_id!r}", field=f"{where}.image_id")
         category = ident(get_field(entry, "category_id", source, where), source, f"{where}.category_id")
         yield Annotation(entry, where, source, ann_id, image_id, category)
+
+
+def image_fields(entry: Mapping[str, Any], source: str | Path, where: str) -> dict[str, Any]:
+    """The common fields of an entry of a COCO-style ``images`` list, checked: ``id``,
+    ``file_name``, ``width`` and ``height`` (positive pixels), ``camera`` (a name) and ``frame``."""
+    image_id = ident(get_field(entry, "id", source, where), source, f"{where}.id")
+    file_name = get_field(entry, "file_name", source, where)
+    if not isinstance(file_name, str):
+        raise InputError(source, f"must be a string, not {file_name!r}", field=f"{where}.file_name")
+    width = integer(get_field(entry, "width", source, where), source, f"{where}.width")
+    height = integer(get_field(entry, "height", source, where), source, f"{where}.height")
+    if width <= 0 or height <= 0:
+        raise InputError(source, f"image size must be positive, not {width}x{height}", field=f"{where}.width")
+    camera = name(get_field(entry, "camera", source, where), source, f"{where}.camera")
+    frame = integer(get_field(entry, "frame", source, where), source, f"{where}.frame")
+    return {"id": image_id, "file_name": file_name, "width": width, "height": height, "camera": camera,
+            "frame": frame}

@@ -54,8 +54,7 @@ from disguisor.io.jsonfields import annotations as _annotations
 from disguisor.io.jsonfields import entries as _entries
 from disguisor.io.jsonfields import get_field as _get
 from disguisor.io.jsonfields import ident as _ident
-from disguisor.io.jsonfields import integer as _integer
-from disguisor.io.jsonfields import name as _name
+from disguisor.io.jsonfields import image_fields as _image_fields
 from disguisor.io.jsonfields import number as _number
 
 if TYPE_CHECKING:
@@ -200,20 +199,7 @@ def _keypoints(value: Any, source: str | Path, where: str) -> np.ndarray:
 
 
 def _image(entry: Mapping[str, Any], source: str | Path, where: str) -> KeypointImage:
-    def get(key: str) -> Any:
-        return _get(entry, key, source, where)
-
-    image_id = _ident(get("id"), source, f"{where}.id")
-    file_name = get("file_name")
-    if not isinstance(file_name, str):
-        raise InputError(source, f"must be a string, not {file_name!r}", field=f"{where}.file_name")
-    width = _integer(get("width"), source, f"{where}.width")
-    height = _integer(get("height"), source, f"{where}.height")
-    if width <= 0 or height <= 0:
-        raise InputError(source, f"image size must be positive, not {width}x{height}", field=f"{where}.width")
-    camera = _name(get("camera"), source, f"{where}.camera")
-    frame = _integer(get("frame"), source, f"{where}.frame")
-    return KeypointImage(id=image_id, file_name=file_name, width=width, height=height, camera=camera, frame=frame)
+    return KeypointImage(**_image_fields(entry, source, where))
 
 
 def _check_categories(data: Mapping[str, Any], source: str | Path) -> None:
