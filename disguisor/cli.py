@@ -374,6 +374,10 @@ def run_cmd(
     video: Annotated[bool, typer.Option("--video", help="Also write one MP4 per camera.")] = False,
     from_stage: Annotated[Optional[str], typer.Option("--from", help="Rerun from this stage: keypoints, pose3d, "
                                                       "fit, render.")] = None,
+    render_set: Annotated[Optional[list[str]], typer.Option("--render-set", help="Change a render setting, "
+                                                            "NAME=VALUE (repeatable), e.g. dilate_m=0.03; the "
+                                                            "names are the fields of disguisor.render.params."
+                                                            "RenderParams.")] = None,
 ) -> None:
     """Anonymize every face of a recording: keypoints, 3D poses, body fit, head refinement, render, blend."""
     from disguisor.run.params import RunParams
@@ -385,10 +389,13 @@ def run_cmd(
         raise InputError(None, f"must be blur or withhold, not {on_error!r}", field="--on-error")
     if out.exists() and not out.is_dir():
         raise InputError(out, "exists and is not a folder", field="--out")
+    from disguisor.render.params import RenderParams, with_overrides
+
+    render = with_overrides(RenderParams(), render_set) if render_set else None
     params = RunParams(keypoints_file=keypoints, detector=detector, pose_model=pose_model, model=model,
                        smpl_dir=smpl_dir, method=method, template=template, also_2d=also_2d,  # type: ignore[arg-type]
                        also_2d_weights=also_2d_weights, on_error=on_error, video=video,  # type: ignore[arg-type]
-                       from_stage=from_stage)
+                       from_stage=from_stage, render=render)
     report = run_pipeline(recording, out, params, progress=_progress)
     _say(summary_text(report).rstrip())
     if report.failed_frames:

@@ -188,3 +188,30 @@ def test_run_on_an_imported_kinect_recording(kinect_sample, tmp_path):
     # the sample shows a room without people: nothing is hidden, the image is kept (JPEG noise only)
     assert json.loads((tmp_path / "out" / "detections.json").read_text()) == []
     assert np.abs(written.astype(float) - original).mean() < 3.0
+
+
+def test_render_settings_from_the_command_line(synth_rec, first_run, tmp_path):
+    from disguisor.render.params import RenderParams, with_overrides
+
+    p = with_overrides(RenderParams(), ["dilate_m=0.05", "self_occlusion_margin_m=none", "close_px=0",
+                                        "blend=paste"])
+    assert (p.dilate_m, p.self_occlusion_margin_m, p.close_px, p.blend) == (0.05, None, 0, "paste")
+    for bad, why in (("nope=1", "NAME=VALUE"), ("dilate_px=1.5", "integer"), ("dilate_m=wide", "number"),
+                     ("blend=smooth", "blend is one of"), ("dilate_m", "NAME=VALUE")):
+        with pytest.raises(InputError, match=why):
+            with_overrides(RenderParams(), [bad])
+    # a wider dilation, resumed onto the first run's stages: only the render reruns, more is painted
+    out0, report0 = first_run
+    out = tmp_path / "wide"
+    shutil.copytree(out0, out)
+    result = cli("run", synth_rec, "-o", out, "--keypoints", synth_rec / "keypoints2d.json",
+                 "--render-set", "dilate_m=0.05", "--render-set", "dilate_px=6")
+    assert result.returncode == 0, result.stderr
+    painted = {}
+    for name, folder in (("default", out0), ("wide", out)):
+        dets = json.loads((folder / "detections.json").read_text())
+        painted[name] = sum(d["painted_bbox"][2] * d["painted_bbox"][3] for d in dets if "painted_bbox" in d)
+    assert painted["wide"] > 1.2 * painted["default"]
+    bad = cli("run", synth_rec, "-o", tmp_path / "x", "--keypoints", synth_rec / "keypoints2d.json",
+              "--render-set", "dilate=3")
+    assert bad.returncode == 2 and "--render-set" in bad.stderr and not (tmp_path / "x").exists()
