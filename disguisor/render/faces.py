@@ -44,10 +44,9 @@ _NEAR_M = 0.05  # the GL near plane (gl.py): closer vertices are clipped
 class RenderedFace:
     """One face painted in one view.
 
-    bbox: (x, y, w, h) pixels, tight box of the face's likely visible pixels (the depth test with
-    ``report_occluder_margin_m``, pixels with a sensor reading only; all painted pixels before
-    dilation when that leaves none): the best estimate of the visible face, which the
-    evaluation compares with face boxes.
+    bbox: (x, y, w, h) pixels, tight box of the face's likely visible pixels (the stricter depth
+    test of ``visibility(strict=True)``; all painted pixels before dilation when that leaves
+    none): the best estimate of the visible face, which the evaluation compares with face boxes.
     full_bbox: the same for all its rendered pixels, including those behind sensor-depth
     occluders. painted_bbox: the box of the pixels changed for this face (after dilation).
     painted_pixels: pixels changed for this face (after dilation).
