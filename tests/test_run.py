@@ -215,3 +215,36 @@ def test_render_settings_from_the_command_line(synth_rec, first_run, tmp_path):
     bad = cli("run", synth_rec, "-o", tmp_path / "x", "--keypoints", synth_rec / "keypoints2d.json",
               "--render-set", "dilate=3")
     assert bad.returncode == 2 and "--render-set" in bad.stderr and not (tmp_path / "x").exists()
+
+
+def test_person_seen_by_one_camera_only_has_the_head_blurred(synth_rec, tmp_path):
+    """A 2D detection that no 3D person explains (a person only one camera sees) gets its head
+    blurred in that view; detections of people found in 3D never do."""
+    kp = json.loads((synth_rec / "keypoints2d.json").read_text())
+    image = kp["images"][0]
+    # a person in the top-left corner of the first image, where nobody is in 3D
+    head = {0: (60.0, 40.0), 1: (66.0, 34.0), 2: (54.0, 34.0), 3: (74.0, 38.0), 4: (46.0, 38.0)}
+    joints = [0.0] * 51
+    for j, (x, y) in head.items():
+        joints[3 * j:3 * j + 3] = [x, y, 0.9]
+    joints[15:21] = [84.0, 80.0, 0.8, 36.0, 80.0, 0.8]  # shoulders
+    kp["annotations"].append({"id": 10_000, "image_id": image["id"], "category_id": 1, "keypoints": joints,
+                              "num_keypoints": 7, "score": 0.9, "person_id": -2})
+    kp_file = tmp_path / "keypoints2d.json"
+    kp_file.write_text(json.dumps(kp))
+    out = tmp_path / "out"
+    run_pipeline(synth_rec, out, RunParams(keypoints_file=kp_file))
+    dets = json.loads((out / "detections.json").read_text())
+    extra = [d for d in dets if d["source"] == "2d-head"]
+    ours = [d for d in extra if d["camera"] == image["camera"] and d["frame"] == image["frame"]
+            and abs(d["bbox"][0] + d["bbox"][2] / 2 - 60) < 3 and abs(d["bbox"][1] + d["bbox"][3] / 2 - 36) < 6]
+    assert len(ours) == 1 and ours[0]["bbox"][2] >= 2 * 28 - 2  # radius: the ears' spread (28 px)
+    # the other unexplained heads are the simulated false detections (person_id -1), never a real person
+    false_views = {(im["camera"], im["frame"]) for im in kp["images"]
+                   for a in kp["annotations"] if a["image_id"] == im["id"] and a.get("person_id") == -1}
+    assert all((d["camera"], d["frame"]) in false_views for d in extra if d not in ours)
+    # the head region is blurred in the written image, the rest of the corner untouched
+    original = cv2.imread(str(synth_rec / image["file_name"]))
+    written = cv2.imread(str(out / image["camera"] / Path(image["file_name"]).name))
+    diff = np.abs(original.astype(int) - written.astype(int)).sum(axis=2)
+    assert diff[30:44, 52:68].mean() > diff[150:200, 150:200].mean()

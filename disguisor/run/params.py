@@ -20,10 +20,25 @@ class FailClosedParams:
     full_blur_width_px: a failed view is shrunk to this width (area averaging), enlarged back
       and blurred: no face survives at any size. head_radius_m: radius of the sphere around the
       head joints that is blurred for a person without a face surface (metres).
+
+    A person detected in 2D whom no 3D person explains (seen by one camera only, at the edge of
+    the room, or missed by the association) still has their head blurred in that view:
+    head_keypoint_score: the score a head keypoint (nose, eyes, ears) needs to count; a
+    detection needs two. explained_px / explained_share: a detection is explained by a 3D
+    person when the median distance between its keypoints and that person's projected joints
+    is below the larger of explained_px and explained_share x the detection's size (pixels).
+    head_disk_scale / min_head_radius_px: the blurred disk around the head keypoints' centre
+    has a radius of head_disk_scale x their largest spread (at least that many pixels; twice
+    that spread when no ear is seen, since eyes and nose span only the middle of the face).
     """
 
     full_blur_width_px: int = 24
     head_radius_m: float = 0.16
+    head_keypoint_score: float = 0.3
+    explained_px: float = 20.0
+    explained_share: float = 0.15
+    head_disk_scale: float = 1.0
+    min_head_radius_px: int = 10
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ import numpy as np
 
 from disguisor import __version__
 from disguisor.errors import InputError
+from disguisor.geometry import project_points
 from disguisor.io.atomic import atomic_write_text, write_image
 from disguisor.io.calibration import Camera
 from disguisor.io.recording import Recording, open_recording
@@ -219,6 +220,16 @@ def head_sphere_mask(camera: Camera, centre: np.ndarray, radius_m: float) -> tup
 HEAD_JOINTS = slice(0, 5)  # nose, eyes, ears (COCO-17)
 
 
+def _keypoints_by_view(path: Path) -> dict[tuple[str, int], list[np.ndarray]]:
+    """(camera, frame) -> the (17, 3) keypoints (x, y px, score) of every 2D detection there."""
+    from disguisor.pose2d.keypoints_io import load_keypoints
+
+    out: dict[tuple[str, int], list[np.ndarray]] = {}
+    for det in load_keypoints(path).detections:
+        out.setdefault((det.camera, det.frame), []).append(np.asarray(det.keypoints, np.float64))
+    return out
+
+
 class FrameWorker:
     """Holds what every frame needs (models, renderer, templates) and anonymizes one frame."""
 
@@ -238,6 +249,7 @@ class FrameWorker:
         self.templates = load_templates()
         self.renderer = FaceRenderer(rec.cameras, params.render)
         self.rays = RayCache()
+        self.keypoints = _keypoints_by_view(out / "stages" / "keypoints2d.json")
         self.detector = None
         if params.also_2d:
             from disguisor.baselines.detectors import make_face_detector
@@ -297,6 +309,48 @@ class FrameWorker:
         outcome.seconds["refine"] = time.perf_counter() - t0
         return faces, fallback
 
+    def unexplained_heads(self, camera: Camera, frame: int) -> list[tuple[np.ndarray, float]]:
+        """(centre (2,) px, radius px) of the head of every 2D detection of this view that no 3D
+        person explains (see FailClosedParams)."""
+        fc = self.params.fail_closed
+        dets = self.keypoints.get((camera.name, frame), [])
+        if not dets:
+            return []
+        try:
+            people = self.poses.frame(frame).people
+        except KeyError:
+            people = ()
+        projected = []
+        for person in people:
+            pc = camera.world_to_camera(np.nan_to_num(person.joints, nan=0.0))
+            ok = np.isfinite(person.joints[:, 0]) & (pc[:, 2] > 0.05)
+            uv = np.full((len(pc), 2), np.nan)
+            if ok.any():
+                uv[ok] = project_points(pc[ok], camera.K, camera.dist)
+            projected.append(uv)
+        out = []
+        for kp in dets:
+            seen = kp[:, 2] >= fc.head_keypoint_score
+            head = kp[HEAD_JOINTS][seen[HEAD_JOINTS], :2]
+            if len(head) < 2:
+                continue
+            pts = kp[seen, :2]
+            size = float(np.linalg.norm(pts.max(0) - pts.min(0)))
+            tol = max(fc.explained_px, fc.explained_share * size)
+            explained = False
+            for uv in projected:
+                both = seen & np.isfinite(uv[:, 0])
+                if both.sum() >= 2 and np.median(np.linalg.norm(kp[both, :2] - uv[both], axis=1)) < tol:
+                    explained = True
+                    break
+            if explained:
+                continue
+            spread = float(np.max(np.linalg.norm(head[:, None] - head[None], axis=2)))
+            ears = seen[3] or seen[4]
+            radius = max(fc.min_head_radius_px, fc.head_disk_scale * spread * (1.0 if ears else 2.0))
+            out.append((head.mean(0), radius))
+        return out
+
     def render_view(self, camera: Camera, image_bgr: np.ndarray, depth: np.ndarray, faces, fallback,
                     frame: int) -> tuple[np.ndarray, dict[str, Any], list[dict[str, Any]]]:
         from disguisor.render.obfuscate import blur_region, box_mask
@@ -322,6 +376,18 @@ class FrameWorker:
             dets.append({"image_id": image_id, "category_id": 1, "bbox": [round(v, 2) for v in box], "score": 1.0,
                          "person_id": int(pid), "camera": camera.name, "frame": frame, "source": "head-sphere"})
             info.setdefault("fallback", []).append(int(pid))
+        for centre, radius in self.unexplained_heads(camera, frame):
+            yy, xx = np.ogrid[:image.shape[0], :image.shape[1]]
+            mask = (xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 <= radius ** 2
+            if not mask.any():
+                continue
+            image = blur_region(image, mask, kernel)
+            x0, y0 = max(centre[0] - radius, 0.0), max(centre[1] - radius, 0.0)
+            x1, y1 = min(centre[0] + radius, image.shape[1]), min(centre[1] + radius, image.shape[0])
+            dets.append({"image_id": image_id, "category_id": 1,
+                         "bbox": [round(float(v), 2) for v in (x0, y0, x1 - x0, y1 - y0)], "score": 1.0,
+                         "camera": camera.name, "frame": frame, "source": "2d-head"})
+            info["unexplained_2d_heads"] = info.get("unexplained_2d_heads", 0) + 1
         if self.detector is not None:
             from disguisor.render.obfuscate import obfuscate
 
