@@ -185,9 +185,22 @@ def test_run_on_an_imported_kinect_recording(kinect_sample, tmp_path):
     assert len(images) == len(sorted(rec.glob("*/color/*")))
     original = cv2.imread(str(sorted(rec.glob("*/color/*"))[0]))
     written = cv2.imread(str(images[0]))
-    # the sample shows a room without people: nothing is hidden, the image is kept (JPEG noise only)
-    assert json.loads((tmp_path / "out" / "detections.json").read_text()) == []
-    assert np.abs(written.astype(float) - original).mean() < 3.0
+    # the sample shows a room without people, but BlazePose takes the cartoon girl on the mug
+    # for a person: one camera sees her, no 3D person explains her, so her head is blurred
+    # (privacy first: from one view a drawing and a person look alike); nothing else is hidden
+    dets = json.loads((tmp_path / "out" / "detections.json").read_text())
+    kp = json.loads((tmp_path / "out" / "stages" / "keypoints2d.json").read_text())["annotations"]
+    with_head = [a for a in kp if sum(v >= 0.3 for v in a["keypoints"][2:15:3]) >= 2]
+    assert {d["source"] for d in dets} <= {"2d-head"} and len(dets) == len(with_head) >= 1
+    for d in dets:
+        x, y, w, h = d["bbox"]
+        assert any(np.hypot(a["keypoints"][0] - (x + w / 2), a["keypoints"][1] - (y + h / 2)) < max(w, h)
+                   for a in kp)
+    outside = np.ones(written.shape[:2], bool)
+    for d in dets:
+        x, y, w, h = (int(round(v)) for v in d["bbox"])
+        outside[max(y - 40, 0):y + h + 40, max(x - 40, 0):x + w + 40] = False  # the blur kernel's reach
+    assert np.abs(written.astype(float) - original)[outside].mean() < 3.0
 
 
 def test_render_settings_from_the_command_line(synth_rec, first_run, tmp_path):
