@@ -45,7 +45,7 @@ class RenderedFace:
     """One face painted in one view.
 
     bbox: (x, y, w, h) pixels, tight box of the face's likely visible pixels (the stricter depth
-    test of ``visibility(strict=True)``; all painted pixels before dilation when that leaves
+    test, DepthTests.likely; all painted pixels before dilation when that leaves
     none): the best estimate of the visible face, which the evaluation compares with face boxes.
     full_bbox: the same for all its rendered pixels, including those behind sensor-depth
     occluders. painted_bbox: the box of the pixels changed for this face (after dilation).
@@ -131,6 +131,22 @@ def _overlapping_groups(items: list) -> list[list]:
             if merged:
                 break
     return groups
+
+
+@dataclass
+class DepthTests:
+    """Per-pixel results (h, w) bool of the depth tests of one rendered window.
+
+    visible: rendered pixels no sensor reading clearly hides (tolerance ``occluder_margin_m`` +
+    noise): what is painted. likely: the stricter test of the reported box
+    (``report_occluder_margin_m``; pixels without a reading within ``report_edge_px`` of an
+    occluder do not count). behind: pixels whose reading lies more than
+    ``ring_background_margin_m`` behind the nearest rendered face (background, where no face
+    can be: the dilation ring is not painted there)."""
+
+    visible: np.ndarray
+    likely: np.ndarray
+    behind: np.ndarray
 
 
 def _extend_depth(depth: np.ndarray) -> np.ndarray:
@@ -285,43 +301,35 @@ class FaceRenderer:
         out[fill] = total[fill] / count[fill]
         return out
 
-    def visibility(self, depth_rendered: np.ndarray, depth_sensor: np.ndarray | None,
-                   strict: bool = False) -> np.ndarray:
-        """(h, w) bool: rendered pixels NOT hidden by a sensor reading clearly in front of them.
-
-        strict: the test of the reported box: the margin ``report_occluder_margin_m``, and pixels
-        without a reading within ``report_edge_px`` of an occluder do not count."""
+    def depth_tests(self, depth_rendered: np.ndarray, depth_sensor: np.ndarray | None) -> DepthTests:
+        """The per-pixel tests of a rendered window against the sensor depth (both (h, w)
+        metres, 0 = nothing / no reading; ``depth_sensor`` None = no depth), see DepthTests."""
         p = self.params
         rendered = depth_rendered > 0
         if depth_sensor is None:
-            return rendered
-        s = self.fill_depth_holes(np.nan_to_num(depth_sensor.astype(np.float32), nan=0.0))
-        # the occluder test runs on the whole window, against the face depth extended outward:
-        # the opening below must see an occluder's full shape, not the slivers of it that the
-        # face's outline cuts off (those would be kept as visible)
+            return DepthTests(rendered, rendered, np.zeros_like(rendered))
+        raw = np.nan_to_num(depth_sensor.astype(np.float32), nan=0.0)
+        s = self.fill_depth_holes(raw)
+        # the occluder tests run on the whole window, against the face depth extended outward:
+        # the opening must see an occluder's full shape, not the slivers of it that the face's
+        # outline cuts off (those would be kept as visible)
         ref = _extend_depth(depth_rendered)
-        tol = p.occluder_tolerance_m(ref, p.report_occluder_margin_m if strict else None)
-        occluder = (s > 0) & (s < ref - tol)
-        k = p.occluder_open_px
-        if k > 1 and occluder.any():
-            occluder = cv2.morphologyEx(occluder.astype(np.uint8), cv2.MORPH_OPEN,
-                                        np.ones((k, k), np.uint8)).astype(bool)
-        if strict:
-            # a pixel without a reading next to an occluder is painted, but is no evidence of
-            # the face: depth edges drop readings along an occluder's outline
-            r = p.report_edge_px
-            near = cv2.dilate(occluder.astype(np.uint8), _disk(r)).astype(bool) if r > 0 else occluder
-            return rendered & ~occluder & ((np.nan_to_num(depth_sensor, nan=0.0) > 0) | ~near)
-        return rendered & ~occluder
 
-    def background_behind(self, depth_rendered: np.ndarray, depth_sensor: np.ndarray | None) -> np.ndarray:
-        """(h, w) bool: pixels whose sensor reading lies more than ``ring_background_margin_m``
-        behind the nearest rendered face: background, where no face can be (the dilation ring
-        is not painted there)."""
-        if depth_sensor is None or not (depth_rendered > 0).any():
-            return np.zeros(depth_rendered.shape, bool)
-        s = self.fill_depth_holes(np.nan_to_num(depth_sensor.astype(np.float32), nan=0.0))
-        return (s > 0) & (s > _extend_depth(depth_rendered) + self.params.ring_background_margin_m)
+        def occluders(margin_m: float | None) -> np.ndarray:
+            occ = (s > 0) & (s < ref - p.occluder_tolerance_m(ref, margin_m))
+            k = p.occluder_open_px
+            if k > 1 and occ.any():
+                occ = cv2.morphologyEx(occ.astype(np.uint8), cv2.MORPH_OPEN, np.ones((k, k), np.uint8)).astype(bool)
+            return occ
+
+        strict = occluders(p.report_occluder_margin_m)
+        # a pixel without a reading next to an occluder is painted, but is no evidence of the
+        # face: depth edges drop readings along an occluder's outline
+        r = p.report_edge_px
+        near = cv2.dilate(strict.astype(np.uint8), _disk(r)).astype(bool) if r > 0 else strict
+        behind = (s > 0) & (s > ref + p.ring_background_margin_m) if rendered.any() else np.zeros_like(rendered)
+        return DepthTests(visible=rendered & ~occluders(None), likely=rendered & ~strict & ((raw > 0) | ~near),
+                          behind=behind)
 
     def anonymize_view(self, image: np.ndarray, depth_m: np.ndarray | None, camera: Camera,
                        faces: list[FaceSurface], templates: dict[int, Template], method: str = "template",
@@ -377,9 +385,8 @@ class FaceRenderer:
         x1, y1 = max(w[2] for _, w, _ in group), max(w[3] for _, w, _ in group)
         color, depth_r, labels = self.render_faces(camera, [f for f, _, _ in group], templates, (x0, y0, x1, y1))
         sensor = None if depth_m is None else depth_m[y0:y1, x0:x1]
-        visible = self.visibility(depth_r, sensor)
-        # the reported box: the face's best estimate, a tighter depth test (painting keeps the wide one)
-        likely = visible if sensor is None else self.visibility(depth_r, sensor, strict=True)
+        tests = self.depth_tests(depth_r, sensor)
+        visible, likely, behind = tests.visible, tests.likely, tests.behind
         own_head = np.zeros_like(visible)
         if p.self_occlusion_margin_m is not None and any(a >= p.self_occlusion_min_angle_deg for _, _, a in group):
             head_depth = self.render_occluders(camera, [f for f, _, _ in group], (x0, y0, x1, y1))
@@ -387,7 +394,6 @@ class FaceRenderer:
                 own_head = (depth_r > 0) & (head_depth > 0) & (head_depth < depth_r - p.self_occlusion_margin_m)
                 visible &= ~own_head
                 likely &= ~own_head
-        behind = self.background_behind(depth_r, sensor)
         no_reading = np.ones_like(visible) if sensor is None else ~(np.nan_to_num(sensor, nan=0.0) > 0)
         paint = np.zeros(visible.shape, bool)
         per_face: list[tuple[int, np.ndarray]] = []

@@ -199,8 +199,6 @@ def full_blur(image: np.ndarray, width_px: int) -> np.ndarray:
 def head_sphere_mask(camera: Camera, centre: np.ndarray, radius_m: float) -> tuple[np.ndarray, list[float]] | None:
     """Pixels (H, W) bool covered by a sphere (world metres) in ``camera``, and their box [x, y, w, h];
     None when the sphere is behind the camera or outside the image."""
-    from disguisor.geometry import project_points
-
     pc = camera.world_to_camera(centre[None])[0]
     if pc[2] <= radius_m:
         return None
@@ -218,6 +216,13 @@ def head_sphere_mask(camera: Camera, centre: np.ndarray, radius_m: float) -> tup
 
 
 HEAD_JOINTS = slice(0, 5)  # nose, eyes, ears (COCO-17)
+
+
+def _median_distance(a: np.ndarray, b: np.ndarray, use: np.ndarray) -> float:
+    """Median distance (px) between the rows of ``a`` and ``b`` (n, 2) where ``use`` holds and
+    ``b`` is finite; infinity with fewer than two such rows."""
+    both = use & np.isfinite(b[:, 0])
+    return float(np.median(np.linalg.norm(a[both] - b[both], axis=1))) if both.sum() >= 2 else np.inf
 
 
 def _keypoints_by_view(path: Path) -> dict[tuple[str, int], list[np.ndarray]]:
@@ -337,13 +342,7 @@ class FrameWorker:
             pts = kp[seen, :2]
             size = float(np.linalg.norm(pts.max(0) - pts.min(0)))
             tol = max(fc.explained_px, fc.explained_share * size)
-            explained = False
-            for uv in projected:
-                both = seen & np.isfinite(uv[:, 0])
-                if both.sum() >= 2 and np.median(np.linalg.norm(kp[both, :2] - uv[both], axis=1)) < tol:
-                    explained = True
-                    break
-            if explained:
+            if any(_median_distance(kp[:, :2], uv, seen) < tol for uv in projected):
                 continue
             spread = float(np.max(np.linalg.norm(head[:, None] - head[None], axis=2)))
             ears = seen[3] or seen[4]
