@@ -482,7 +482,7 @@ def test_params_change_behaviour():
     sim = simulate_detections(CALIB, gt, rng, noise_px=3.0, joint_miss_rate=0.0)
     views = sim.keypoints.views(0)
     loose = reconstruct_frame(RIG, views)
-    strict = reconstruct_frame(RIG, views, Pose3DParams(reprojection_threshold_px=1.0))
+    strict = reconstruct_frame(RIG, views, Pose3DParams(reprojection_threshold_rad=1.0 / 620))
     n_loose = sum(int(p.valid.sum()) for p in loose)
     n_strict = sum(int(p.valid.sum()) for p in strict)
     assert len(loose) == 3 and n_strict < 0.5 * n_loose

@@ -8,13 +8,14 @@ Method (a global multi-view matching, not greedy pairing):
 
 1. **Pairwise affinities.** Every joint of every detection is undistorted to normalized
    coordinates. For two detections of different cameras, each joint both detect gives a
-   symmetric epipolar distance in pixels; the pair's affinity is the score-weighted mean over
-   shared joints of ``max(0, 1 - distance / epipolar_threshold_px)``. Pairs with too few shared
-   joints or an affinity below ``min_pair_affinity`` can never be the same person.
+   symmetric epipolar distance as an angle (pixels / focal length); the pair's affinity is the
+   score-weighted mean over shared joints of ``max(0, 1 - distance / epipolar_threshold_rad)``.
+   Pairs with too few shared joints or an affinity below ``min_pair_affinity`` can never be the
+   same person.
 2. **Hypotheses**, grown view by view. Every compatible pair is a hypothesis for one person.
    Each hypothesis is triangulated with all its views (weighted DLT) and kept only if (a) every
    member view reprojects consistently: its *consistency* is the score-weighted mean over its
-   joints of ``max(0, 1 - reprojection error / reprojection_threshold_px)`` and must reach
+   joints of ``max(0, 1 - reprojection error / threshold)`` and must reach
    ``min_view_consistency`` (two views cannot rule out two *different* people on the same
    epipolar lines, a third can), and (b) the skeleton is a plausible body (limb lengths in
    human ranges, in front of the cameras). A kept hypothesis grows by one detection of another
@@ -34,7 +35,11 @@ Method (a global multi-view matching, not greedy pairing):
    an implausible body are dropped; two reconstructions closer than ``merge_distance_m`` are one
    person (merged when their cameras differ, else the weaker is dropped).
 
-A single false detection in one view cannot create a person: every person needs consistent
+Pixel thresholds are angles converted with each camera's focal length
+(:meth:`Rig.threshold_px`), so cameras of any resolution and field of view share one setting.
+
+A single false detection in one view cannot create a person (without depth; see
+:mod:`~disguisor.pose3d.lifting` for people seen by one camera): every person needs consistent
 support from at least two views, and a random skeleton rarely matches another view's detection
 on all of its joints' epipolar lines, its reprojection in a third view, and human limb lengths;
 where a real detection matches better, the packing prefers it. Known limit: two views whose
@@ -105,6 +110,10 @@ class Rig:
     @property
     def names(self) -> list[str]:
         return [v.name for v in self.views]
+
+    def threshold_px(self, angle_rad: float) -> np.ndarray:
+        """(V,) an angular threshold (radians) in each camera's undistorted pixels (x its mean focal length)."""
+        return float(angle_rad) * self.focal.mean(axis=1)
 
 
 def prepare_rig(calibration: Calibration) -> Rig:
@@ -189,17 +198,18 @@ def pair_affinities(rig: Rig, cand: _Candidates, params: Pose3DParams) -> np.nda
     D = len(cand.dets)
     aff = np.zeros((D, D))
     cams = np.unique(cand.cam)
-    tau = params.epipolar_threshold_px
+    f = rig.focal.mean(axis=1)
     for ia, a in enumerate(cams):
         sa = np.flatnonzero(cand.cam == a)
         for b in cams[ia + 1:]:
             sb = np.flatnonzero(cand.cam == b)
             xa, xb = cand.xy[sa][:, None], cand.xy[sb][None, :]          # (na, 1, J, 2), (1, nb, J, 2)
-            d = 0.5 * (epipolar_distance_px(rig.E[a][b], xa, xb, rig.focal[b])
-                       + epipolar_distance_px(rig.E[b][a], xb, xa, rig.focal[a]))
+            d = 0.5 * (epipolar_distance_px(rig.E[a][b], xa, xb, rig.focal[b]) / f[b]
+                       + epipolar_distance_px(rig.E[b][a], xb, xa, rig.focal[a]) / f[a])   # radians
             cw = np.minimum(cand.w[sa][:, None], cand.w[sb][None, :])   # (na, nb, J)
             total = cw.sum(axis=-1)
-            a_ab = np.sum(cw * np.clip(1.0 - d / tau, 0.0, 1.0), axis=-1) / np.maximum(total, 1e-12)
+            a_ab = (np.sum(cw * np.clip(1.0 - d / params.epipolar_threshold_rad, 0.0, 1.0), axis=-1)
+                    / np.maximum(total, 1e-12))
             a_ab[np.count_nonzero(cw > 0, axis=-1) < params.min_common_joints] = 0.0
             aff[np.ix_(sa, sb)] = a_ab
     aff = np.maximum(aff, aff.T)
@@ -246,7 +256,7 @@ def _evaluate(rig: Rig, cand: _Candidates, hyps: list[tuple[int, ...]],
     err = reprojection_errors(rig.P, rig.focal, X, xy)                # (H, J, V)
     measurable = np.count_nonzero(w > 0, axis=-1) >= 2                # (H, J)
     wm = w * measurable[..., None]
-    cons_j = np.clip(1.0 - err / params.reprojection_threshold_px, 0.0, 1.0)
+    cons_j = np.clip(1.0 - err / rig.threshold_px(params.reprojection_threshold_rad), 0.0, 1.0)
     wsum = wm.sum(axis=1)                                             # (H, V)
     cons = np.sum(wm * cons_j, axis=1) / np.maximum(wsum, 1e-12)      # (H, V)
     member = np.zeros((len(hyps), V), bool)
@@ -284,12 +294,13 @@ def _extensions(rig: Rig, cand: _Candidates, aff: np.ndarray, hyps: list[tuple[i
     for r, k in enumerate(idx):
         members[r, list(hyps[k])] = 1.0
     paired_all = (members @ (aff > 0)) > 0                            # (h, D): compatible with a member
+    tau = rig.threshold_px(params.reprojection_threshold_rad)
     for c in np.unique(cand.cam):
         sc = np.flatnonzero(cand.cam == c)
         e = np.linalg.norm((proj[:, None, :, c] - cand.xy[sc][None]) * rig.focal[c], axis=-1)   # (h, n, J)
         wj = cand.w[sc][None] * (known & front[:, :, c])[:, None, :]
         n = np.count_nonzero(wj > 0, axis=-1)
-        a = np.sum(wj * np.clip(1.0 - e / params.reprojection_threshold_px, 0.0, 1.0), axis=-1) \
+        a = np.sum(wj * np.clip(1.0 - e / tau[c], 0.0, 1.0), axis=-1) \
             / np.maximum(wj.sum(axis=-1), 1e-12)
         ok = np.where(n >= params.min_common_joints, a >= params.min_view_consistency, paired_all[:, sc])
         for hi, di in zip(*np.nonzero(ok), strict=True):
@@ -434,7 +445,7 @@ def associate(rig: Rig, views: Mapping[str, Sequence[Detection]],
 def _triangulate_groups(rig: Rig, cand: _Candidates, groups: Sequence[Sequence[int]],
                         params: Pose3DParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     xy, w = _gather(cand, groups, len(rig.views))
-    tri = triangulate_robust(rig.P, rig.focal, xy, w, params.reprojection_threshold_px,
+    tri = triangulate_robust(rig.P, rig.focal, xy, w, rig.threshold_px(params.reprojection_threshold_rad),
                              params.full_confidence_views)
     return tri.points, tri.confidence, tri.error_px
 

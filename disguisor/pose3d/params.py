@@ -1,11 +1,19 @@
-"""Tunable defaults of the 3D pose stage: association and triangulation, tracking and smoothing.
+"""Tunable defaults of the 3D pose stage: association, triangulation and depth lifting, tracking
+and smoothing. Every setting is a field of a frozen dataclass (:class:`Pose3DParams`,
+:class:`TrackingParams`), so a caller can replace any of them (``dataclasses.replace``).
 
-Pixel thresholds are for 1280x720 images with a ~90 degree field of view (focal length ~620 px,
-people 1.5-5 m away); scale them with the focal length for other cameras. Errors in pixels are
-measured on the undistorted image plane (normalized coordinates times the focal length), which
-differs from the distorted image by the local lens scale (well under 10% for the mild lenses of
-the rig). Time is counted in *processed frames* (frames that appear in ``keypoints2d.json``), so
-speeds are metres per frame; at 30 fps, 0.05 m per frame is 1.5 m/s.
+Image-space thresholds are **angles in radians**, converted per camera to pixels of its
+undistorted image plane by multiplying with its focal length (``(fx + fy) / 2``): 0.04 rad is
+25 px for a 1280x720 camera with a ~92 degree field of view (f ~620 px) and 21 px for a Kinect v1
+at 640x480 (f ~525 px). A detector's keypoint error scales with the person's size in pixels,
+which scales with the focal length, so one angle serves every resolution; and a calibration's
+rotation error (the usual error of a real rig) is an angle too: 1 degree is 0.0175 rad.
+Errors are measured on the undistorted image plane (normalized coordinates times the focal
+length), which differs from the distorted image by the local lens scale.
+
+Time is counted in **frame numbers** (the ``frame`` of the keypoint images), not in processed
+frames: speeds are metres per frame number (at 30 fps, 0.05 m per frame is 1.5 m/s), and a
+recording that keeps every 100th frame has gaps of 99 frames between its samples.
 """
 
 from __future__ import annotations
@@ -20,24 +28,31 @@ class Pose3DParams:
     min_joint_score: 2D joints scoring below this count as not detected.
     min_person_score: 2D detections scoring below this are ignored.
     min_detection_joints: a 2D detection needs this many detected joints to take part.
-    epipolar_threshold_px: a joint pair of two views is consistent when its symmetric epipolar
-      distance (mean of the point-to-epipolar-line distances in both images) is below this;
-      pair affinity = mean over shared joints of max(0, 1 - distance / threshold), weighted by
-      the lower of the two joint scores.
+    epipolar_threshold_rad: a joint pair of two views is consistent when its symmetric epipolar
+      distance (mean of the point-to-epipolar-line distances in both images, each divided by
+      that camera's focal length: an angle) is below this (radians); pair affinity = mean over
+      shared joints of max(0, 1 - distance / threshold), weighted by the lower of the two joint
+      scores. 0.08 rad (50 px at f = 620, 42 px at f = 525) keeps pairs of views whose poses
+      are off by 1 degree and 2 cm: on simulated people (8 seeds x 10 frames x 6 people, camera
+      poses perturbed so), person recall went from 0.947 (0.0485 rad, the former 30 px at
+      1280x720) to 0.965 at 640x480 with a Kinect v1 lens, and from 0.949 to 0.989 at 1280x720;
+      the people still missed share fewer than ``min_common_joints`` joints between their views
+      (at the image border). The 3D checks that follow keep mismatched pairs out.
     min_common_joints: two detections (or a detection and a 3D hypothesis) are compared on
       their shared joints only when they share at least this many.
     min_pair_affinity: two detections of different cameras seed a person hypothesis only when
       their affinity reaches this (0-1); larger hypotheses are then grown and checked in 3D.
-    reprojection_threshold_px: a view of a triangulated joint is an inlier when its reprojection
-      error is below this (RANSAC over views, final inlier set). 25 px leaves room for real
-      detectors' errors (several px, more on occluded joints); at 10 px noise, 20 px lost 3% of
-      people on the simulated benchmark.
+    reprojection_threshold_rad: a view of a triangulated joint is an inlier when its reprojection
+      error, as an angle (pixels / focal length), is below this (RANSAC over views, final inlier
+      set). 0.05 rad (31 px at f = 620) leaves room for real detectors' errors (several px, more
+      on occluded joints) and for calibration error (1 degree = 0.017 rad); at 10 px noise,
+      20 px at f = 620 lost 3% of people on the simulated benchmark.
     min_view_consistency: in a hypothesis, every view must reach this consistency: the
       score-weighted mean over its joints of max(0, 1 - reprojection error / threshold), after
       triangulating with all views of the hypothesis.
     min_hypothesis_score: a hypothesis scores the sum of its views' consistencies minus 1 (two
       views: 0 to 1, three: up to 2, ...); it must exceed this. 0.2 asks a two-view person for a
-      mean consistency of 0.6 (mean reprojection error ~10 px at the default threshold), which
+      mean consistency of 0.6 (mean reprojection error 0.4 x the threshold), which
       keeps a false detection from pairing with a lone real detection of another person.
     min_person_joints: a 3D person needs this many triangulated joints (else dropped).
     min_plausible_bones: share of measurable limbs whose length lies in a human range
@@ -56,10 +71,10 @@ class Pose3DParams:
     min_joint_score: float = 0.2
     min_person_score: float = 0.1
     min_detection_joints: int = 4
-    epipolar_threshold_px: float = 30.0
+    epipolar_threshold_rad: float = 0.08
     min_common_joints: int = 4
     min_pair_affinity: float = 0.3
-    reprojection_threshold_px: float = 25.0
+    reprojection_threshold_rad: float = 0.05
     min_view_consistency: float = 0.4
     min_hypothesis_score: float = 0.2
     min_person_joints: int = 4

@@ -12,7 +12,7 @@ iterate uses ``score * f``) and ``X`` solves the 3x3 normal equations of the inh
 system. Two iterations approximate the reprojection-error minimum well for views 1-6 m away.
 
 Robust triangulation: every pair of observing views gives a candidate point; the candidate with
-the most inlier views (reprojection error below the threshold) wins, ties broken by the
+the most inlier views (reprojection error below the view's threshold) wins, ties broken by the
 lowest truncated squared reprojection cost (MSAC) over all observing views (an
 exhaustive RANSAC: with at most 6 cameras there are at most 15 pairs). Its inlier views (error
 below the threshold) are refitted twice; a joint with fewer than two inlier views is rejected.
@@ -92,19 +92,22 @@ class TriangulatedJoints:
 
 
 def triangulate_robust(P: np.ndarray, focal: np.ndarray, xy: np.ndarray, w: np.ndarray,
-                       threshold_px: float, full_confidence_views: int = 3) -> TriangulatedJoints:
+                       threshold_px: float | np.ndarray, full_confidence_views: int = 3) -> TriangulatedJoints:
     """RANSAC over view pairs + weighted refit (see the module docstring).
 
     xy: (..., V, 2) normalized coordinates; w: (..., V) joint scores (0 = not observed).
-    A point is kept when at least two views agree within ``threshold_px``. Its confidence is
-    ``mean inlier score x min(1, inliers / full_confidence_views) x (1 - rms error / threshold)``.
+    threshold_px: inlier threshold in pixels, one for all views or (V,) one per view (cameras of
+    different focal lengths: an angular threshold times each camera's focal length).
+    A point is kept when at least two views agree within their thresholds. Its confidence is
+    ``mean inlier score x min(1, inliers / full_confidence_views) x (1 - rms relative error)``,
+    where a view's relative error is its reprojection error / its threshold.
     """
     P = np.asarray(P, dtype=np.float64)
     w = np.asarray(w, dtype=np.float64)
     V = P.shape[0]
     obs = w > 0
     lead = w.shape[:-1]
-    tau2 = float(threshold_px) ** 2
+    tau = np.broadcast_to(np.asarray(threshold_px, dtype=np.float64), (V,))
     pairs = list(combinations(range(V), 2))
     if not pairs:
         nan = np.full(lead + (3,), np.nan)
@@ -116,31 +119,31 @@ def triangulate_robust(P: np.ndarray, focal: np.ndarray, xy: np.ndarray, w: np.n
     mask = mask.reshape((len(pairs),) + (1,) * len(lead) + (V,))
     wk = w[None] * mask                                              # (K, ..., V)
     Xk = triangulate_weighted(P, focal, xy[None], wk)                # (K, ..., 3)
-    ek = reprojection_errors(P, focal, Xk, xy[None])                 # (K, ..., V)
+    rk = reprojection_errors(P, focal, Xk, xy[None]) / tau           # (K, ..., V), in thresholds
     # most inlier views first, then the lowest truncated squared error (MSAC) among those
-    n_in = np.sum(obs[None] & (ek < threshold_px), axis=-1)
-    cost = np.sum(np.where(obs[None], np.minimum(ek * ek, tau2), 0.0), axis=-1) - n_in * (V + 1) * tau2
+    n_in = np.sum(obs[None] & (rk < 1.0), axis=-1)
+    cost = np.sum(np.where(obs[None], np.minimum(rk * rk, 1.0), 0.0), axis=-1) - n_in * (V + 1)
     usable = np.sum(wk > 0, axis=-1) == 2
     cost = np.where(usable, cost, np.inf)
     best = np.argmin(cost, axis=0)                                   # (...)
-    e0 = np.take_along_axis(ek, best[None, ..., None], axis=0)[0]
-    inl = obs & (e0 < threshold_px)
+    r0 = np.take_along_axis(rk, best[None, ..., None], axis=0)[0]
+    inl = obs & (r0 < 1.0)
 
     for _ in range(2):
         X = triangulate_weighted(P, focal, xy, w * inl)
-        e = reprojection_errors(P, focal, X, xy)
-        inl = obs & (e < threshold_px)
+        inl = obs & (reprojection_errors(P, focal, X, xy) < tau)
     X = triangulate_weighted(P, focal, xy, w * inl)
     e = reprojection_errors(P, focal, X, xy)
-    inl = inl & (e < threshold_px)
+    inl = inl & (e < tau)
     n_inl = inl.sum(axis=-1)
     valid = (n_inl >= 2) & np.all(np.isfinite(X), axis=-1)
 
     n_safe = np.maximum(n_inl, 1)
     rms = np.sqrt(np.sum(np.where(inl, e * e, 0.0), axis=-1) / n_safe)
+    rel = np.sqrt(np.sum(np.where(inl, (e / tau) ** 2, 0.0), axis=-1) / n_safe)
     mean_score = np.sum(np.where(inl, w, 0.0), axis=-1) / n_safe
     conf = (mean_score * np.minimum(1.0, n_inl / max(1, full_confidence_views))
-            * np.clip(1.0 - rms / threshold_px, 0.0, 1.0))
+            * np.clip(1.0 - rel, 0.0, 1.0))
     points = np.where(valid[..., None], X, np.nan)
     return TriangulatedJoints(points=points, confidence=np.where(valid, np.clip(conf, 0.0, 1.0), 0.0),
                               inliers=inl & valid[..., None], error_px=np.where(valid, rms, np.nan))
