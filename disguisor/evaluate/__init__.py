@@ -6,6 +6,8 @@ Predictions are matched to ground truth one-to-one per image (Hungarian, IoU >= 
 scored as recall, precision, F1 and *holistic* recall (a face counts only if it is found in
 every view where it has a box), overall and per camera role, camera and scenario (rules in
 :mod:`disguisor.evaluate.metrics`; table, JSON and plots in :mod:`disguisor.evaluate.report`).
+Beside the boxes, :mod:`disguisor.evaluate.pixels` measures privacy from the pixels: the share of
+ground-truth face boxes actually changed between the original and the anonymized images.
 
 >>> gt = load_ground_truth("annotations.json")                      # doctest: +SKIP
 >>> result = evaluate(gt, load_predictions("detections.json", gt))  # doctest: +SKIP
@@ -35,9 +37,11 @@ from disguisor.evaluate.metrics import (
     iou,
     match_boxes,
 )
+from disguisor.evaluate.pixels import PixelParams, PixelResult, PixelScores, changed_shares, measure_pixel_privacy
 
 __all__ = [
     "DEFAULT_IOU_THRESHOLD", "Detection", "EvaluationResult", "FaceBox", "GroundTruth", "HolisticMiss",
-    "ImageInfo", "Match", "Predictions", "Scores", "box_iou", "evaluate", "ground_truth_from_json", "iou",
+    "ImageInfo", "Match", "PixelParams", "PixelResult", "PixelScores", "Predictions", "Scores", "box_iou",
+    "changed_shares", "measure_pixel_privacy", "evaluate", "ground_truth_from_json", "iou",
     "load_camera_roles", "load_ground_truth", "load_predictions", "match_boxes", "predictions_from_json",
 ]

@@ -18,6 +18,10 @@ JSON (``format: disguisor-eval``, ``version: 1``)::
               "faces", "faces_found", "holistic_recall", "mean_iou",
               "covered", "coverage_recall", "faces_covered", "holistic_coverage"}
 
+With ``--anonymized`` the object also holds ``"pixels"`` (the pixel check, structure in
+:func:`disguisor.evaluate.pixels.pixel_result_to_json`); without ``--pred`` it holds only the
+header and ``"pixels"``.
+
 Counts are integers; ratios are floats, or ``null`` where the denominator is zero.
 """
 
@@ -67,10 +71,18 @@ def result_to_json(result: EvaluationResult, ground_truth: str | Path | None = N
     }
 
 
-def write_json(result: EvaluationResult, path: str | Path, ground_truth: str | Path | None = None,
-               predictions: str | Path | None = None) -> None:
-    """Write :func:`result_to_json` to ``path`` atomically."""
-    text = json.dumps(result_to_json(result, ground_truth, predictions), indent=2, allow_nan=False)
+def write_json(result: EvaluationResult | None, path: str | Path, ground_truth: str | Path | None = None,
+               predictions: str | Path | None = None, pixels: dict[str, Any] | None = None) -> None:
+    """Write :func:`result_to_json` (``result`` None: only the header) and, when given, the pixel
+    check's dict under ``"pixels"`` to ``path`` atomically."""
+    if result is not None:
+        data = result_to_json(result, ground_truth, predictions)
+    else:
+        data = {"format": "disguisor-eval", "version": 1, "disguisor_version": __version__,
+                "ground_truth": None if ground_truth is None else str(ground_truth), "predictions": None}
+    if pixels is not None:
+        data["pixels"] = pixels
+    text = json.dumps(data, indent=2, allow_nan=False)
     atomic_write_text(Path(path), text + "\n")
 
 
