@@ -6,10 +6,13 @@ synthetic operating room, projected with lens distortion into the default 4-came
 (:mod:`disguisor.pose3d.simulate`).
 """
 
+import dataclasses
+import itertools
 import json
 import logging
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -227,6 +230,56 @@ def test_missed_people_and_joints_rarely_mix_people_up():
     assert mixed <= 0.03 * found       # 2 of 129
 
 
+def _perturbed(calibration: Calibration, rng: np.random.Generator, degrees: float = 1.0,
+               metres: float = 0.02) -> Calibration:
+    """Every camera's pose off by ``degrees`` (about a random axis) and ``metres`` (a random direction)."""
+    cams = []
+    for cam in calibration.cameras:
+        axis, shift = rng.normal(size=3), rng.normal(size=3)
+        rot, _ = cv2.Rodrigues(np.radians(degrees) * axis / np.linalg.norm(axis))
+        cams.append(dataclasses.replace(cam, R=rot @ cam.R, t=cam.t + metres * shift / np.linalg.norm(shift)))
+    return Calibration(cameras=tuple(cams))
+
+
+def _triangulable(sim, shape: tuple[int, int], min_common: int = 4) -> np.ndarray:
+    """(F, P) people that two cameras detect with at least ``min_common`` joints in common: the
+    ones multi-view association can reconstruct at all (a person cut by both images' borders
+    down to 2-3 shared joints needs depth, :mod:`disguisor.pose3d.lifting`)."""
+    out = np.zeros(shape, bool)
+    by_person: dict = {}
+    for d in sim.keypoints.detections:
+        if d.person_id is not None:
+            by_person.setdefault((d.frame, d.person_id), []).append(d)
+    for (f, p), dets in by_person.items():
+        out[f, p] = any(a.camera != b.camera and np.sum((a.keypoints[:, 2] > 0) & (b.keypoints[:, 2] > 0)) >= min_common
+                        for a, b in itertools.combinations(dets, 2))
+    return out
+
+
+@pytest.mark.parametrize("size, lens", [((640, 480), "kinect_v1"), ((2560, 1440), "azure")])
+def test_association_tolerates_calibration_error_at_any_resolution(size, lens):
+    """Camera poses off by 1 degree and 2 cm (keypoints simulated with the true poses, 3D from the
+    perturbed ones): Kinect v1 at 640x480 (f = 525 px) and a 2560x1440 camera (f = 1236 px), the
+    same angular thresholds. (Pixel thresholds tuned at f = 620 lose people at 2560x1440: 25 px
+    is 0.02 rad there, about the calibration error.)"""
+    true = default_rig(*size, 4, lens=lens)
+    matched = wanted = seen_twice = right = estimated = 0
+    for seed in range(3):
+        rng = np.random.default_rng(200 + seed)
+        gt = simulate_people(6, 10, rng)
+        sim = simulate_detections(true, gt, rng, noise_px=2.0 * true.cameras[0].K[0, 0] / 525, joint_miss_rate=0.05,
+                                  false_per_view=0.1, occlusion=True)
+        poses = estimate_poses3d(_perturbed(true, rng), sim.keypoints)
+        m = evaluate_poses(poses, gt, _triangulable(sim, gt.shape[:2]))
+        matched, wanted = matched + m.matched, wanted + m.gt_person_frames
+        seen_twice += int(sim.observable.sum())
+        right, estimated = right + round(m.precision * m.estimated_person_frames), estimated + m.estimated_person_frames
+        assert m.mpjpe_mm < 120                    # 1 degree at 3-5 m is 5-9 cm
+    assert wanted > 100 and matched >= 0.97 * wanted
+    assert right >= 0.9 * estimated
+    assert wanted >= 0.9 * seen_twice       # few people seen twice share fewer than 4 joints
+
+
 def test_exact_set_packing_matches_the_integer_program():
     rng = np.random.default_rng(9)
     for _ in range(30):
@@ -285,6 +338,48 @@ def test_long_absence_gives_a_new_id_short_one_keeps_it():
         sim = simulate_detections(CALIB, seen, rng, noise_px=2.0)
         poses = estimate_poses3d(CALIB, sim.keypoints, tracking=TrackingParams(max_gap_frames=10))
         assert len(poses.ids) == n_ids
+
+
+def test_frames_far_apart_in_time_are_never_linked_or_filled():
+    """Frame numbers 0, 100, 200, ...: 99 frames between samples is more than max_gap_frames,
+    so every sample's people are new tracks and nobody is interpolated where they were not seen."""
+    # three people standing still (a walker with zero speed), so the same places recur
+    gt = np.stack([_walker((-1.5, -1.0), (1e-9, 0.0), 6), _walker((1.2, 1.0), (1e-9, 0.0), 6, 1.6),
+                   _walker((1.5, -1.5), (0.0, 1e-9), 6, 1.85)], axis=1)
+    gt_seen = gt.copy()
+    gt_seen[2, 0] = np.nan                          # person 0 not seen at frame 200
+    frames = [0, 100, 200, 300, 400, 500]
+    sim = simulate_detections(CALIB, gt_seen, np.random.default_rng(21), noise_px=2.0, frames=frames)
+    assert sim.observable.sum() == 17
+    poses = estimate_poses3d(CALIB, sim.keypoints)
+    assert poses.frame_numbers == frames
+    assert [len(f.people) for f in poses.frames] == [3, 3, 2, 3, 3, 3]   # nobody invented at frame 200
+    assert len(poses.ids) == 17                     # no track spans two samples
+    m = evaluate_poses(poses, gt_seen, sim.observable, frames=frames)
+    assert m.recall == 1.0 and m.precision == 1.0
+    # the same samples one frame apart: one track per person, and the gap at frame 2 is filled
+    dense = estimate_poses3d(CALIB, simulate_detections(CALIB, gt_seen, np.random.default_rng(21),
+                                                        noise_px=2.0).keypoints)
+    assert len(dense.ids) == 3 and len(dense.frames[2].people) == 3
+
+
+def test_tracks_follow_frame_numbers_when_every_third_frame_is_processed():
+    """Frames 0, 3, 6, ...: a walker keeps one id, velocities are per frame number, and a gap is
+    measured in frame numbers: 2 missing samples are 8 frame numbers (bridged with max_gap 10,
+    not with max_gap 6)."""
+    n = 20
+    frames = list(range(0, 3 * n, 3))
+    gt = _walker((-2.0, -0.5), (0.09, 0.0), n)[:, None]        # 0.03 m per frame number
+    seen = gt.copy()
+    seen[8:10] = np.nan                                         # unseen at frames 24 and 27
+    sim = simulate_detections(CALIB, seen, np.random.default_rng(22), noise_px=2.0, frames=frames)
+    poses = estimate_poses3d(CALIB, sim.keypoints)
+    assert poses.frame_numbers == frames and len(poses.ids) == 1
+    track = poses.track(poses.ids[0])
+    assert np.all(np.isfinite(track[8:10, 0]))                  # the gap is filled ...
+    assert np.nanmean(np.linalg.norm(track - gt[:, 0], axis=-1)) < 0.03   # ... in the right place
+    short = estimate_poses3d(CALIB, sim.keypoints, tracking=TrackingParams(max_gap_frames=6))
+    assert len(short.ids) == 2 and [len(f.people) for f in short.frames[8:10]] == [0, 0]
 
 
 def test_no_id_switch_when_two_people_pass_close():

@@ -93,11 +93,15 @@ class TrackingParams:
       this, for a track seen in the previous frame. Smaller than the ~0.45 m between the centres
       of two people standing shoulder to shoulder, so a track does not jump to a neighbour
       when its own person is missed in a crowd.
-    gate_growth_m_per_frame: the gate grows by this much per frame the track has been missing.
-    max_gap_frames: a track missing for up to this many frames keeps its id (and a person
-      re-entering within that time gets it back); gaps of up to this many frames are filled by
-      linear interpolation, per joint. Longer absences end the track; a later person is new.
-    max_speed_m_per_frame: cap on the centroid velocity used for prediction.
+    gate_growth_m_per_frame: the gate grows by this much per frame number since the track's last
+      observation, beyond the first (a recording processed every 3rd frame: +0.2 m).
+    max_gap_frames: a track unseen for up to this many frame numbers (counted in frame numbers,
+      processed or not: 0 and 100 are 99 apart) keeps its id, and a person re-entering within
+      that time gets it back; gaps of up to this many frame numbers are filled by linear
+      interpolation, per joint, at the processed frames inside them. Longer absences end the
+      track: a later person is new, and nothing is invented in between.
+    max_speed_m_per_frame: cap on the centroid velocity (metres per frame number) used for
+      prediction.
     velocity_smoothing: weight of the newest centroid velocity in the running estimate (0-1].
     min_track_frames: tracks with fewer observed frames are dropped (1 keeps every person:
       for anonymization a missed face is worse than a spurious one).
@@ -107,7 +111,7 @@ class TrackingParams:
       pass: zero-lag, the whole recording is known) or ``"none"``.
     measurement_noise_m: standard deviation of a triangulated joint of confidence 1 (the noise
       of a joint of confidence c is this / max(c, 0.1)).
-    acceleration_noise_m: standard deviation of the per-frame velocity change of a joint
+    acceleration_noise_m: standard deviation of the velocity change per frame number of a joint
       (white-noise acceleration). Larger follows fast motion more closely, smaller smooths more;
       0.01 halved the joint error on the simulated benchmark at 2 and 5 px noise and keeps a
       115-degree head turn in 4 frames on time (no lag; rounded by <= 3 cm).
@@ -117,7 +121,7 @@ class TrackingParams:
       Mean joint error on the synthetic recordings (simulated keypoints) without / with 3 cm:
       easy 12.4 / 10.2 mm, medium 16.3 / 13.5, hard 9.0 / 9.6, medium 30 frames 14.4 / 12.5;
       scaling the radius by 1/confidence was worse (easy 12.3, medium 16.0).
-    outlier_window: odd window (frames) of the robust outlier gate that runs before smoothing:
+    outlier_window: odd window (processed frames of the track) of the robust outlier gate that runs before smoothing:
       a joint further than max(outlier_sigmas x 1.4826 x MAD, outlier_min_m) from the median of
       its window is treated as missing. A median window removes spikes of up to
       (window - 1) / 2 frames but keeps steps and ramps in place, so fast head turns pass.

@@ -14,7 +14,9 @@ spike of one or two frames; a turn is a sustained move. A running median over 5 
 spikes of up to 2 frames and leaves steps and ramps where they are (Hampel identifier), so the
 gate runs before the smoother.
 
-Arrays are (T, J, 3) world metres per track with NaN for missing joints; time steps are frames.
+Arrays are (T, J, 3) world metres per track with NaN for missing joints. Samples are the
+processed frames; ``times`` gives their frame numbers (default 0, 1, 2, ...), so a recording
+that keeps every 3rd frame is filled and smoothed in real time steps, not in samples.
 """
 
 from __future__ import annotations
@@ -48,24 +50,36 @@ def median_outliers(points: np.ndarray, window: int, sigmas: float, min_m: float
     return np.isfinite(dist) & (count >= 3) & (dist > gate)
 
 
-def fill_gaps(points: np.ndarray, confidence: np.ndarray, max_gap: int,
-              confidence_scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Fill runs of up to ``max_gap`` missing samples between two known ones, per joint, linearly.
+def _times(T: int, times: np.ndarray | None) -> np.ndarray:
+    t = np.arange(T, dtype=np.float64) if times is None else np.asarray(times, dtype=np.float64)
+    if t.shape != (T,) or (T > 1 and np.any(np.diff(t) <= 0)):
+        raise ValueError("times must be one increasing frame number per sample")
+    return t
 
-    Returns (points, confidence, filled mask (T, J)); a filled joint's confidence is
-    ``confidence_scale x`` the lower confidence of the two samples around the gap.
+
+def fill_gaps(points: np.ndarray, confidence: np.ndarray, max_gap: int, confidence_scale: float,
+              times: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fill missing samples between two known ones at most ``max_gap`` frames apart, per joint.
+
+    Linear in time. times: (T,) frame number of each sample (default 0..T-1); a gap is the
+    number of frame numbers strictly between the two known samples, whether or not those
+    frames were processed, so samples far apart in time are never bridged. Returns (points,
+    confidence, filled mask (T, J)); a filled joint's confidence is ``confidence_scale x`` the
+    lower confidence of the two samples around the gap.
     """
     T = points.shape[0]
+    t = _times(T, times)
     valid = np.isfinite(points[..., 0])
     idx = np.broadcast_to(np.arange(T)[:, None], valid.shape)
     prev = np.maximum.accumulate(np.where(valid, idx, -1), axis=0)
     nxt = np.minimum.accumulate(np.where(valid, idx, T)[::-1], axis=0)[::-1]
-    gap = ~valid & (prev >= 0) & (nxt < T) & (nxt - prev - 1 <= max_gap)
-    if not gap.any():
-        return points, confidence, gap
     p0 = np.clip(prev, 0, T - 1)
     p1 = np.clip(nxt, 0, T - 1)
-    alpha = ((idx - prev) / np.maximum(nxt - prev, 1))[..., None]
+    span = t[p1] - t[p0]
+    gap = ~valid & (prev >= 0) & (nxt < T) & (span - 1 <= max_gap)
+    if not gap.any():
+        return points, confidence, gap
+    alpha = ((t[idx] - t[p0]) / np.maximum(span, 1e-9))[..., None]
     a = np.take_along_axis(points, p0[..., None], axis=0)
     b = np.take_along_axis(points, p1[..., None], axis=0)
     out = points.copy()
@@ -78,16 +92,18 @@ def fill_gaps(points: np.ndarray, confidence: np.ndarray, max_gap: int,
 
 
 def rts_smooth(points: np.ndarray, noise_std: np.ndarray, acceleration_noise_m: float,
-               initial_velocity_std: float = 0.1) -> np.ndarray:
+               initial_velocity_std: float = 0.1, times: np.ndarray | None = None) -> np.ndarray:
     """Constant-velocity Kalman filter + RTS backward pass per joint (axes independent).
 
     points: (T, J, 3), NaN = missing (a missing sample ends a segment; segments are smoothed
     separately). noise_std: (T, J) measurement standard deviation (m) of each sample.
     acceleration_noise_m: standard deviation of the velocity change per frame (process noise of a
-    piecewise-constant acceleration: Q = s^2 [[1/4, 1/2], [1/2, 1]]).
+    piecewise-constant acceleration over dt frames: Q = s^2 [[dt^4/4, dt^3/2], [dt^3/2, dt^2]]).
+    times: (T,) frame number of each sample (default 0..T-1); velocities are per frame.
     Returns the smoothed points, NaN where the input is NaN.
     """
     T, J = points.shape[:2]
+    dts = np.diff(_times(T, times), prepend=0.0)
     valid = np.isfinite(points[..., 0])
     q = float(acceleration_noise_m) ** 2
     r = np.asarray(noise_std, dtype=np.float64) ** 2
@@ -104,12 +120,13 @@ def rts_smooth(points: np.ndarray, noise_std: np.ndarray, acceleration_noise_m: 
         start = m & (~valid[k - 1] if k > 0 else True)
         cont = m & ~start
         if k > 0 and cont.any():
+            dt = dts[k]
             a, b, d = fP[k - 1, :, 0], fP[k - 1, :, 1], fP[k - 1, :, 2]
-            pp[k] = fp[k - 1] + fv[k - 1]
+            pp[k] = fp[k - 1] + fv[k - 1] * dt
             pv[k] = fv[k - 1]
-            pP[k, :, 0] = a + 2 * b + d + q / 4
-            pP[k, :, 1] = b + d + q / 2
-            pP[k, :, 2] = d + q
+            pP[k, :, 0] = a + 2 * b * dt + d * dt * dt + q * dt ** 4 / 4
+            pP[k, :, 1] = b + d * dt + q * dt ** 3 / 2
+            pP[k, :, 2] = d + q * dt * dt
             S = pP[k, :, 0] + r[k]
             k0 = pP[k, :, 0] / S
             k1 = pP[k, :, 1] / S
@@ -128,15 +145,16 @@ def rts_smooth(points: np.ndarray, noise_std: np.ndarray, acceleration_noise_m: 
         m = valid[k] & valid[k + 1]
         if not m.any():
             continue
+        dt = dts[k + 1]
         a, b, d = fP[k, :, 0], fP[k, :, 1], fP[k, :, 2]
         pa, pb, pd = pP[k + 1, :, 0], pP[k + 1, :, 1], pP[k + 1, :, 2]
         det = np.maximum(pa * pd - pb * pb, 1e-30)
         ia, ib, id_ = pd / det, -pb / det, pa / det
-        # C = P F^T Pp^-1 with P F^T = [[a + b, b], [b + d, d]]
-        c00 = (a + b) * ia + b * ib
-        c01 = (a + b) * ib + b * id_
-        c10 = (b + d) * ia + d * ib
-        c11 = (b + d) * ib + d * id_
+        # C = P F^T Pp^-1 with P F^T = [[a + b dt, b], [b + d dt, d]]
+        c00 = (a + b * dt) * ia + b * ib
+        c01 = (a + b * dt) * ib + b * id_
+        c10 = (b + d * dt) * ia + d * ib
+        c11 = (b + d * dt) * ib + d * id_
         dp = sp[k + 1] - pp[k + 1]
         dv = sv[k + 1] - pv[k + 1]
         new_p = fp[k] + c00[:, None] * dp + c01[:, None] * dv

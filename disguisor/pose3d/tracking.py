@@ -10,9 +10,15 @@ while a track is missing; unmatched people start new tracks. A track missing for
 ``max_gap_frames`` ends; a person re-entering within that time gets the old id back, later it
 gets a new one (there is no appearance model to recognize a person after a long absence).
 
+Time is the **frame number**, not the position in the list of processed frames: a recording
+whose frames are 0, 100, 200, ... has 99 frames between samples, more than any sensible
+``max_gap_frames``, so nobody is linked across them and nothing is interpolated between them;
+a recording processed every 3rd frame links people 3 frames apart, with velocities per frame.
+
 Afterwards each track is cleaned per joint: a running-median gate removes triangulation spikes,
-gaps of up to ``max_gap_frames`` are filled by linear interpolation, and the joint trajectories
-are smoothed with a zero-lag RTS smoother (:mod:`disguisor.pose3d.smoothing`).
+gaps of up to ``max_gap_frames`` frame numbers are filled by linear interpolation (at the
+processed frames in the gap only), and the joint trajectories are smoothed with a zero-lag RTS
+smoother (:mod:`disguisor.pose3d.smoothing`).
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ _NO_MATCH = 1e9
 
 @dataclass
 class Track:
-    """One person over time. times: indices into the processed frames; velocity: m per frame."""
+    """One person over time. times: frame numbers of its observations; velocity: m per frame number."""
 
     id: int
     times: list[int] = field(default_factory=list)
@@ -61,17 +67,22 @@ def _common_centroids(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
     return a[both].mean(axis=0), b[both].mean(axis=0)
 
 
-def link_tracks(observations: Sequence[Sequence[PersonObservation]],
+def link_tracks(frames: Sequence[int], observations: Sequence[Sequence[PersonObservation]],
                 params: TrackingParams | None = None) -> list[Track]:
     """Give every person of every frame a track (see the module docstring).
 
-    observations: per processed frame (consecutive time steps), the people reconstructed there.
-    Returns the tracks in order of first appearance, ids 1, 2, ...
+    frames: the processed frame numbers, increasing; observations: per processed frame, the
+    people reconstructed there. Returns the tracks in order of first appearance, ids 1, 2, ...
     """
     params = params or TrackingParams()
+    if len(frames) != len(observations):
+        raise ValueError("one list of people per frame is needed")
+    if np.any(np.diff(np.asarray(frames)) <= 0):
+        raise ValueError("frame numbers must increase")
     tracks: list[Track] = []
     live: list[Track] = []
-    for t, people in enumerate(observations):
+    for t, people in zip(frames, observations, strict=True):
+        t = int(t)
         live = [tr for tr in live if t - tr.last_time - 1 <= params.max_gap_frames]
         cost = np.full((len(live), len(people)), _NO_MATCH)
         for i, tr in enumerate(live):
@@ -110,57 +121,65 @@ def link_tracks(observations: Sequence[Sequence[PersonObservation]],
     return tracks
 
 
-def track_arrays(track: Track, params: TrackingParams) -> tuple[int, np.ndarray, np.ndarray]:
-    """Dense, cleaned and smoothed joints of one track.
+def track_arrays(track: Track, frames: Sequence[int],
+                 params: TrackingParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cleaned and smoothed joints of one track at the processed frames it spans.
 
-    Returns (first time index, joints (T, 17, 3) NaN where unknown, confidence (T, 17)).
+    frames: all processed frame numbers, increasing. Returns (sample indices into ``frames``
+    (T,), joints (T, 17, 3) NaN where unknown, confidence (T, 17)).
     """
-    t0 = track.times[0]
-    T = track.times[-1] - t0 + 1
+    frames_arr = np.asarray(frames)
+    first, last = np.searchsorted(frames_arr, [track.times[0], track.times[-1]])
+    samples = np.arange(first, last + 1)
+    times = frames_arr[samples]
+    T = len(samples)
     pts = np.full((T, NUM_JOINTS, 3), np.nan)
     conf = np.zeros((T, NUM_JOINTS))
-    for t, obs in zip(track.times, track.observations, strict=True):
-        pts[t - t0] = obs.joints
-        conf[t - t0] = obs.confidence
+    rows = np.searchsorted(times, track.times)
+    for k, obs in zip(rows, track.observations, strict=True):
+        pts[k] = obs.joints
+        conf[k] = obs.confidence
     if params.outlier_window >= 3:
         out = median_outliers(pts, params.outlier_window, params.outlier_sigmas, params.outlier_min_m)
         if out.any():
             log.debug("track %d: %d joint outlier(s) removed", track.id, int(out.sum()))
             pts[out] = np.nan
             conf[out] = 0.0
-    pts, conf, filled = fill_gaps(pts, conf, params.max_gap_frames, params.interpolated_confidence_scale)
+    pts, conf, filled = fill_gaps(pts, conf, params.max_gap_frames, params.interpolated_confidence_scale, times)
     if params.smoothing == "rts":
         std = params.measurement_noise_m / np.maximum(conf, 0.1)
         measured = np.where(filled[..., None], np.nan, pts)
-        pts = clamp_to_measurements(rts_smooth(pts, std, params.acceleration_noise_m), measured,
+        pts = clamp_to_measurements(rts_smooth(pts, std, params.acceleration_noise_m, times=times), measured,
                                     params.max_smoothing_shift_m)
     elif params.smoothing != "none":
         raise ValueError(f"unknown smoothing {params.smoothing!r} (use 'rts' or 'none')")
     conf = np.where(np.isfinite(pts[..., 0]), conf, 0.0)
-    return t0, pts, conf
+    return samples, pts, conf
 
 
 def build_poses(frames: Sequence[int], tracks: Sequence[Track], params: TrackingParams | None = None) -> Poses3D:
-    """Turn linked tracks into :class:`Poses3D` over ``frames`` (the processed frame numbers)."""
+    """Turn linked tracks into :class:`Poses3D` over ``frames`` (the processed frame numbers, increasing)."""
     params = params or TrackingParams()
     per_frame: list[list[Person3D]] = [[] for _ in frames]
     next_id = 1
     for tr in tracks:
         if len(tr.times) < params.min_track_frames:
             continue
-        t0, pts, conf = track_arrays(tr, params)
+        samples, pts, conf = track_arrays(tr, frames, params)
         pid, next_id = next_id, next_id + 1
-        for k in range(pts.shape[0]):
+        for k, sample in enumerate(samples):
             if np.isfinite(pts[k, :, 0]).any():
-                per_frame[t0 + k].append(Person3D(id=pid, joints=pts[k], confidence=conf[k]))
+                per_frame[sample].append(Person3D(id=pid, joints=pts[k], confidence=conf[k]))
     return Poses3D(frames=tuple(FramePoses(frame=int(f), people=tuple(p))
                                 for f, p in zip(frames, per_frame, strict=True)))
 
 
 def track_people(frames: Sequence[int], observations: Sequence[Sequence[PersonObservation]],
                  params: TrackingParams | None = None) -> Poses3D:
-    """Link, clean and smooth per-frame reconstructions into tracked :class:`Poses3D`."""
+    """Link, clean and smooth per-frame reconstructions into tracked :class:`Poses3D`.
+
+    frames: the frame numbers of the processed frames, increasing (time is counted in frame
+    numbers, see the module docstring); observations: the people of each of those frames.
+    """
     params = params or TrackingParams()
-    if len(frames) != len(observations):
-        raise ValueError("one list of people per frame is needed")
-    return build_poses(frames, link_tracks(observations, params), params)
+    return build_poses(frames, link_tracks(frames, observations, params), params)
