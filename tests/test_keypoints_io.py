@@ -2,6 +2,7 @@
 
 import copy
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -152,3 +153,67 @@ def test_save_refuses_invalid_data(tmp_path: Path):
         save_keypoints(tmp_path / "k.json", kp)
     assert exc.value.field == "annotations[0].keypoints"
     assert not (tmp_path / "k.json").exists()
+
+
+def test_scores_slightly_above_one_are_clipped_with_one_warning(caplog):
+    """OpenPose writes joint scores such as 1.018: read as 1, one warning for the whole file."""
+    doc = _doc()
+    doc["annotations"][0]["keypoints"][2] = 1.018
+    doc["annotations"][0]["keypoints"][5] = 1.05
+    doc["annotations"][3]["keypoints"][50] = 1.1
+    doc["annotations"][2]["score"] = 1.002
+    with caplog.at_level(logging.WARNING):
+        kp = keypoints_from_json(doc, source="openpose.json")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "openpose.json" in warnings[0] and "4 score(s)" in warnings[0] and "1.1" in warnings[0]
+    assert kp.detections[0].keypoints[0, 2] == 1.0 and kp.detections[0].keypoints[1, 2] == 1.0
+    assert kp.detections[3].keypoints[16, 2] == 1.0 and kp.detections[2].score == 1.0
+    assert kp.detections[0].keypoints[2, 2] == doc["annotations"][0]["keypoints"][8]   # others untouched
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        keypoints_from_json(_doc())
+    assert not caplog.records                                # nothing to clip, no warning
+    doc["annotations"][1]["keypoints"][8] = 1.11             # beyond the tolerance: still refused
+    err = _error(doc)
+    assert err.field == "annotations[1].keypoints" and "joint 2 (right_eye)" in err.message
+
+
+def test_category_id_given_as_a_string():
+    doc = _doc()
+    doc["annotations"][1]["category_id"] = "1"
+    doc["categories"][0]["id"] = "1"
+    kp = keypoints_from_json(doc)
+    assert len(kp.detections) == 4
+    doc["annotations"][2]["category_id"] = "2"
+    err = _error(doc)
+    assert err.field == "annotations[2].category_id" and err.message.endswith("not 2")
+    doc["annotations"][2]["category_id"] = "person"
+    assert "not 'person'" in _error(doc).message
+
+
+def test_messages_show_plain_numbers_not_numpy_reprs():
+    """In-memory documents (a detector's output before saving) may hold numpy numbers: they are
+    read like Python numbers, and a message shows 1.5, not np.float64(1.5)."""
+    doc = _doc()
+    doc["annotations"][0]["keypoints"] = [np.float64(v) for v in doc["annotations"][0]["keypoints"]]
+    doc["annotations"][1]["keypoints"] = [np.float32(v) for v in doc["annotations"][1]["keypoints"]]
+    doc["annotations"][2]["score"] = np.float32(0.75)
+    doc["images"][0]["width"] = np.int64(1280)
+    kp = keypoints_from_json(doc)
+    assert kp.detections[2].score == 0.75 and kp.images[1].width == 1280
+    for mutate, field in [
+        (lambda d: d["annotations"][0]["keypoints"].__setitem__(5, np.float64(1.5)), "annotations[0].keypoints"),
+        (lambda d: d["annotations"][2].__setitem__("score", np.float64(1.25)), "annotations[2].score"),
+        (lambda d: d["annotations"][3].__setitem__("bbox", [np.float64(1.0), np.float64(2.0)]), "annotations[3].bbox"),
+        (lambda d: d["annotations"][3].__setitem__("score", np.float64(math.nan)), "annotations[3].score"),
+        (lambda d: d["images"][1].__setitem__("frame", np.float64(0.5)), "images[1].frame"),
+    ]:
+        bad = copy.deepcopy(doc)
+        mutate(bad)
+        err = _error(bad)
+        assert err.field == field
+        assert "np." not in str(err) and "float64" not in str(err) and "array" not in str(err), str(err)
+    bad = copy.deepcopy(doc)
+    bad["annotations"][0]["keypoints"][5] = np.float64(1.5)
+    assert "not 1.5" in _error(bad).message

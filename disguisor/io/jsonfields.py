@@ -10,10 +10,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from disguisor.errors import InputError
 
 Id = int | str
 MISSING = object()  # "no default": the field is required
+
+
+def plain(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays turned into Python numbers and lists (recursively)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, list | tuple):
+        return type(value)(plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+def show(value: Any) -> str:
+    """How a value appears in an error message: ``1.018``, ``'wfc1'``, ``[1, 2]``, never a numpy
+    repr such as ``np.float64(1.018)`` (a file's reader sees plain numbers)."""
+    return repr(plain(value))
 
 
 def read_json(path: str | Path) -> Any:
@@ -37,33 +58,46 @@ def get_field(entry: Mapping[str, Any], key: str, source: str | Path, where: str
 
 
 def number(value: Any, source: str | Path, where: str) -> float:
-    """A finite number (booleans refused)."""
+    """A finite number (booleans refused; numpy numbers, as in-memory documents hold them, accepted)."""
+    value = plain(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InputError(source, f"must be a number, not {value!r}", field=where)
+        raise InputError(source, f"must be a number, not {show(value)}", field=where)
     if not math.isfinite(value):
-        raise InputError(source, f"must be a finite number, not {value!r}", field=where)
+        raise InputError(source, f"must be a finite number, not {show(value)}", field=where)
     return float(value)
 
 
 def integer(value: Any, source: str | Path, where: str) -> int:
+    value = plain(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(source, f"must be an integer, not {value!r}", field=where)
+        raise InputError(source, f"must be an integer, not {show(value)}", field=where)
     return value
 
 
 def ident(value: Any, source: str | Path, where: str) -> Id:
     """An id: an integer or a non-empty string."""
+    value = plain(value)
     if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
-        raise InputError(source, f"must be an integer or a non-empty string, not {value!r}", field=where)
+        raise InputError(source, f"must be an integer or a non-empty string, not {show(value)}", field=where)
+    return value
+
+
+def category_id(value: Any, source: str | Path, where: str) -> Id:
+    """A COCO category id: an id (see :func:`ident`), where a string of digits (``"1"``, as some
+    tools write it) is read as that integer."""
+    value = ident(value, source, where)
+    if isinstance(value, str) and value.strip().isdecimal():
+        return int(value)
     return value
 
 
 def name(value: Any, source: str | Path, where: str) -> str:
     """A non-empty string; integers are accepted and read as strings (camera numbers)."""
+    value = plain(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if not isinstance(value, str) or not value.strip():
-        raise InputError(source, f"must be a non-empty string, not {value!r}", field=where)
+        raise InputError(source, f"must be a non-empty string, not {show(value)}", field=where)
     return value
 
 
@@ -87,18 +121,19 @@ def check_header(data: Any, source: str | Path, file_format: str, version: int, 
         if key not in data:
             raise InputError(source, "missing required field", field=key)
     if data["format"] != file_format:
-        raise InputError(source, f"expected {file_format!r}, not {data['format']!r}", field="format")
+        raise InputError(source, f"expected {file_format!r}, not {show(data['format'])}", field="format")
     if data["version"] != version:
-        raise InputError(source, f"unsupported version {data['version']!r} (this reader knows {version})",
+        raise InputError(source, f"unsupported version {show(data['version'])} (this reader knows {version})",
                          field="version")
     if "units" in data and data["units"] != "metre":
-        raise InputError(source, f"must be 'metre', not {data['units']!r}", field="units")
+        raise InputError(source, f"must be 'metre', not {show(data['units'])}", field="units")
 
 
 @dataclass(frozen=True)
 class Annotation:
     """One entry of a COCO-style ``annotations`` list whose common fields are checked: ``id``
-    (unique in the file), ``image_id`` (a known image) and ``category_id``. where: its field
+    (unique in the file), ``image_id`` (a known image) and ``category_id`` (an integer; a string
+    of digits such as ``"1"``, as some tools write it, is read as that integer). where: its field
     path (``annotations[3]``) for messages."""
 
     entry: Mapping[str, Any]
@@ -127,7 +162,7 @@ def annotations(data: Mapping[str, Any], source: str | Path, image_ids: Containe
         image_id = ident(get_field(entry, "image_id", source, where), source, f"{where}.image_id")
         if image_id not in image_ids:
             raise InputError(source, f"unknown image id {image_id!r}", field=f"{where}.image_id")
-        category = ident(get_field(entry, "category_id", source, where), source, f"{where}.category_id")
+        category = category_id(get_field(entry, "category_id", source, where), source, f"{where}.category_id")
         yield Annotation(entry, where, source, ann_id, image_id, category)
 
 
@@ -137,7 +172,7 @@ def image_fields(entry: Mapping[str, Any], source: str | Path, where: str) -> di
     image_id = ident(get_field(entry, "id", source, where), source, f"{where}.id")
     file_name = get_field(entry, "file_name", source, where)
     if not isinstance(file_name, str):
-        raise InputError(source, f"must be a string, not {file_name!r}", field=f"{where}.file_name")
+        raise InputError(source, f"must be a string, not {show(file_name)}", field=f"{where}.file_name")
     width = integer(get_field(entry, "width", source, where), source, f"{where}.width")
     height = integer(get_field(entry, "height", source, where), source, f"{where}.height")
     if width <= 0 or height <= 0:

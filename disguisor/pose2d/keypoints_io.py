@@ -23,6 +23,9 @@ Format (one JSON object)::
   (its ``x, y`` are ignored; COCO writes ``0, 0``). This differs from COCO ground truth, whose
   third value is a visibility flag 0/1/2; keypoint *results* files use scores, as here.
 - ``score``: the person detection's confidence in [0, 1].
+- Scores slightly above 1 (up to :data:`SCORE_TOLERANCE`; OpenPose writes e.g. 1.018) are read
+  as 1, with one warning per file; larger ones are refused.
+- ``category_id`` 1, or the string ``"1"`` as some tools write it.
 - ``person_id`` is the ground-truth identity in simulated files; no algorithm reads it.
 - ``categories`` is optional; when present it must hold category 1 and, if it lists
   ``keypoints``, exactly the 17 COCO names in order (another layout, e.g. COCO-WholeBody, would
@@ -39,6 +42,7 @@ the image has that camera's size.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,16 +55,23 @@ from disguisor.errors import InputError
 from disguisor.io.atomic import atomic_write_text
 from disguisor.io.jsonfields import Id, read_json
 from disguisor.io.jsonfields import annotations as _annotations
+from disguisor.io.jsonfields import category_id as _category_id
 from disguisor.io.jsonfields import entries as _entries
 from disguisor.io.jsonfields import get_field as _get
 from disguisor.io.jsonfields import ident as _ident
 from disguisor.io.jsonfields import image_fields as _image_fields
 from disguisor.io.jsonfields import number as _number
+from disguisor.io.jsonfields import show as _show
 
 if TYPE_CHECKING:
     from disguisor.io.calibration import Calibration
 
+log = logging.getLogger(__name__)
+
 PERSON_CATEGORY_ID = 1
+# Scores up to this are clipped to 1 instead of refused: some tools' scores overshoot slightly
+# (OpenPose's heat-map peaks, e.g. 1.018); anything larger is not a score in [0, 1].
+SCORE_TOLERANCE = 1.1
 
 COCO_KEYPOINTS: tuple[str, ...] = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear",
@@ -158,26 +169,30 @@ class Keypoints2D:
 
 # --- small typed readers; each raises InputError(source, message, field) -------------------
 
+class _Clipped:
+    """Scores slightly above 1 that were clipped while reading one file (for one warning)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.largest = 1.0
+
+    def add(self, scores: np.ndarray) -> None:
+        over = scores[scores > 1.0]
+        if over.size:
+            self.count += int(over.size)
+            self.largest = max(self.largest, float(over.max()))
 
 
-
-
-
-
-
-
-
-
-def _score(value: Any, source: str | Path, where: str) -> float:
+def _score(value: Any, source: str | Path, where: str, clipped: _Clipped | None = None) -> float:
     s = _number(value, source, where)
-    if not 0.0 <= s <= 1.0:
-        raise InputError(source, f"score must be between 0 and 1, not {value!r}", field=where)
-    return s
+    if not 0.0 <= s <= SCORE_TOLERANCE:
+        raise InputError(source, f"score must be between 0 and 1, not {_show(value)}", field=where)
+    if s > 1.0 and clipped is not None:
+        clipped.add(np.array([s]))
+    return min(s, 1.0)
 
 
-
-
-def _keypoints(value: Any, source: str | Path, where: str) -> np.ndarray:
+def _keypoints(value: Any, source: str | Path, where: str, clipped: _Clipped | None = None) -> np.ndarray:
     n = 3 * NUM_JOINTS
     if not isinstance(value, list):
         raise InputError(source, f"must be a list of {n} numbers (17 joints x 3)", field=where)
@@ -185,16 +200,19 @@ def _keypoints(value: Any, source: str | Path, where: str) -> np.ndarray:
         raise InputError(source, f"expected {n} numbers (17 joints x 3: x, y, score), got {len(value)}",
                          field=where)
     for k, v in enumerate(value):
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating) or not math.isfinite(v):
             joint = COCO_KEYPOINTS[k // 3]
             raise InputError(source, f"joint {k // 3} ({joint}) {'xys'[k % 3]}: must be a finite number, "
-                             f"not {v!r}", field=where)
+                             f"not {_show(v)}", field=where)
     kp = np.asarray(value, dtype=np.float64).reshape(NUM_JOINTS, 3)
-    bad = np.flatnonzero((kp[:, 2] < 0.0) | (kp[:, 2] > 1.0))
+    bad = np.flatnonzero((kp[:, 2] < 0.0) | (kp[:, 2] > SCORE_TOLERANCE))
     if bad.size:
         j = int(bad[0])
         raise InputError(source, f"joint {j} ({COCO_KEYPOINTS[j]}): score must be between 0 and 1, "
-                         f"not {kp[j, 2]!r}", field=where)
+                         f"not {_show(kp[j, 2])}", field=where)
+    if clipped is not None:
+        clipped.add(kp[:, 2])
+    kp[:, 2] = np.minimum(kp[:, 2], 1.0)
     return kp
 
 
@@ -207,7 +225,8 @@ def _check_categories(data: Mapping[str, Any], source: str | Path) -> None:
         return
     cats = _entries(data, "categories", source)
     for i, cat in enumerate(cats):
-        if _ident(_get(cat, "id", source, f"categories[{i}]"), source, f"categories[{i}].id") != PERSON_CATEGORY_ID:
+        if _category_id(_get(cat, "id", source, f"categories[{i}]"), source,
+                        f"categories[{i}].id") != PERSON_CATEGORY_ID:
             continue
         names = cat.get("keypoints")
         if names is not None and list(names) != list(COCO_KEYPOINTS):
@@ -257,25 +276,29 @@ def keypoints_from_json(data: Any, source: str | Path = "keypoints2d.json",
         moments[key] = i
 
     detections: list[Detection] = []
+    clipped = _Clipped()
     for i, ann in enumerate(_annotations(data, source, images)):
         where, get, ann_id, image_id, category = ann.where, ann.get, ann.id, ann.image_id, ann.category
         if category != PERSON_CATEGORY_ID:
-            raise InputError(source, f"only category {PERSON_CATEGORY_ID} (person) is supported, not {category!r}",
+            raise InputError(source, f"only category {PERSON_CATEGORY_ID} (person) is supported, not {_show(category)}",
                              field=f"{where}.category_id")
-        kp = _keypoints(get("keypoints"), source, f"{where}.keypoints")
-        score = _score(get("score"), source, f"{where}.score")
+        kp = _keypoints(get("keypoints"), source, f"{where}.keypoints", clipped)
+        score = _score(get("score"), source, f"{where}.score", clipped)
         bbox = get("bbox", None)
         if bbox is not None:
             if not isinstance(bbox, list) or len(bbox) != 4:
-                raise InputError(source, f"must be [x, y, width, height], not {bbox!r}", field=f"{where}.bbox")
+                raise InputError(source, f"must be [x, y, width, height], not {_show(bbox)}", field=f"{where}.bbox")
             bbox = tuple(_number(v, source, f"{where}.bbox") for v in bbox)
             if bbox[2] < 0 or bbox[3] < 0:
-                raise InputError(source, f"negative width or height in {list(bbox)!r}", field=f"{where}.bbox")
+                raise InputError(source, f"negative width or height in {_show(list(bbox))}", field=f"{where}.bbox")
         person = get("person_id", None)
         person = None if person is None else _ident(person, source, f"{where}.person_id")
         img = images[image_id]
         detections.append(Detection(id=ann_id, image_id=image_id, camera=img.camera, frame=img.frame,
                                     keypoints=kp, score=score, bbox=bbox, person_id=person, index=i))
+    if clipped.count:
+        log.warning("%s: %d score(s) slightly above 1 (up to %s) were read as 1", source, clipped.count,
+                    _show(round(clipped.largest, 6)))
     return Keypoints2D(images=images, detections=tuple(detections), info=info, source=Path(source))
 
 
