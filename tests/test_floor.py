@@ -1,0 +1,147 @@
+"""The detector-free floor: heads of moving, person-sized depth clusters no 3D person explains."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from disguisor.fusion import RayCache
+from disguisor.io.recording import open_recording
+from disguisor.pose2d.floor import FloorParams, depth_heads, find_heads, floor_background, head_box
+from disguisor.synth.or_scene import generate_or_recording
+from disguisor.synth.scenarios import SCENARIOS
+
+EARS = [3, 4]   # COCO-17 left/right ear: their midpoint is the head centre
+
+
+# --- clusters of points, by hand --------------------------------------------------------------------
+
+def _column(x: float, y: float, height: float, rng: np.random.Generator, n: int = 3000) -> np.ndarray:
+    """A person-like column of points: a 0.4 m wide body up to the shoulders, a 0.2 m head above."""
+    body = np.column_stack([rng.uniform(-0.2, 0.2, n) + x, rng.uniform(-0.12, 0.12, n) + y,
+                            rng.uniform(0.0, height - 0.3, n)])
+    head = np.column_stack([rng.uniform(-0.09, 0.09, n // 5) + x, rng.uniform(-0.09, 0.09, n // 5) + y,
+                            rng.uniform(height - 0.25, height, n // 5)])
+    return np.vstack([body, head])
+
+
+def _joints(x: float, y: float, height: float) -> np.ndarray:
+    """A crude 17-joint skeleton standing at (x, y); unknown joints NaN."""
+    j = np.full((17, 3), np.nan)
+    j[0] = (x + 0.08, y, height - 0.12)                       # nose
+    j[3], j[4] = (x, y - 0.08, height - 0.12), (x, y + 0.08, height - 0.12)
+    j[5], j[6] = (x, y - 0.18, height - 0.3), (x, y + 0.18, height - 0.3)
+    j[11], j[12] = (x, y - 0.1, height * 0.52), (x, y + 0.1, height * 0.52)
+    return j
+
+
+def test_one_column_one_head_at_its_top():
+    rng = np.random.default_rng(0)
+    heads = find_heads(_column(1.0, -0.5, 1.75, rng), [])
+    assert len(heads) == 1
+    assert np.linalg.norm(heads[0].center - [1.0, -0.5, 1.75 - 0.11]) < 0.05
+    assert heads[0].top_z == pytest.approx(1.75, abs=0.01)
+
+
+def test_explained_by_the_joints_over_its_footprint():
+    rng = np.random.default_rng(1)
+    pts = _column(1.0, -0.5, 1.75, rng)
+    assert find_heads(pts, [_joints(1.0, -0.5, 1.75)]) == []
+    # someone else's joints, 1 m away, explain nothing; so does a hand alone reaching over it
+    hand = np.full((17, 3), np.nan)
+    hand[9] = (1.0, -0.5, 1.1)
+    hand[[0, 5, 6, 11, 12]] = _joints(2.0, -0.5, 1.8)[[0, 5, 6, 11, 12]]
+    assert len(find_heads(pts, [_joints(2.0, -0.5, 1.8), hand])) == 1
+
+
+def test_two_people_side_by_side_two_heads_each_explained_alone():
+    rng = np.random.default_rng(2)
+    pts = np.vstack([_column(0.0, 0.0, 1.8, rng), _column(0.45, 0.0, 1.65, rng)])
+    heads = find_heads(pts, [])
+    assert sorted(round(h.top_z, 1) for h in heads) == [1.6, 1.8]
+    left = find_heads(pts, [_joints(0.0, 0.0, 1.8)])
+    assert len(left) == 1 and np.linalg.norm(left[0].center[:2] - [0.45, 0.0]) < 0.05
+
+
+def test_low_or_flat_things_are_not_people():
+    rng = np.random.default_rng(3)
+    table = np.column_stack([rng.uniform(-0.3, 0.3, 4000), rng.uniform(-1.0, 1.0, 4000), rng.uniform(0.8, 0.95, 4000)])
+    trolley = _column(2.0, 0.0, 1.0, rng)                       # top below min_top_z_m
+    lamp = np.column_stack([rng.uniform(0.7, 1.3, 2000), rng.uniform(-0.3, 0.3, 2000),   # not 0.35 m tall
+                            rng.uniform(1.9, 2.05, 2000)])
+    assert find_heads(np.vstack([table, trolley, lamp]), []) == []
+
+
+# --- a synthetic recording: a nurse walking, a surgeon at the table, the patient lying still -----------
+
+@pytest.fixture(scope="module")
+def rec(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("floor") / "rec"
+    # seed 11: the nurse walks in every frame (no pause at a waypoint)
+    generate_or_recording(out, frames=8, size=(320, 180), seed=11,
+                          spec=replace(SCENARIOS["easy"], roles=("surgeon", "nurse", "patient")))
+    return out
+
+
+def _frames(rec: Path):
+    recording = open_recording(rec)
+    background, rays = floor_background(recording), RayCache()
+    truth = json.loads((rec / "gt_poses3d.json").read_text())["frames"]
+    for fr in truth:
+        people = {p["role"]: np.array(p["joints"], dtype=float) for p in fr["people"]}
+        views = recording.views(fr["frame"])
+
+        def heads(roles, views=views, people=people):
+            return depth_heads(views, [people[r] for r in roles], background, FloorParams(), rays)
+
+        yield fr["frame"], views, people, heads
+
+
+def test_unexplained_walking_person_gets_their_head(rec):
+    annotations = json.loads((rec / "annotations.json").read_text())
+    images = {im["id"]: im for im in annotations["images"]}
+    truth = json.loads((rec / "gt_poses3d.json").read_text())["frames"]
+    nurse_id = next(p["id"] for p in truth[0]["people"] if p["role"] == "nurse")
+    boxes_checked = 0
+    for frame, views, people, heads in _frames(rec):
+        found = heads(["surgeon", "patient"])           # the nurse is missing from the 3D people
+        assert len(found) == 1, (frame, found)
+        assert np.linalg.norm(found[0].center - people["nurse"][EARS].mean(axis=0)) < 0.15
+        # the head sphere's box covers the nurse's ground-truth face box in every view showing it
+        for a in annotations["annotations"]:
+            im = images[a["image_id"]]
+            if a["person_id"] != nurse_id or im["frame"] != frame:
+                continue
+            view = next(v for v in views if v.camera.name == im["camera"])
+            box = head_box(view.camera, view.depth, found[0])
+            assert box is not None, im["camera"]
+            x, y, w, h = a["bbox"]
+            ix = max(0.0, min(box[2], x + w) - max(box[0], x)) * max(0.0, min(box[3], y + h) - max(box[1], y))
+            assert ix >= 0.9 * w * h, (im["camera"], box, a["bbox"])
+            boxes_checked += 1
+    assert boxes_checked >= 8
+
+
+def test_everyone_explained_nothing_comes_back(rec):
+    # also the table, the anaesthesia machine and the other furniture: static, never a head
+    for frame, _, _, heads in _frames(rec):
+        assert heads(["surgeon", "nurse", "patient"]) == [], frame
+
+
+def test_static_lying_patient_is_not_picked_up(rec):
+    for frame, _, people, heads in _frames(rec):
+        found = heads(["surgeon", "nurse"])              # the patient is missing from the 3D people
+        assert found == [], (frame, [h.center for h in found])
+        # not even with nobody explained: whatever comes back is not at the patient's head
+        patient_head = people["patient"][EARS].mean(axis=0)
+        assert all(np.linalg.norm(h.center - patient_head) > 0.5 for h in heads([]))
+
+
+def test_too_few_frames_no_floor(rec):
+    recording = open_recording(rec)
+    background = floor_background(recording, FloorParams(min_frames=len(recording.frames) + 1))
+    assert depth_heads(recording.views(0), [], background) == []
