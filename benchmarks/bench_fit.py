@@ -35,8 +35,9 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from disguisor.body.fit import FitParams, fit_bodies, posed_people
+from disguisor.body.fit import fit_bodies, posed_people
 from disguisor.body.model import load_body_model
+from disguisor.body.params import FitParams
 from disguisor.pose3d.poses import FramePoses, Person3D, Poses3D
 
 MATCH_DISTANCE_M = 0.3  # mean joint distance above which a track is not the same person as a true one

@@ -90,7 +90,8 @@ def main() -> None:
     model = anny_refine_model()
     rows = []
     if args.bodies:
-        from disguisor.body.fit import load_bodies, posed_people
+        from disguisor.body.bodies_io import load_bodies
+        from disguisor.body.fit import posed_people
         from disguisor.body.model import load_body_model
 
         body_model = load_body_model("anny")

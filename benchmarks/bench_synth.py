@@ -19,8 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from disguisor.baselines.centerface import CenterFace
 from disguisor.evaluate.metrics import box_iou
+from disguisor.facedet.centerface import CenterFace
 from disguisor.synth.or_scene import generate_or_recording
 
 MIN_FACE_PX = 20

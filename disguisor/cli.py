@@ -260,6 +260,35 @@ def synth(
     _say(f"wrote {out}: {frames} frame(s), {cameras} camera(s), scenario {scenario}")
 
 
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML configuration file (the layout of "
+                                                   "`disguisor config show`).")]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Change one setting, SECTION.FIELD=VALUE "
+                                                     "(repeatable; wins over --config), e.g. render.dilate_m=0.03. "
+                                                     "`disguisor config show` lists them all.")]
+
+
+def _config(config_file: Path | None, sets: list[str] | None, **flags: object):
+    """The effective configuration: defaults, then --config, then the command's own options that
+    were given (each is a shorthand for one setting: ``section__field=value``), then --set."""
+    from disguisor.settings import make_config
+
+    shorthand = [f"{name.replace('__', '.')}={value}" for name, value in flags.items() if value is not None]
+    return make_config(config_file, [*shorthand, *(sets or [])])
+
+
+config_app = typer.Typer(help="The pipeline configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+def config_show(config_file: ConfigOpt = None, sets: SetOpt = None) -> None:
+    """Print the effective configuration as TOML (defaults, --config, --set): a run made with
+    `--config` of this output is reproduced exactly."""
+    from disguisor.settings import config_toml
+
+    typer.echo(config_toml(_config(config_file, sets)), nl=False)
+
+
 @app.command()
 def pose3d(
     recording: Annotated[Optional[Path], typer.Argument(help="Recording folder (its calibration.json is used; "
@@ -269,10 +298,12 @@ def pose3d(
                                                         help="calibration.json (instead of a recording).")] = None,
     keypoints: Annotated[Optional[Path], typer.Option(help="2D keypoints file (COCO keypoint format).")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output poses3d.json.")] = Path("poses3d.json"),
+    config_file: ConfigOpt = None, sets: SetOpt = None,
 ) -> None:
     """Associate 2D keypoints across views, triangulate, track and smooth: tracked 3D skeletons."""
     from disguisor.pose3d.command import pose3d_command
 
+    cfg = _config(config_file, sets)
     source = calibration or recording
     if source is None:
         raise InputError(None, "give a recording folder or --calibration", field="RECORDING/--calibration")
@@ -281,7 +312,7 @@ def pose3d(
             raise InputError(None, "--keypoints is required with --calibration", field="--keypoints")
         keypoints = recording / "keypoints2d.json"
     with _progress("3D poses", None) as update:
-        poses = pose3d_command(source, keypoints, out, progress=update)
+        poses = pose3d_command(source, keypoints, out, cfg.pose3d, cfg.tracking, progress=update)
     _say(f"wrote {out}: {len(poses.frames)} frame(s), {len(poses.ids)} tracked people")
 
 
@@ -290,22 +321,24 @@ def fit_cmd(
     recording: Annotated[Optional[Path], typer.Argument(help="Recording folder (poses default to "
                                                              "<recording>/poses3d.json).")] = None,
     poses: Annotated[Optional[Path], typer.Option(help="Tracked 3D poses (poses3d.json).")] = None,
-    model: Annotated[str, typer.Option(help="Body model: anny or smpl.")] = "anny",
-    smpl_dir: Annotated[Optional[Path], typer.Option(help="Folder with the SMPL model files (--model smpl).")]
+    model: Annotated[Optional[str], typer.Option(help="Body model: anny or smpl (fit.model).")] = None,
+    smpl_dir: Annotated[Optional[Path], typer.Option(help="Folder with the SMPL model files (fit.smpl_dir).")]
     = None,
     meshes: Annotated[Optional[Path], typer.Option(help="Also write one PLY mesh per person and frame here.")]
     = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output bodies.json.")] = Path("bodies.json"),
+    config_file: ConfigOpt = None, sets: SetOpt = None,
 ) -> None:
     """Fit a body model (shape per track, pose per frame) to tracked 3D poses."""
-    from disguisor.body.fit import fit_command
+    from disguisor.body.command import fit_command
 
+    cfg = _config(config_file, sets, fit__model=model, fit__smpl_dir=smpl_dir)
     if poses is None:
         if recording is None:
             raise InputError(None, "give a recording folder or --poses", field="--poses")
         poses = recording / "poses3d.json"
     with _progress("body fit", None) as update:
-        fits = fit_command(recording, poses, out, model, smpl_dir, meshes_dir=meshes, progress=update)
+        fits = fit_command(recording, poses, out, cfg.fit, meshes_dir=meshes, progress=update)
     n = sum(len(p) for p in fits.frames.values())
     _say(f"wrote {out}: {n} fitted person-frame(s) of {len(fits.shapes)} people ({fits.model})")
 
@@ -314,18 +347,23 @@ def fit_cmd(
 def keypoints(
     recording: Annotated[Path, typer.Argument(help="Recording folder.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output keypoints2d.json.")] = Path("keypoints2d.json"),
-    detector: Annotated[str, typer.Option(help="blazepose (built in), rtmpose or rtmo (ONNX, --pose-model), or "
-                                               "file (--keypoints-file).")] = "blazepose",
+    detector: Annotated[Optional[str], typer.Option(help="keypoints.detector: blazepose (default), rtmpose or rtmo "
+                                                         "(ONNX, --pose-model), or file (--keypoints-file).")]
+    = None,
     pose_model: Annotated[Optional[Path], typer.Option(help="ONNX model for --detector rtmpose/rtmo.")] = None,
     keypoints_file: Annotated[Optional[Path], typer.Option(help="Precomputed keypoints (COCO keypoint format) "
                                                                 "for --detector file.")] = None,
+    config_file: ConfigOpt = None, sets: SetOpt = None,
 ) -> None:
     """2D COCO-17 keypoints of every person in every view (multi-person, depth-guided crops)."""
     from disguisor.io.recording import open_recording
     from disguisor.pose2d.command import keypoints_command
 
+    cfg = _config(config_file, sets, keypoints__detector=detector, keypoints__pose_model=pose_model)
+    name = cfg.keypoints.detector
     with _progress("2D keypoints", len(open_recording(recording, check_images=False).frames)) as update:
-        result = keypoints_command(recording, out, detector, pose_model, keypoints_file, progress=update)
+        result = keypoints_command(recording, out, name, cfg.keypoints.pose_model, keypoints_file, cfg.keypoints,
+                                   progress=update)
     _say(f"wrote {out}: {len(result.images)} image(s), {len(result.detections)} people")
 
 
@@ -335,17 +373,19 @@ def refine(
     bodies: Annotated[Path, typer.Option(help="Body fits (bodies.json from `disguisor fit`).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output faces.json (arrays go to faces.npz beside it).")]
     = Path("faces.json"),
-    model: Annotated[str, typer.Option(help="Body model of the fits: anny or smpl.")] = "anny",
-    smpl_dir: Annotated[Optional[Path], typer.Option(help="Folder with the SMPL model files (--model smpl).")]
+    model: Annotated[Optional[str], typer.Option(help="Body model of the fits: anny or smpl (fit.model).")] = None,
+    smpl_dir: Annotated[Optional[Path], typer.Option(help="Folder with the SMPL model files (fit.smpl_dir).")]
     = None,
+    config_file: ConfigOpt = None, sets: SetOpt = None,
 ) -> None:
     """Register each fitted head to the depth (guarded rigid ICP) and extract the face surfaces."""
     from disguisor.io.recording import open_recording
     from disguisor.refine.command import refine_command
 
+    cfg = _config(config_file, sets, fit__model=model, fit__smpl_dir=smpl_dir)
     frames = len(open_recording(recording).frames)
     with _progress("refine heads", frames) as update:
-        n = refine_command(recording, bodies, out, model, smpl_dir, progress=update)
+        n = refine_command(recording, bodies, out, cfg.fit, cfg.refine, progress=update)
     _say(f"wrote {out} and {out.with_suffix('.npz')}: {n} face(s) over {frames} frame(s)")
 
 
@@ -354,49 +394,38 @@ def run_cmd(
     recording: Annotated[Path, typer.Argument(help="Recording folder.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created; a rerun resumes it).")],
     keypoints: Annotated[Optional[Path], typer.Option(help="Precomputed 2D keypoints (COCO keypoint format) "
-                                                           "instead of running a detector.")] = None,
-    detector: Annotated[str, typer.Option(help="2D pose detector when no --keypoints: blazepose, rtmpose, "
-                                               "rtmo.")] = "blazepose",
+                                                           "instead of running a detector (keypoints.file).")] = None,
+    detector: Annotated[Optional[str], typer.Option(help="2D pose detector when no --keypoints "
+                                                         "(keypoints.detector).")] = None,
     pose_model: Annotated[Optional[Path], typer.Option(help="ONNX model for --detector rtmpose/rtmo.")] = None,
-    model: Annotated[str, typer.Option(help="Body model: anny or smpl.")] = "anny",
-    smpl_dir: Annotated[Optional[Path], typer.Option(help="Folder with the SMPL model files (--model smpl).")]
+    model: Annotated[Optional[str], typer.Option(help="Body model: anny or smpl (fit.model).")] = None,
+    smpl_dir: Annotated[Optional[Path], typer.Option(help="Folder with the SMPL model files (fit.smpl_dir).")]
     = None,
-    method: Annotated[str, typer.Option(help="How faces are hidden: template, blur, pixelate, blacken.")]
-    = "template",
-    template: Annotated[Optional[str], typer.Option(help="One template name for everyone (default: one per "
-                                                         "person, stable over the recording).")] = None,
+    method: Annotated[Optional[str], typer.Option(help="How faces are hidden: template, blur, pixelate, blacken "
+                                                       "(run.method).")] = None,
+    template: Annotated[Optional[str], typer.Option(help="One template name for everyone (run.template; default: "
+                                                         "one per person, stable over the recording).")] = None,
     also_2d: Annotated[Optional[str], typer.Option("--also-2d", help="Hybrid mode: also hide the faces this 2D "
                                                    "face detector finds (centerface, blazeface, dlib, dsfd).")]
     = None,
     also_2d_weights: Annotated[Optional[Path], typer.Option(help="Weights for --also-2d dsfd.")] = None,
-    on_error: Annotated[str, typer.Option(help="Views of a frame that failed: blur (written fully blurred) or "
-                                               "withhold (not written).")] = "blur",
-    video: Annotated[bool, typer.Option("--video", help="Also write one MP4 per camera.")] = False,
+    on_error: Annotated[Optional[str], typer.Option(help="Views of a frame that failed: blur (written fully "
+                                                         "blurred) or withhold (not written) (run.on_error).")]
+    = None,
+    video: Annotated[Optional[bool], typer.Option("--video", help="Also write one MP4 per camera.")] = None,
     from_stage: Annotated[Optional[str], typer.Option("--from", help="Rerun from this stage: keypoints, pose3d, "
                                                       "fit, render.")] = None,
-    render_set: Annotated[Optional[list[str]], typer.Option("--render-set", help="Change a render setting, "
-                                                            "NAME=VALUE (repeatable), e.g. dilate_m=0.03; the "
-                                                            "names are the fields of disguisor.render.params."
-                                                            "RenderParams.")] = None,
+    config_file: ConfigOpt = None, sets: SetOpt = None,
 ) -> None:
     """Anonymize every face of a recording: keypoints, 3D poses, body fit, head refinement, render, blend."""
-    from disguisor.run.params import RunParams
-    from disguisor.run.pipeline import run_pipeline, summary_text
+    from disguisor.run.pipeline import run_pipeline
+    from disguisor.run.report import summary_text
 
-    if method not in ("template", "blur", "pixelate", "blacken"):
-        raise InputError(None, f"must be template, blur, pixelate or blacken, not {method!r}", field="--method")
-    if on_error not in ("blur", "withhold"):
-        raise InputError(None, f"must be blur or withhold, not {on_error!r}", field="--on-error")
-    if out.exists() and not out.is_dir():
-        raise InputError(out, "exists and is not a folder", field="--out")
-    from disguisor.render.params import RenderParams, with_overrides
-
-    render = with_overrides(RenderParams(), render_set) if render_set else None
-    params = RunParams(keypoints_file=keypoints, detector=detector, pose_model=pose_model, model=model,
-                       smpl_dir=smpl_dir, method=method, template=template, also_2d=also_2d,  # type: ignore[arg-type]
-                       also_2d_weights=also_2d_weights, on_error=on_error, video=video,  # type: ignore[arg-type]
-                       from_stage=from_stage, render=render)
-    report = run_pipeline(recording, out, params, progress=_progress)
+    cfg = _config(config_file, sets, keypoints__file=keypoints, keypoints__detector=detector,
+                  keypoints__pose_model=pose_model, fit__model=model, fit__smpl_dir=smpl_dir, run__method=method,
+                  run__template=template, run__also_2d=also_2d, run__also_2d_weights=also_2d_weights,
+                  run__on_error=on_error, run__video=video)
+    report = run_pipeline(recording, out, cfg, from_stage=from_stage, progress=_progress)
     _say(summary_text(report).rstrip())
     if report.failed_frames:
         raise typer.Exit(code=3)
@@ -406,8 +435,8 @@ def run_cmd(
 def eval_cmd(
     gt: Annotated[Path, typer.Option("--gt", help="Ground-truth faces, COCO style with camera and frame per image "
                                                   "and person_id per box.")],
-    pred: Annotated[Path, typer.Option("--pred", help="Detections, COCO results format (a list, or an object "
-                                                      "with 'annotations').")],
+    pred: Annotated[Optional[Path], typer.Option("--pred", help="Detections, COCO results format (a list, or an "
+                                                "object with 'annotations'). Optional with --anonymized.")] = None,
     iou: Annotated[float, typer.Option("--iou", help="Minimum IoU of a matched pair (0-1].")] = 0.4,
     coverage: Annotated[float, typer.Option("--coverage", help="Share of a ground-truth box that predicted boxes "
                                             "must cover for the 'covered' columns (0-1].")] = 0.9,
@@ -417,8 +446,14 @@ def eval_cmd(
                                                                 "recall into this folder.")] = None,
     calibration: Annotated[Optional[Path], typer.Option("--calibration", help="calibration.json giving the "
                                                         "camera roles for images without a 'role'.")] = None,
+    original: Annotated[Optional[Path], typer.Option("--original", help="The original recording (with "
+                                                     "--anonymized).")] = None,
+    anonymized: Annotated[Optional[Path], typer.Option("--anonymized", help="Anonymized output folder "
+                          "(<camera>/<frame>.jpg): also report the share of ground-truth face boxes whose pixels "
+                          "changed (> 6 grey levels on >= 50% of the box), per view and holistically.")] = None,
 ) -> None:
-    """Face-localization evaluation: recall, precision, F1 and holistic recall (Hungarian matching)."""
+    """Face-localization evaluation: recall, precision, F1 and holistic recall (Hungarian matching);
+    with --original/--anonymized, the faces actually hidden in the pixels."""
     from disguisor.evaluate import evaluate, load_camera_roles, load_ground_truth, load_predictions
     from disguisor.evaluate.report import results_table, write_json, write_plots
 
@@ -428,20 +463,38 @@ def eval_cmd(
         raise InputError(json_out, "is a folder; give a file name", field="--json")
     if plot is not None and plot.exists() and not plot.is_dir():
         raise InputError(plot, "exists and is not a folder", field="--plot")
+    if pred is None and anonymized is None:
+        raise InputError(None, "give --pred (box metrics) and/or --original with --anonymized (pixel check)",
+                         field="--pred")
+    if (original is None) != (anonymized is None):
+        raise InputError(None, "--original and --anonymized go together",
+                         field="--original" if original is None else "--anonymized")
+    if plot is not None and pred is None:
+        raise InputError(None, "the plots show box metrics and need --pred", field="--plot")
     truth = load_ground_truth(gt)
     roles = load_camera_roles(calibration, truth) if calibration is not None else None
     if not 0.0 < coverage <= 1.0:
         raise InputError(None, f"must be in (0, 1], not {coverage:g}", field="--coverage")
-    result = evaluate(truth, load_predictions(pred, truth), iou_threshold=iou, camera_roles=roles,
-                      coverage_threshold=coverage)
-    console.print(results_table(result))
-    if result.ignored_annotations or result.ignored_predictions:
-        _say(f"ignored (category other than face): {result.ignored_annotations} ground-truth box(es), "
-             f"{result.ignored_predictions} prediction(s)")
+    result = None
+    if pred is not None:
+        result = evaluate(truth, load_predictions(pred, truth), iou_threshold=iou, camera_roles=roles,
+                          coverage_threshold=coverage)
+        console.print(results_table(result))
+        if result.ignored_annotations or result.ignored_predictions:
+            _say(f"ignored (category other than face): {result.ignored_annotations} ground-truth box(es), "
+                 f"{result.ignored_predictions} prediction(s)")
+    pixels = None
+    if original is not None and anonymized is not None:
+        from disguisor.evaluate.pixels import measure_pixel_privacy, pixel_result_to_json, pixel_table
+
+        with _progress("pixel check", len({f.image_id for f in truth.faces})) as update:
+            checked = measure_pixel_privacy(truth, original, anonymized, progress=update)
+        console.print(pixel_table(checked))
+        pixels = pixel_result_to_json(checked, original, anonymized)
     if json_out is not None:
-        write_json(result, json_out, ground_truth=gt, predictions=pred)
+        write_json(result, json_out, ground_truth=gt, predictions=pred, pixels=pixels)
         _say(f"wrote {json_out}")
-    if plot is not None:
+    if plot is not None and result is not None:
         for path in write_plots(result, plot):
             _say(f"wrote {path}")
 

@@ -16,11 +16,12 @@ import torch
 from typer.testing import CliRunner
 
 from disguisor.baselines.command import run_baseline
-from disguisor.baselines.detectors import make_face_detector, nms_xywh, tile_windows
-from disguisor.baselines.dsfd import DSFDDetector, DSFDNet, anchors, decode, dsfd_from_state, load_dsfd
+from disguisor.boxes import nms_xywh
 from disguisor.cli import app
 from disguisor.errors import InputError
 from disguisor.evaluate import evaluate, load_ground_truth, load_predictions
+from disguisor.facedet.detectors import make_face_detector, tile_windows
+from disguisor.facedet.dsfd import DSFDDetector, DSFDNet, anchors, decode, dsfd_from_state, load_dsfd
 from tests.face_fixture import camera_image, face_box, iou, write_face_recording
 
 FAST_DETECTORS = ["centerface", "blazeface", "dlib", "dlib-cnn"]
@@ -208,7 +209,7 @@ def test_baseline_hides_only_inside_boxes(face_rec, tmp_path, method):
     assert _tree_digest(face_rec) == before  # inputs untouched
     assert report.images == 2 and report.faces >= 2
     dets = json.loads((out / "detections.json").read_text())
-    images = {im["id"]: im for im in json.loads((out / "images.json").read_text())}
+    images = {im["id"]: im for im in json.loads((out / "images.json").read_text())["images"]}
     for cam in ("c1", "c2"):
         original = camera_image(cam)
         # the original through the same JPEG encoder: outside the 16x16 JPEG blocks that a box

@@ -10,16 +10,10 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from disguisor.body.anny_model import COCO17_NAMES, rotation
-from disguisor.body.fit import (
-    BodyFits,
-    FitParams,
-    bodies_to_json,
-    fit_bodies,
-    load_bodies,
-    posed_people,
-    save_bodies,
-)
+from disguisor.body.bodies_io import BodyFits, bodies_to_json, load_bodies, save_bodies
+from disguisor.body.fit import fit_bodies, posed_people
 from disguisor.body.model import load_body_model
+from disguisor.body.params import FitParams
 from disguisor.errors import InputError
 from disguisor.pose3d.poses import FramePoses, Person3D, Poses3D, save_poses3d
 

@@ -15,11 +15,19 @@ import pytest
 
 from disguisor.errors import InputError
 from disguisor.evaluate import evaluate, load_ground_truth, load_predictions
-from disguisor.run.params import RunParams
-from disguisor.run.pipeline import full_blur, run_pipeline
+from disguisor.pose2d.params import KeypointsParams
+from disguisor.run.fallbacks import full_blur
+from disguisor.run.params import FailClosedParams, RunParams
+from disguisor.run.pipeline import run_pipeline
+from disguisor.settings import PipelineConfig
 from disguisor.synth.or_scene import generate_or_recording
 
 FRAMES = 3
+
+
+def with_keypoints(path: Path, **sections) -> PipelineConfig:
+    """The default configuration reading 2D keypoints from ``path``."""
+    return PipelineConfig(keypoints=KeypointsParams(file=path), **sections)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +40,7 @@ def synth_rec(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def first_run(synth_rec, tmp_path_factory) -> tuple[Path, object]:
     out = tmp_path_factory.mktemp("run_out") / "out"
-    report = run_pipeline(synth_rec, out, RunParams(keypoints_file=synth_rec / "keypoints2d.json"))
+    report = run_pipeline(synth_rec, out, with_keypoints(synth_rec / "keypoints2d.json"))
     return out, report
 
 
@@ -85,7 +93,7 @@ def test_faces_are_changed_in_the_images(synth_rec, first_run):
 def test_same_inputs_same_outputs(synth_rec, first_run, tmp_path):
     out, _ = first_run
     again = tmp_path / "again"
-    run_pipeline(synth_rec, again, RunParams(keypoints_file=synth_rec / "keypoints2d.json"))
+    run_pipeline(synth_rec, again, with_keypoints(synth_rec / "keypoints2d.json"))
     assert _images(again) == _images(out)
     assert (again / "detections.json").read_bytes() == (out / "detections.json").read_bytes()
 
@@ -99,13 +107,13 @@ def test_resume_redoes_only_unfinished_frames(synth_rec, first_run, tmp_path):
     for f in range(1, FRAMES):
         (out / "stages" / "frames" / f"{f:06d}.json").unlink()
     next(iter(sorted(out.glob("*/000002.jpg")))).unlink()
-    report = run_pipeline(synth_rec, out, RunParams(keypoints_file=synth_rec / "keypoints2d.json"))
+    report = run_pipeline(synth_rec, out, with_keypoints(synth_rec / "keypoints2d.json"))
     assert report.resumed_frames == 1
     assert report.stage_seconds["fit"] == 0.0 and report.stage_seconds["pose3d"] == 0.0
     assert _images(out) == before
     # a different method reruns only the render stage
-    report = run_pipeline(synth_rec, out, RunParams(keypoints_file=synth_rec / "keypoints2d.json",
-                                                     method="blacken"))
+    report = run_pipeline(synth_rec, out, with_keypoints(synth_rec / "keypoints2d.json",
+                                                         run=RunParams(method="blacken")))
     assert report.resumed_frames == 0 and report.stage_seconds["fit"] == 0.0
     assert _images(out) != before
 
@@ -124,7 +132,7 @@ def test_failed_frame_is_blurred_not_leaked(synth_rec, tmp_path):
     for cam in ("wfc2", "sc1", "sc2"):
         original = cv2.imread(str(rec / cam / "color" / "000001.jpg"))
         written = cv2.imread(str(out / cam / "000001.jpg"))
-        expected = full_blur(original, RunParams().fail_closed.full_blur_width_px)
+        expected = full_blur(original, FailClosedParams().full_blur_width_px)
         assert np.abs(written.astype(float) - expected).mean() < 3.0   # JPEG noise only
         # nothing of the original's detail survives: high frequencies are gone
         assert cv2.Laplacian(written, cv2.CV_64F).var() < 0.05 * cv2.Laplacian(original, cv2.CV_64F).var()
@@ -139,7 +147,7 @@ def test_face_without_depth_is_still_anonymized(synth_rec, first_run, tmp_path):
         depth = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
         cv2.imwrite(str(p), np.zeros_like(depth))
     out = tmp_path / "out"
-    run_pipeline(rec, out, RunParams(keypoints_file=rec / "keypoints2d.json"))
+    run_pipeline(rec, out, with_keypoints(rec / "keypoints2d.json"))
     gt = load_ground_truth(rec / "annotations.json")
     result = evaluate(gt, load_predictions(out / "detections.json", gt), iou_threshold=0.4)
     assert result.per_camera["wfc1"].recall >= 0.9, result.per_camera["wfc1"]
@@ -147,7 +155,7 @@ def test_face_without_depth_is_still_anonymized(synth_rec, first_run, tmp_path):
 
 def test_bad_input_is_refused_without_output(synth_rec, tmp_path):
     with pytest.raises(InputError, match="keypoints"):
-        run_pipeline(synth_rec, tmp_path / "out", RunParams(keypoints_file=tmp_path / "missing.json"))
+        run_pipeline(synth_rec, tmp_path / "out", with_keypoints(tmp_path / "missing.json"))
     result = cli("run", synth_rec, "-o", synth_rec / "out", "--keypoints", synth_rec / "keypoints2d.json")
     assert result.returncode == 2 and "inside the recording" in result.stderr, result.stderr
     assert not (synth_rec / "out").exists()
@@ -204,30 +212,24 @@ def test_run_on_an_imported_kinect_recording(kinect_sample, tmp_path):
 
 
 def test_render_settings_from_the_command_line(synth_rec, first_run, tmp_path):
-    from disguisor.render.params import RenderParams, with_overrides
-
-    p = with_overrides(RenderParams(), ["dilate_m=0.05", "self_occlusion_margin_m=none", "close_px=0",
-                                        "blend=paste"])
-    assert (p.dilate_m, p.self_occlusion_margin_m, p.close_px, p.blend) == (0.05, None, 0, "paste")
-    for bad, why in (("nope=1", "NAME=VALUE"), ("dilate_px=1.5", "integer"), ("dilate_m=wide", "number"),
-                     ("blend=smooth", "blend is one of"), ("dilate_m", "NAME=VALUE")):
-        with pytest.raises(InputError, match=why):
-            with_overrides(RenderParams(), [bad])
     # a wider dilation, resumed onto the first run's stages: only the render reruns, more is painted
     out0, report0 = first_run
     out = tmp_path / "wide"
     shutil.copytree(out0, out)
     result = cli("run", synth_rec, "-o", out, "--keypoints", synth_rec / "keypoints2d.json",
-                 "--render-set", "dilate_m=0.05", "--render-set", "dilate_px=6")
+                 "--set", "render.dilate_m=0.05", "--set", "render.dilate_px=6")
     assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["stage_seconds"]["fit"] == 0.0 and report["resumed_frames"] == 0
+    assert report["config"]["render"]["dilate_px"] == 6
     painted = {}
     for name, folder in (("default", out0), ("wide", out)):
         dets = json.loads((folder / "detections.json").read_text())
         painted[name] = sum(d["painted_bbox"][2] * d["painted_bbox"][3] for d in dets if "painted_bbox" in d)
     assert painted["wide"] > 1.2 * painted["default"]
     bad = cli("run", synth_rec, "-o", tmp_path / "x", "--keypoints", synth_rec / "keypoints2d.json",
-              "--render-set", "dilate=3")
-    assert bad.returncode == 2 and "--render-set" in bad.stderr and not (tmp_path / "x").exists()
+              "--set", "render.dilate=3")
+    assert bad.returncode == 2 and "render.dilate" in bad.stderr and not (tmp_path / "x").exists()
 
 
 def test_person_seen_by_one_camera_only_has_the_head_blurred(synth_rec, tmp_path):
@@ -246,7 +248,7 @@ def test_person_seen_by_one_camera_only_has_the_head_blurred(synth_rec, tmp_path
     kp_file = tmp_path / "keypoints2d.json"
     kp_file.write_text(json.dumps(kp))
     out = tmp_path / "out"
-    run_pipeline(synth_rec, out, RunParams(keypoints_file=kp_file))
+    run_pipeline(synth_rec, out, with_keypoints(kp_file))
     dets = json.loads((out / "detections.json").read_text())
     extra = [d for d in dets if d["source"] == "2d-head"]
     ours = [d for d in extra if d["camera"] == image["camera"] and d["frame"] == image["frame"]

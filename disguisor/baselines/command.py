@@ -9,7 +9,7 @@ Writes the same files as ``disguisor run`` so that ``eval`` and ``quality`` read
       images.json            the images the ids refer to (COCO ``images`` entries)
       baseline.json          detector, method, threshold, counts and timings
 
-Image ids follow ``disguisor run`` (:func:`disguisor.run.outputs.image_ids`): the recording's
+Image ids follow ``disguisor run`` (:func:`disguisor.io.detections.image_ids`): the recording's
 ``annotations.json`` ids when present, matched by camera and frame. The folder is built under a
 temporary name and moved into place at the end: it is complete or absent.
 """
@@ -25,9 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from disguisor.baselines.detectors import DetectorParams, make_face_detector
 from disguisor.errors import InputError
+from disguisor.facedet.detectors import DetectorParams, make_face_detector
 from disguisor.io.atomic import atomic_write_text, staged_output_dir, write_image
+from disguisor.io.detections import face_detection, image_ids, write_detections
 from disguisor.io.recording import frame_file_name, open_recording
 from disguisor.render.obfuscate import ObfuscationParams, box_mask, obfuscate
 
@@ -80,8 +81,6 @@ def run_baseline(recording: str | Path, out: str | Path, detector: str, method: 
                  overwrite: bool = False, params: BaselineParams = BaselineParams(),
                  progress: ProgressFactory | None = None) -> BaselineReport:
     """Detect faces in every colour image of ``recording`` and hide them with ``method``; write ``out``."""
-    from disguisor.run.outputs import image_ids, images_document
-
     recording, out = Path(recording), Path(out)
     if method not in METHODS:
         raise InputError(None, f"must be one of {', '.join(METHODS)}, not {method!r}", field="--method")
@@ -112,18 +111,15 @@ def run_baseline(recording: str | Path, out: str | Path, detector: str, method: 
                 hidden = obfuscate(rgb, mask, method, params.obfuscation)  # type: ignore[arg-type]
             write_image(stage / camera / frame_file_name(frame, ".jpg"), np.ascontiguousarray(hidden[..., ::-1]),
                         jpeg_quality=params.jpeg_quality)
-            for x, y, w, h, s in boxes:
-                detections.append({"image_id": ids[camera, frame], "category_id": 1,
-                                   "bbox": [round(float(v), 2) for v in (x, y, w, h)], "score": round(float(s), 4),
-                                   "camera": camera, "frame": frame})
+            detections += [face_detection(ids[camera, frame], b[:4], camera, frame, f"2d:{det.name}", b[4])
+                           for b in boxes]
             done += 1
             update(done)
         seconds = time.perf_counter() - t_start
         report = BaselineReport(detector=det.name, method=method, score_threshold=score_threshold, images=done,
                                 faces=len(detections), seconds_per_image=detect_s / max(done, 1),
                                 seconds_total=seconds, out=str(out))
-        atomic_write_text(stage / "detections.json", json.dumps(detections, indent=1) + "\n")
-        atomic_write_text(stage / "images.json", json.dumps(images_document(rec, ids), indent=1) + "\n")
+        write_detections(stage, detections, rec, ids)
         atomic_write_text(stage / "baseline.json", json.dumps(asdict(report), indent=1) + "\n")
     close = getattr(det, "close", None)
     if close is not None:

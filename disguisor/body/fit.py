@@ -9,123 +9,26 @@ L-BFGS) through the reduced rig of :mod:`disguisor.body.rig`. Missing joints (nu
 poses3d.json, confidence 0) do not count; a person-frame with fewer than
 ``FitParams.min_joints`` joints gets no fit (the run then hides the head sphere instead).
 
-``bodies.json`` (one JSON object)::
-
-    {
-      "format": "disguisor-bodies",
-      "version": 1,
-      "model": "anny",                                   # or "smpl"
-      "units": "metre",
-      "bones": ["root", "spine05", ...],                 # the model's fitted bones, root first
-      "shape_names": ["gender", "age", ...],             # anny phenotypes, or SMPL "beta0".."beta9"
-      "people": [{"id": 1, "shape": [0.31, ...]}],       # one shape per track
-      "frames": [
-        {"frame": 0,
-         "people": [
-           {"id": 1,
-            "rotations": [[ax, ay, az], ...],            # per bone: axis-angle, radians
-            "translation": [x, y, z],                    # pelvis displacement, metres
-            "joint_error_m": 0.011,                      # mean distance of the fitted joints
-            "joints_used": 17}
-         ]}
-      ]
-    }
-
-- ``rotations[0]`` rotates the model's axes into the world (metres, +z up); every other entry
-  is a rotation about that bone's head, in the axes of the model's identity pose, composed
-  down the chain (Anny's "local-ref" deltas; SMPL's axis-angle body pose). Bones not listed
-  keep the identity pose.
-- ``translation`` t places the pelvis: the root's transform is x -> R0 (x - h0) + h0 + t, with
-  h0 the pelvis joint at the identity pose (the origin for Anny).
-- ``frames`` lists every frame of the input ``poses3d.json`` in ascending order (also frames
-  without a fit: ``"people": []``); ids are those of poses3d.json, each with one entry in
-  ``people``.
-
-:func:`load_bodies` checks all of this and raises :class:`~disguisor.errors.InputError` naming the
-entry, e.g. ``bodies.json: frames[3].people[0].rotations: expected 18 [x, y, z] triples``.
+Settings: :class:`disguisor.body.params.FitParams`; the file: :mod:`disguisor.body.bodies_io`.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
-from disguisor.body.model import BodyModel, load_body_model
+from disguisor.body.bodies_io import BodyFits, PersonFit
+from disguisor.body.model import BodyModel
+from disguisor.body.params import FitParams
 from disguisor.body.rig import forward_kinematics, keypoint_parts, subtree_matrix
-from disguisor.errors import InputError
-from disguisor.io.atomic import atomic_write_bytes, atomic_write_text, staged_output_dir
-from disguisor.io.jsonfields import check_header, read_json
-from disguisor.pose3d.poses import Poses3D, load_poses3d
-
-BODIES_FORMAT = "disguisor-bodies"
-BODIES_VERSION = 1
+from disguisor.pose3d.poses import Poses3D
 
 # pose-invariant distances between COCO-17 joints: limbs, torso, head widths
 SEGMENTS = ((5, 6), (11, 12), (5, 11), (6, 12), (5, 7), (7, 9), (6, 8), (8, 10), (11, 13), (13, 15), (12, 14),
             (14, 16), (3, 4), (1, 2), (0, 3), (0, 4), (1, 3), (2, 4))
 TORSO_AND_HEAD = (0, 1, 2, 3, 4, 5, 6, 11, 12)  # rigid enough to place the root before the fit
-
-
-@dataclass(frozen=True)
-class FitParams:
-    """Every setting of the body fit. Distances in metres, angles in radians."""
-
-    min_confidence: float = 0.05        # joints below this confidence are treated as missing
-    min_joints: int = 6                 # fewer usable joints: no fit for that person-frame
-    # shape: fitted to the track's median segment lengths (joints seen with this confidence)
-    shape_min_confidence: float = 0.5
-    shape_iterations: int = 30          # L-BFGS iterations
-    shape_prior: float = 0.02           # pull of the shape towards the model's mean (unbounded units)
-    shape_length_scale_m: float = 0.01  # a segment this much off costs 1
-    # pose
-    iterations: int = 60                # Levenberg-Marquardt iterations per batch, at most
-    tolerance: float = 1e-4             # stop when the batch's cost falls by less than this fraction ...
-    patience: int = 3                   # ... this many iterations in a row
-    batch: int = 1024                   # person-frames optimized together (temporal terms inside a batch)
-    robust_scale_m: float = 0.05        # pseudo-Huber scale: quadratic below, linear (bounded pull) above
-    pose_prior: float = 2e-4            # per squared radian of every non-root bone rotation (m^2 units)
-    bone_prior: tuple[tuple[str, float], ...] = (("clavicle", 10.0),)  # extra factor by name prefix
-    # temporal smoothness between a track's neighbouring person-frames, divided by the squared
-    # gap in frame numbers (consecutive frames: full weight)
-    smooth_joints: float = 0.05         # per squared metre of a joint's motion between frames
-    smooth_rotations: float = 2e-4      # per squared radian of a bone's rotation change between frames
-    # ... scaled by 1 / (1 + (d / smooth_motion_scale_m)^2), d = the median motion of the joints
-    # both frames observe: a sudden turn or a fast step must not drag a frame's body (and its
-    # head, whose nose may be missing there) towards where its neighbour stands
-    smooth_motion_scale_m: float = 0.08
-
-
-@dataclass
-class PersonFit:
-    """One person at one frame. rotations (J, 3) axis-angle radians (see module doc), translation (3,)
-    metres; joint_error_m: mean distance of the model's joints to the used input joints."""
-
-    person_id: int
-    rotations: np.ndarray
-    translation: np.ndarray
-    joint_error_m: float
-    joints_used: int
-
-
-@dataclass
-class BodyFits:
-    """Fits of a recording: shapes per track, poses per frame (frame number -> people)."""
-
-    model: str
-    bones: tuple[str, ...]
-    shape_names: tuple[str, ...]
-    shapes: dict[int, np.ndarray]
-    frames: dict[int, list[PersonFit]] = field(default_factory=dict)
-
-    @property
-    def frame_numbers(self) -> list[int]:
-        return sorted(self.frames)
 
 
 @dataclass
@@ -443,152 +346,3 @@ def posed_people(model: BodyModel, fits: BodyFits, frame: int) -> list[PosedBody
         verts, kp, world = model.posed_vertices(fits.shapes[p.person_id], rot, p.translation)
         out.append(PosedBody(p.person_id, verts, kp, world[head]))
     return out
-
-
-# ------------------------------------------------------------------------------------------------
-# bodies.json
-
-
-def bodies_to_json(fits: BodyFits) -> dict[str, Any]:
-    """The JSON document of :class:`BodyFits` (format in the module docstring)."""
-    r = lambda a, d: [round(float(v), d) for v in np.ravel(a)]  # noqa: E731
-    frames = []
-    for n in fits.frame_numbers:
-        people = [{"id": int(p.person_id), "rotations": [r(v, 6) for v in p.rotations],
-                   "translation": r(p.translation, 5), "joint_error_m": round(float(p.joint_error_m), 5),
-                   "joints_used": int(p.joints_used)} for p in sorted(fits.frames[n], key=lambda p: p.person_id)]
-        frames.append({"frame": int(n), "people": people})
-    return {"format": BODIES_FORMAT, "version": BODIES_VERSION, "model": fits.model, "units": "metre",
-            "bones": list(fits.bones), "shape_names": list(fits.shape_names),
-            "people": [{"id": int(pid), "shape": r(s, 6)} for pid, s in sorted(fits.shapes.items())],
-            "frames": frames}
-
-
-def _numbers(value: Any, n: int) -> bool:
-    return isinstance(value, list) and len(value) == n and all(
-        not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v) for v in value)
-
-
-def bodies_from_json(data: Any, source: str | Path = "bodies.json", model: BodyModel | None = None) -> BodyFits:
-    """Validate a parsed ``bodies.json`` (against ``model`` when given) and build :class:`BodyFits`."""
-    check_header(data, source, BODIES_FORMAT, BODIES_VERSION,
-                 ("model", "units", "bones", "shape_names", "people", "frames"))
-    if data["model"] not in ("anny", "smpl"):
-        raise InputError(source, f"must be 'anny' or 'smpl', not {data['model']!r}", field="model")
-    for key in ("bones", "shape_names"):
-        if not isinstance(data[key], list) or not data[key] or not all(isinstance(b, str) for b in data[key]):
-            raise InputError(source, "must be a non-empty list of names", field=key)
-    if model is not None:
-        if data["model"] != model.name:
-            raise InputError(source, f"fitted with {data['model']!r}, but the model in use is {model.name!r}",
-                             field="model")
-        if data["bones"] != list(model.fit_bones):
-            raise InputError(source, "do not match the model's fitted bones (made by another version?)", field="bones")
-        if data["shape_names"] != list(model.shape_names):
-            raise InputError(source, "do not match the model's shape parameters", field="shape_names")
-    J, S = len(data["bones"]), len(data["shape_names"])
-    if not isinstance(data["people"], list):
-        raise InputError(source, "must be a list", field="people")
-    shapes: dict[int, np.ndarray] = {}
-    for i, p in enumerate(data["people"]):
-        where = f"people[{i}]"
-        if not isinstance(p, dict) or "id" not in p or "shape" not in p:
-            raise InputError(source, "must be an object with 'id' and 'shape'", field=where)
-        if isinstance(p["id"], bool) or not isinstance(p["id"], int) or p["id"] <= 0 or p["id"] in shapes:
-            raise InputError(source, f"must be a positive integer, unique, not {p['id']!r}", field=f"{where}.id")
-        if not _numbers(p["shape"], S):
-            raise InputError(source, f"expected {S} finite numbers", field=f"{where}.shape")
-        shapes[p["id"]] = np.asarray(p["shape"], float)
-    if not isinstance(data["frames"], list):
-        raise InputError(source, "must be a list", field="frames")
-    frames: dict[int, list[PersonFit]] = {}
-    last = None
-    for i, fr in enumerate(data["frames"]):
-        where = f"frames[{i}]"
-        if not isinstance(fr, dict) or "frame" not in fr or not isinstance(fr.get("people"), list):
-            raise InputError(source, "must be an object with 'frame' and a 'people' list", field=where)
-        n = fr["frame"]
-        if isinstance(n, bool) or not isinstance(n, int) or (last is not None and n <= last):
-            raise InputError(source, f"must be an integer, ascending without repeats, not {n!r}",
-                             field=f"{where}.frame")
-        last = n
-        people: list[PersonFit] = []
-        for k, p in enumerate(fr["people"]):
-            pw = f"{where}.people[{k}]"
-            if not isinstance(p, dict):
-                raise InputError(source, "must be a JSON object", field=pw)
-            for key in ("id", "rotations", "translation", "joint_error_m", "joints_used"):
-                if key not in p:
-                    raise InputError(source, "missing required field", field=f"{pw}.{key}")
-            if p["id"] not in shapes:
-                raise InputError(source, f"person {p['id']!r} has no entry in 'people'", field=f"{pw}.id")
-            if any(q.person_id == p["id"] for q in people):
-                raise InputError(source, f"duplicate person id {p['id']}", field=f"{pw}.id")
-            rots = p["rotations"]
-            if not isinstance(rots, list) or len(rots) != J or not all(_numbers(v, 3) for v in rots):
-                raise InputError(source, f"expected {J} [x, y, z] triples", field=f"{pw}.rotations")
-            if not _numbers(p["translation"], 3):
-                raise InputError(source, "expected [x, y, z]", field=f"{pw}.translation")
-            if not _numbers([p["joint_error_m"]], 1) or p["joint_error_m"] < 0:
-                raise InputError(source, "must be a number >= 0", field=f"{pw}.joint_error_m")
-            if isinstance(p["joints_used"], bool) or not isinstance(p["joints_used"], int):
-                raise InputError(source, "must be an integer", field=f"{pw}.joints_used")
-            people.append(PersonFit(p["id"], np.asarray(rots, float), np.asarray(p["translation"], float),
-                                    float(p["joint_error_m"]), p["joints_used"]))
-        frames[n] = people
-    return BodyFits(data["model"], tuple(data["bones"]), tuple(data["shape_names"]), shapes, frames)
-
-
-def save_bodies(path: str | Path, fits: BodyFits) -> None:
-    """Write ``bodies.json`` atomically (validated on the way out)."""
-    data = bodies_to_json(fits)
-    bodies_from_json(data, source=path)
-    atomic_write_text(Path(path), json.dumps(data, separators=(",", ":")) + "\n")
-
-
-def load_bodies(path: str | Path, model: BodyModel | None = None) -> BodyFits:
-    """Read and validate ``bodies.json`` (against ``model`` when given); raises InputError."""
-    return bodies_from_json(read_json(path), source=path, model=model)
-
-
-# ------------------------------------------------------------------------------------------------
-# command
-
-
-def write_meshes(model: BodyModel, fits: BodyFits, out_dir: Path) -> int:
-    """One binary PLY per person-frame, ``<frame>_<id>.ply`` (world metres), written as a whole
-    folder (replaced atomically). Returns the number of meshes."""
-    import trimesh
-
-    count = 0
-    with staged_output_dir(out_dir, overwrite=True) as stage:
-        for n in fits.frame_numbers:
-            for body in posed_people(model, fits, n):
-                mesh = trimesh.Trimesh(body.vertices, model.faces, process=False)
-                atomic_write_bytes(stage / f"{n:06d}_{body.person_id}.ply", mesh.export(file_type="ply"))
-                count += 1
-    return count
-
-
-def fit_command(recording_or_calibration: str | Path | None, poses_path: str | Path, out_path: str | Path,
-                model_name: str = "anny", smpl_dir: Path | None = None, meshes_dir: Path | None = None,
-                progress: Callable[[int], None] | None = None, params: FitParams = FitParams()) -> BodyFits:
-    """Read ``poses3d.json``, fit the body model, write ``bodies.json`` (and meshes) atomically.
-
-    recording_or_calibration is only checked to exist (poses are already in world metres).
-    Raises :class:`InputError` for bad inputs; nothing is written then.
-    """
-    out_path = Path(out_path)
-    if out_path.is_dir():
-        raise InputError(out_path, "is a folder; give a file name such as bodies.json", field="--out")
-    if recording_or_calibration is not None and not Path(recording_or_calibration).exists():
-        raise InputError(recording_or_calibration, "not found", field="RECORDING")
-    if meshes_dir is not None and Path(meshes_dir).exists() and not Path(meshes_dir).is_dir():
-        raise InputError(meshes_dir, "exists and is not a folder", field="--meshes")
-    poses = load_poses3d(poses_path)
-    model = load_body_model(model_name, smpl_dir)
-    fits = fit_bodies(poses, model, params, progress)
-    save_bodies(out_path, fits)
-    if meshes_dir is not None:
-        write_meshes(model, fits, Path(meshes_dir))
-    return fits

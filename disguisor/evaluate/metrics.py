@@ -33,12 +33,13 @@ without one are grouped as ``"(none)"``).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from disguisor.boxes import box_iou, iou  # noqa: F401  (part of this module's API)
 from disguisor.evaluate.coco import GroundTruth, Id, ImageInfo, Predictions
 
 DEFAULT_IOU_THRESHOLD = 0.4
@@ -49,30 +50,6 @@ IOU_TOLERANCE = 1e-9
 
 UNKNOWN_ROLE = "unknown"
 NO_SCENARIO = "(none)"
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Intersection over union of every box in ``a`` (N, 4) with every box in ``b`` (M, 4).
-
-    Boxes are ``[x, y, width, height]`` in pixels. Returns (N, M) in [0, 1]; boxes without a
-    common area (or both without area) have IoU 0.
-    """
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    ax0, ay0, ax1, ay1 = a[:, 0, None], a[:, 1, None], (a[:, 0] + a[:, 2])[:, None], (a[:, 1] + a[:, 3])[:, None]
-    bx0, by0, bx1, by1 = b[None, :, 0], b[None, :, 1], (b[:, 0] + b[:, 2])[None], (b[:, 1] + b[:, 3])[None]
-    iw = np.clip(np.minimum(ax1, bx1) - np.maximum(ax0, bx0), 0.0, None)
-    ih = np.clip(np.minimum(ay1, by1) - np.maximum(ay0, by0), 0.0, None)
-    inter = iw * ih
-    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None] - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-    return out
-
-
-def iou(a: Iterable[float], b: Iterable[float]) -> float:
-    """IoU of two ``[x, y, width, height]`` boxes (pixels)."""
-    return float(box_iou(np.asarray(list(a)), np.asarray(list(b)))[0, 0])
 
 
 def match_boxes(gt_boxes: np.ndarray, pred_boxes: np.ndarray,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,17 +25,32 @@ from disguisor.pose2d.proposals import BackgroundModel, propose_boxes
 
 log = logging.getLogger(__name__)
 
-DETECTORS = ("blazepose", "rtmpose", "rtmo", "file")
+# joints of a keypoints file outside their image: up to EDGE_SLACK_PX kept (sub-pixel rounding, noise at the
+# border), up to EDGE_FAR_SHARE of the image size set to score 0, further out refused (wrong coordinates)
+EDGE_SLACK_PX = 2.0
+EDGE_FAR_SHARE = 0.05
+
+DETECTORS = ("blazepose", "movenet", "ensemble", "rtmpose", "rtmo", "file")
 
 
 def make_pose_detector(name: str, pose_model: str | Path | None = None,
                        params: KeypointsParams | None = None) -> PoseDetector:
-    """A detector by name: ``blazepose``, ``rtmpose`` or ``rtmo`` (the last two need ``pose_model``)."""
+    """A detector by name: ``blazepose``; ``movenet`` (MoveNet MultiPose on the whole image and on
+    oriented crops of the boxes); ``ensemble`` (MoveNet + CenterNet boxes [+ BlazePose], merged per
+    person); ``rtmpose`` or ``rtmo`` (these two need ``pose_model``)."""
     params = params or KeypointsParams()
     if name == "blazepose":
         from disguisor.pose2d.blazepose import BlazePoseDetector
 
         return BlazePoseDetector(params.blazepose)
+    if name == "movenet":
+        from disguisor.pose2d.movenet import MoveNetDetector
+
+        return MoveNetDetector(params.movenet)
+    if name == "ensemble":
+        from disguisor.pose2d.ensemble import EnsembleDetector
+
+        return EnsembleDetector(params)
     if name in ("rtmpose", "rtmo"):
         if pose_model is None:
             raise InputError(None, f"--detector {name} needs an ONNX model file (--pose-model PATH)",
@@ -98,16 +114,31 @@ def keypoints_from_file(rec: Recording, keypoints_file: str | Path) -> Keypoints
         if img.frame not in rec.frames or rec.calibration.camera(img.camera) not in rec.cameras_at(img.frame):
             raise InputError(source, f"camera {img.camera!r} has no frame {img.frame} in the recording {rec.root}",
                              field=f"images[{where[img_id]}]")
+    dropped = 0
+    detections = []
     for det in kp.detections:
         img = kp.images[det.image_id]
         ok = det.keypoints[:, 2] > 0
-        xy = det.keypoints[ok, :2]
-        out = (xy[:, 0] < -0.5) | (xy[:, 0] > img.width - 0.5) | (xy[:, 1] < -0.5) | (xy[:, 1] > img.height - 0.5)
-        if out.any():
-            j = int(np.flatnonzero(ok)[np.flatnonzero(out)[0]])
-            raise InputError(source, f"joint {j} at ({det.keypoints[j, 0]:g}, {det.keypoints[j, 1]:g}) is outside "
-                             f"the {img.width}x{img.height} image but has a score; use score 0 for joints not "
+        x, y = det.keypoints[:, 0], det.keypoints[:, 1]
+        # beyond the image by at most EDGE_SLACK_PX: sub-pixel rounding or detector noise at the border, kept
+        off = np.maximum(np.maximum(-0.5 - x, x - (img.width - 0.5)), np.maximum(-0.5 - y, y - (img.height - 0.5)))
+        off = np.where(ok, off, -np.inf)
+        far = off > EDGE_FAR_SHARE * max(img.width, img.height)
+        if far.any():
+            j = int(np.flatnonzero(far)[0])
+            raise InputError(source, f"joint {j} at ({float(x[j]):g}, {float(y[j]):g}) is outside the "
+                             f"{img.width}x{img.height} image but has a score; use score 0 for joints not "
                              "detected", field=f"annotations[{det.index}].keypoints")
+        near = off > EDGE_SLACK_PX
+        if near.any():  # a little outside: not a wrong coordinate system, just not a usable joint
+            keypoints = det.keypoints.copy()
+            keypoints[near, 2] = 0.0
+            dropped += int(near.sum())
+            det = replace(det, keypoints=keypoints)
+        detections.append(det)
+    if dropped:
+        log.warning("%s: %d joint(s) lying just outside their image were set to score 0", source, dropped)
+    kp = replace(kp, detections=tuple(detections))
     order = sorted(kp.images.values(), key=lambda im: (im.frame, rec.calibration.names.index(im.camera)))
     new_id = {img.id: i for i, img in enumerate(order, start=1)}
     images = {new_id[img.id]: _image_entry(rec, new_id[img.id], img.camera, img.frame) for img in order}

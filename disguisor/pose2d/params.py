@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,11 @@ class BlazePoseParams:
     min_detection / min_joint_score: BlazePose's detector threshold and the joint visibility
     below which a joint counts as not detected (score 0). min_joints: fewer detected joints ->
     the person is dropped. whole_image: also search the whole image (people no proposal covers).
+    model_complexity: 1 = BlazePose GHUM full (ships in the mediapipe wheel), 2 = heavy (``make
+    install`` copies it from npm ``@mediapipe/pose``; ~0.2 s per 720p image instead of ~0.1 s).
     """
 
+    model_complexity: int = 1
     crop_margin: float = 0.2
     max_crop_px: int = 512
     people_per_crop: int = 2
@@ -106,6 +110,78 @@ class OnnxPoseParams:
 
 
 @dataclass(frozen=True)
+class MoveNetParams:
+    """MoveNet MultiPose Lightning (ONNX, ships in ``disguisor/assets/models``), see
+    :mod:`disguisor.pose2d.movenet`. Measured with ``benchmarks/bench_detectors.py`` on synthetic
+    recordings (1280x720, 4 cameras, seed 0; BENCHMARKS.md, "2D people finders").
+
+    threads: onnxruntime threads (the keypoint stage's budget is 2 cores). whole_image: run on the
+    whole image (or its tiles) too; tiles: the image is split into this many side-by-side tiles
+    overlapping by ``tile_overlap`` of a tile's width, each resized so its longer side is
+    ``whole_long_px`` pixels (MoveNet wants people >= ~60 px tall). crops: run on a square crop
+    (``crop_px`` pixels) around each person box, grown by ``crop_margin`` of the box's longer side
+    per side. rotations: counter-clockwise angles (degrees) tried per crop, in this order; the
+    next angle is tried only while no person with score >= ``rotate_below`` has its centre in the
+    box (orientation search). min_person_score: MoveNet's person score below which a pose is
+    dropped; min_joint_score: joints below it get score 0; min_joints: fewer detected joints ->
+    dropped.
+    """
+
+    threads: int = 2
+    whole_image: bool = True
+    tiles: int = 2
+    tile_overlap: float = 0.25
+    whole_long_px: int = 512
+    crops: bool = True
+    crop_px: int = 256
+    crop_margin: float = 0.15
+    rotations: tuple[float, ...] = (0.0, 90.0, 270.0, 180.0)
+    rotate_below: float = 0.5
+    min_person_score: float = 0.2
+    min_joint_score: float = 0.2
+    min_joints: int = 5
+
+
+@dataclass(frozen=True)
+class CenterNetParams:
+    """CenterNet (MobileNetV3, COCO, ONNX in ``disguisor/assets/models``) person boxes, an extra box
+    source beside the depth proposals. The image is resized (not letterboxed, as in training) to
+    ``input_px`` square. min_score: person score below which a box is dropped; nms_iou: boxes
+    overlapping more than this (IoU) keep only the best; max_boxes: at most this many per image;
+    min_box_px: boxes shorter or narrower than this (pixels of the full image) are dropped.
+    threads: onnxruntime threads.
+    """
+
+    threads: int = 2
+    input_px: int = 512
+    min_score: float = 0.2
+    nms_iou: float = 0.5
+    max_boxes: int = 12
+    min_box_px: float = 24.0
+
+
+@dataclass(frozen=True)
+class EnsembleParams:
+    """The ensemble detector (:mod:`disguisor.pose2d.ensemble`): person boxes from the depth
+    proposals and from CenterNet (``centernet_boxes``; a CenterNet box overlapping a given box by more
+    than ``box_iou_same`` (IoU) adds nothing), MoveNet on the whole image and on oriented crops of
+    every box, BlazePose on the boxes too when ``blazepose`` is set. Poses of the same person (OKS >
+    ``oks_threshold``, joint boxes IoU > ``box_iou_threshold`` or heads closer than ``head_ratio`` x the
+    square root of the box area) merge into one: joints within ``joint_radius`` x that square root of
+    the best pose's joint are averaged (weighted by score), each joint's confidence is the highest
+    of the members that saw it.
+    """
+
+    centernet_boxes: bool = True
+    box_iou_same: float = 0.7
+    blazepose: bool = False
+    oks_threshold: float = 0.3
+    box_iou_threshold: float = 0.6
+    head_ratio: float = 0.15
+    joint_radius: float = 0.1
+
+
+@dataclass(frozen=True)
 class DedupParams:
     """Detections of one image from overlapping crops: object keypoint similarity (COCO's OKS,
     per-joint COCO sigmas, also left-right mirrored) above ``oks_threshold``, or joint boxes
@@ -119,9 +195,20 @@ class DedupParams:
 
 @dataclass(frozen=True)
 class KeypointsParams:
-    """All settings of ``disguisor keypoints``."""
+    """All settings of the 2D keypoint stage (``[keypoints]`` of the pipeline configuration).
 
+    detector: the 2D pose detector (see ``disguisor.pose2d.command.DETECTORS``); ``file``: read
+    ``file`` (COCO keypoint format, from any tool) instead. pose_model: the ONNX model of the
+    ``rtmpose`` / ``rtmo`` detectors (supplied by the user).
+    """
+
+    detector: str = "blazepose"
+    pose_model: Path | None = None
+    file: Path | None = None
     proposals: ProposalParams = ProposalParams()
     blazepose: BlazePoseParams = BlazePoseParams()
+    movenet: MoveNetParams = MoveNetParams()
+    centernet: CenterNetParams = CenterNetParams()
+    ensemble: EnsembleParams = EnsembleParams()
     onnx: OnnxPoseParams = OnnxPoseParams()
     dedup: DedupParams = DedupParams()

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from disguisor.baselines.detectors import _import_dlib, dlib_model_path
+from disguisor.facedet.detectors import _import_dlib, dlib_model_path
 from disguisor.quality.params import QualityParams
 
 

@@ -10,41 +10,36 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from disguisor.body.bodies_io import load_bodies
+from disguisor.body.model import load_body_model
+from disguisor.body.params import FitParams
 from disguisor.errors import InputError
+from disguisor.fusion import RayCache
+from disguisor.io.recording import open_recording
+from disguisor.refine.faces_io import save_faces
+from disguisor.refine.frame import refine_frame
 from disguisor.refine.params import DEFAULT_REFINE_PARAMS, RefineParams
 
 
-def refine_command(recording: str | Path, bodies_path: str | Path, out_path: str | Path, model_name: str = "anny",
-                   smpl_dir: Path | None = None, params: RefineParams = DEFAULT_REFINE_PARAMS,
+def refine_command(recording: str | Path, bodies_path: str | Path, out_path: str | Path,
+                   fit: FitParams = FitParams(), params: RefineParams = DEFAULT_REFINE_PARAMS,
                    progress: Callable[[int], None] | None = None) -> int:
-    """Write ``out_path`` (faces.json) and ``<stem>.npz``; returns the number of faces.
+    """Write ``out_path`` (faces.json) and ``<stem>.npz``; returns the number of faces. The
+    body model is ``fit.model`` (the one the fits were made with).
 
     Raises :class:`InputError` for bad inputs (nothing written then).
     """
-    from disguisor.body.fit import load_bodies, posed_people
-    from disguisor.body.model import load_body_model
-    from disguisor.fusion import RayCache
-    from disguisor.io.recording import open_recording
-    from disguisor.refine.face import refine_faces
-    from disguisor.refine.faces_io import save_faces
-    from disguisor.refine.points import head_cloud
-
     out_path = Path(out_path)
     if out_path.is_dir() or out_path.suffix != ".json":
         raise InputError(out_path, "give a file name ending in .json, such as faces.json", field="--out")
     rec = open_recording(recording)
-    model = load_body_model(model_name, smpl_dir)
+    model = load_body_model(fit.model, fit.smpl_dir)
     fits = load_bodies(bodies_path, model)
     rays = RayCache()
     frames = {}
     for k, frame in enumerate(rec.frames):
-        bodies = posed_people(model, fits, frame)
-        if bodies:
-            views = {c.name: (c, rec.read_depth(c, frame)) for c in rec.cameras_at(frame)}
-            cloud = head_cloud(views, rays, bodies, model.head_vertices, params)
-            frames[frame] = refine_faces(bodies, model, cloud, params)
-        else:
-            frames[frame] = []
+        views = {c.name: (c, rec.read_depth(c, frame)) for c in rec.cameras_at(frame)}
+        frames[frame] = refine_frame(model, fits, frame, views, rays, params)[1]
         if progress is not None:
             progress(k + 1)
     save_faces(out_path, frames)

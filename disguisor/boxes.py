@@ -1,0 +1,84 @@
+"""Boxes, the one helper of the package: conventions, IoU, non-maximum suppression, clipping.
+
+Two conventions, both in pixels of the image as recorded:
+
+- ``xywh``: ``[x, y, width, height]``, (x, y) the top-left corner (COCO; every file the tool
+  reads and writes);
+- ``xyxy``: ``[x0, y0, x1, y1]``, the corners (detector internals).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+
+def xyxy_to_xywh(boxes: np.ndarray) -> np.ndarray:
+    """Args: boxes (..., 4) x0, y0, x1, y1. Returns (..., 4) x, y, w, h."""
+    b = np.asarray(boxes, np.float64)
+    return np.concatenate([b[..., :2], b[..., 2:4] - b[..., :2]], axis=-1)
+
+
+def xywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
+    """Args: boxes (..., 4) x, y, w, h. Returns (..., 4) x0, y0, x1, y1."""
+    b = np.asarray(boxes, np.float64)
+    return np.concatenate([b[..., :2], b[..., :2] + b[..., 2:4]], axis=-1)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of every box in ``a`` with every box in ``b``.
+
+    Args:
+        a: (N, 4) ``xywh`` boxes. b: (M, 4) ``xywh`` boxes.
+    Returns: (N, M) in [0, 1]; boxes without a common area (or both without area) have IoU 0.
+    """
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    ax0, ay0, ax1, ay1 = a[:, 0, None], a[:, 1, None], (a[:, 0] + a[:, 2])[:, None], (a[:, 1] + a[:, 3])[:, None]
+    bx0, by0, bx1, by1 = b[None, :, 0], b[None, :, 1], (b[:, 0] + b[:, 2])[None], (b[:, 1] + b[:, 3])[None]
+    iw = np.clip(np.minimum(ax1, bx1) - np.maximum(ax0, bx0), 0.0, None)
+    ih = np.clip(np.minimum(ay1, by1) - np.maximum(ay0, by0), 0.0, None)
+    inter = iw * ih
+    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None] - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    return out
+
+
+def iou(a: Iterable[float], b: Iterable[float]) -> float:
+    """IoU of two ``xywh`` boxes."""
+    return float(box_iou(np.asarray(list(a)), np.asarray(list(b)))[0, 0])
+
+
+def iou_xyxy(a: Iterable[float], b: Iterable[float]) -> float:
+    """IoU of two ``xyxy`` boxes."""
+    return iou(xyxy_to_xywh(np.asarray(list(a))), xyxy_to_xywh(np.asarray(list(b))))
+
+
+def nms_xywh(boxes: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Greedy non-maximum suppression.
+
+    Args:
+        boxes: (N, 5) rows x, y, w, h, score.
+        iou_threshold: a box overlapping a kept one by more than this is dropped.
+    Returns: the kept rows (K, 5), best score first.
+    """
+    boxes = np.asarray(boxes, float).reshape(-1, 5)
+    order = np.argsort(-boxes[:, 4], kind="stable")
+    keep = []
+    while len(order):
+        i, rest = order[0], order[1:]
+        keep.append(i)
+        order = rest[box_iou(boxes[i, :4], boxes[rest, :4])[0] <= iou_threshold]
+    return boxes[keep]
+
+
+def clip_xywh(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(N, 4+) ``xywh`` boxes (extra columns kept) clipped to a width x height image; empty ones dropped."""
+    out = np.asarray(boxes, float).copy()
+    x0, y0 = np.clip(out[:, 0], 0, width), np.clip(out[:, 1], 0, height)
+    x1 = np.clip(out[:, 0] + out[:, 2], 0, width)
+    y1 = np.clip(out[:, 1] + out[:, 3], 0, height)
+    out[:, 0], out[:, 1], out[:, 2], out[:, 3] = x0, y0, x1 - x0, y1 - y0
+    return out[(out[:, 2] > 0) & (out[:, 3] > 0)]

@@ -1,0 +1,115 @@
+"""What a frame gets when the 3D face path cannot serve a person (fail closed, privacy first).
+
+- a failed frame: every view fully blurred (:func:`full_blur`);
+- a person found in 3D without a face surface (no body fit at that frame): the sphere around
+  their head joints blurred in every view (:func:`head_sphere_mask`, :func:`fallback_heads`);
+- a person detected in 2D whom no 3D person explains (seen by one camera only): the disk
+  around their head keypoints blurred in that view (:func:`unexplained_heads`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from disguisor.geometry import project_points
+from disguisor.io.calibration import Camera
+from disguisor.pose2d.keypoints_io import HEAD_JOINTS
+from disguisor.run.params import FailClosedParams
+
+HEAD = list(HEAD_JOINTS)  # nose, eyes, ears (COCO-17)
+
+
+def full_blur(image: np.ndarray, width_px: int) -> np.ndarray:
+    """The whole image made unrecognizable: shrunk to ``width_px`` wide, enlarged back, blurred."""
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (width_px, max(1, round(h * width_px / w))), interpolation=cv2.INTER_AREA)
+    big = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    k = (max(w // width_px, 1) * 2) | 1
+    return cv2.GaussianBlur(big, (k, k), 0)
+
+
+def head_sphere_mask(camera: Camera, centre: np.ndarray, radius_m: float) -> tuple[np.ndarray, list[float]] | None:
+    """Pixels (H, W) bool covered by a sphere (world metres) in ``camera``, and their box [x, y, w, h];
+    None when the sphere is behind the camera or outside the image."""
+    pc = camera.world_to_camera(centre[None])[0]
+    if pc[2] <= radius_m:
+        return None
+    # outline points of the sphere's silhouette, approximated by a ring facing the camera
+    a = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    ring = pc + radius_m * np.stack([np.cos(a), np.sin(a), np.zeros_like(a)], 1) * (np.linalg.norm(pc) / pc[2])
+    uv = project_points(ring, camera.K, camera.dist)
+    mask = np.zeros((camera.height, camera.width), np.uint8)
+    cv2.fillPoly(mask, [np.round(uv).astype(np.int32)], 1)
+    if not mask.any():
+        return None
+    ys, xs = np.nonzero(mask)
+    box = [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
+    return mask.astype(bool), box
+
+
+def fallback_heads(people, with_body: set[int], params: FailClosedParams) -> list[tuple[int, np.ndarray, float]]:
+    """(person id, head centre (3,) world metres, sphere radius m) of every 3D person of a frame
+    without a body fit (``with_body``: ids that have one)."""
+    out = []
+    for person in people:
+        if person.id in with_body:
+            continue
+        head = person.joints[HEAD]
+        head = head[np.isfinite(head[:, 0])]
+        if len(head) == 0:
+            head = person.joints[np.isfinite(person.joints[:, 0])]
+            if len(head) == 0:
+                continue
+            # no head joint: take the highest joints; the head is within ~0.5 m above them
+            top = head[np.argmax(head[:, 2])]
+            out.append((person.id, top + np.array([0, 0, 0.25]), 0.45))
+        else:
+            out.append((person.id, head.mean(0), params.head_radius_m))
+    return out
+
+
+def _median_distance(a: np.ndarray, b: np.ndarray, use: np.ndarray) -> float:
+    """Median distance (px) between the rows of ``a`` and ``b`` (n, 2) where ``use`` holds and
+    ``b`` is finite; infinity with fewer than two such rows."""
+    both = use & np.isfinite(b[:, 0])
+    return float(np.median(np.linalg.norm(a[both] - b[both], axis=1))) if both.sum() >= 2 else np.inf
+
+
+def unexplained_heads(camera: Camera, detections: Sequence[np.ndarray], people,
+                      params: FailClosedParams) -> list[tuple[np.ndarray, float]]:
+    """(centre (2,) px, radius px) of the head of every 2D detection of this view that no 3D
+    person explains (see :class:`FailClosedParams`).
+
+    Args:
+        detections: (17, 3) keypoints (x, y px, score) of each 2D detection of the view.
+        people: the 3D people of the frame (``joints`` (17, 3) world metres, NaN = missing).
+    """
+    if not detections:
+        return []
+    projected = []
+    for person in people:
+        pc = camera.world_to_camera(np.nan_to_num(person.joints, nan=0.0))
+        ok = np.isfinite(person.joints[:, 0]) & (pc[:, 2] > 0.05)
+        uv = np.full((len(pc), 2), np.nan)
+        if ok.any():
+            uv[ok] = project_points(pc[ok], camera.K, camera.dist)
+        projected.append(uv)
+    out = []
+    for kp in detections:
+        seen = kp[:, 2] >= params.head_keypoint_score
+        head = kp[HEAD][seen[HEAD], :2]
+        if len(head) < 2:
+            continue
+        pts = kp[seen, :2]
+        size = float(np.linalg.norm(pts.max(0) - pts.min(0)))
+        tol = max(params.explained_px, params.explained_share * size)
+        if any(_median_distance(kp[:, :2], uv, seen) < tol for uv in projected):
+            continue
+        spread = float(np.max(np.linalg.norm(head[:, None] - head[None], axis=2)))
+        ears = seen[3] or seen[4]
+        radius = max(params.min_head_radius_px, params.head_disk_scale * spread * (1.0 if ears else 2.0))
+        out.append((head.mean(0), radius))
+    return out

@@ -1,0 +1,212 @@
+"""The per-frame stage of ``disguisor run``: refine heads, render faces into every view, fall back, write.
+
+:class:`FrameWorker` holds what every frame needs (body model, renderer, templates, the optional
+hybrid face detector) and anonymizes one frame at a time from the in-memory results of the
+whole-recording stages. Any error inside a frame fails closed: none of its original views is
+written (each is blurred or withheld, ``run.on_error``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from disguisor.body.bodies_io import BodyFits
+from disguisor.body.model import BodyModel
+from disguisor.errors import InputError
+from disguisor.fusion import RayCache
+from disguisor.io.atomic import write_image
+from disguisor.io.calibration import Camera
+from disguisor.io.detections import face_detection
+from disguisor.io.recording import Recording
+from disguisor.pose2d.keypoints_io import Keypoints2D
+from disguisor.pose3d.poses import Poses3D
+from disguisor.refine.frame import refine_frame
+from disguisor.render.faces import FaceRenderer
+from disguisor.render.obfuscate import blur_region, box_mask, obfuscate
+from disguisor.render.templates import choose_template, load_templates
+from disguisor.run import outputs
+from disguisor.run.fallbacks import fallback_heads, full_blur, head_sphere_mask, unexplained_heads
+from disguisor.settings import PipelineConfig
+
+log = logging.getLogger(__name__)
+
+FALLBACK_BLUR_KERNEL_PX = 61  # the paper's blur baseline: hides a face of any size seen in the OR
+
+
+@dataclass
+class FrameOutcome:
+    """What happened to one frame (the content of its record)."""
+
+    frame: int
+    status: str  # "ok" | "failed"
+    error: str = ""
+    people: list[dict[str, Any]] = field(default_factory=list)
+    views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def keypoints_by_view(keypoints: Keypoints2D) -> dict[tuple[str, int], list[np.ndarray]]:
+    """(camera, frame) -> the (17, 3) keypoints (x, y px, score) of every 2D detection there."""
+    out: dict[tuple[str, int], list[np.ndarray]] = {}
+    for det in keypoints.detections:
+        out.setdefault((det.camera, det.frame), []).append(np.asarray(det.keypoints, np.float64))
+    return out
+
+
+def _covered(box, covered: list, min_overlap: float = 0.5) -> bool:
+    """Whether a 2D detection is already mostly inside a hidden face's box."""
+    x, y, w, h = (float(v) for v in box)
+    for cx, cy, cw, ch in covered:
+        ix = max(0.0, min(x + w, cx + cw) - max(x, cx))
+        iy = max(0.0, min(y + h, cy + ch) - max(y, cy))
+        if w * h > 0 and ix * iy / (w * h) >= min_overlap:
+            return True
+    return False
+
+
+class FrameWorker:
+    """Anonymizes frames of one recording from the results of the whole-recording stages."""
+
+    def __init__(self, rec: Recording, out: Path, config: PipelineConfig, ids: dict, keypoints: Keypoints2D,
+                 poses: Poses3D, fits: BodyFits, model: BodyModel, face_detector=None):
+        self.rec, self.out, self.config, self.ids = rec, out, config, ids
+        self.params = config.run
+        self.poses, self.fits, self.model = poses, fits, model
+        self.templates = load_templates()
+        self.renderer = FaceRenderer(rec.cameras, config.render)
+        self.rays = RayCache()
+        self.keypoints = keypoints_by_view(keypoints)
+        self.detector = face_detector
+        self._template_of: dict[int, Any] = {}
+
+    def close(self) -> None:
+        self.renderer.close()
+
+    def template(self, person_id: int):
+        if person_id not in self._template_of:
+            self._template_of[person_id] = choose_template(person_id, self.templates, self.params.template)
+        return self._template_of[person_id]
+
+    def _people(self, frame: int):
+        try:
+            return self.poses.frame(frame).people
+        except KeyError:
+            return None
+
+    def faces(self, frame: int, views: dict[str, tuple[Camera, np.ndarray]], outcome: FrameOutcome):
+        """Face surfaces of everyone with a body fit at ``frame``, and the head spheres of the
+        people found in 3D without one."""
+        t0 = time.perf_counter()
+        people = self._people(frame)
+        faces = []
+        if people is not None:
+            posed, refined = refine_frame(self.model, self.fits, frame, views, self.rays, self.config.refine)
+        else:
+            posed, refined = [], []
+        for face, reg in refined:
+            faces.append(face)
+            outcome.people.append({
+                "person_id": int(face.person_id), "face_centre_m": np.round(face.centre, 4).tolist(),
+                "facing": np.round(face.facing, 4).tolist(), "refined": bool(face.refined),
+                "refine_note": face.note, "refine_translation_mm": round(1000 * reg.translation_m, 1),
+                "refine_rotation_deg": round(reg.rotation_deg, 2), "fitness": round(reg.fitness_after, 3),
+                "cloud_points": int(reg.target_points)})
+        fallback = fallback_heads(people or (), {int(b.person_id) for b in posed}, self.params.fail_closed)
+        for pid, _, _ in fallback:
+            outcome.people.append({"person_id": int(pid), "fallback": "head sphere blurred (no body fit)"})
+        outcome.seconds["refine"] = time.perf_counter() - t0
+        return faces, fallback
+
+    def render_view(self, camera: Camera, image_bgr: np.ndarray, depth: np.ndarray, faces, fallback,
+                    frame: int) -> tuple[np.ndarray, dict[str, Any], list[dict[str, Any]]]:
+        rgb = np.ascontiguousarray(image_bgr[..., ::-1])
+        templates = {f.person_id: self.template(f.person_id) for f in faces}
+        result = self.renderer.anonymize_view(rgb, depth, camera, faces, templates, method=self.params.method)
+        image = result.image
+        image_id = self.ids[camera.name, frame]
+        dets = [face_detection(image_id, rf.bbox, camera.name, frame, "3d", person_id=rf.person_id,
+                               painted_bbox=rf.painted_bbox) for rf in result.faces]
+        info: dict[str, Any] = {"faces": [int(rf.person_id) for rf in result.faces],
+                                "skipped": [{"person_id": int(p), "reason": r} for p, r in result.skipped]}
+        for pid, centre, radius in fallback:
+            hit = head_sphere_mask(camera, centre, radius)
+            if hit is None:
+                continue
+            mask, box = hit
+            image = blur_region(image, mask, FALLBACK_BLUR_KERNEL_PX)
+            dets.append(face_detection(image_id, box, camera.name, frame, "head-sphere", person_id=pid))
+            info.setdefault("fallback", []).append(int(pid))
+        for centre, radius in unexplained_heads(camera, self.keypoints.get((camera.name, frame), []),
+                                                self._people(frame) or (), self.params.fail_closed):
+            yy, xx = np.ogrid[:image.shape[0], :image.shape[1]]
+            mask = (xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 <= radius ** 2
+            if not mask.any():
+                continue
+            image = blur_region(image, mask, FALLBACK_BLUR_KERNEL_PX)
+            x0, y0 = max(centre[0] - radius, 0.0), max(centre[1] - radius, 0.0)
+            x1, y1 = min(centre[0] + radius, image.shape[1]), min(centre[1] + radius, image.shape[0])
+            dets.append(face_detection(image_id, (x0, y0, x1 - x0, y1 - y0), camera.name, frame, "2d-head"))
+            info["unexplained_2d_heads"] = info.get("unexplained_2d_heads", 0) + 1
+        if self.detector is not None:
+            boxes = self.detector.detect(rgb)
+            covered = [d["bbox"] for d in dets]
+            extra = [b for b in boxes if not _covered(b[:4], covered)]
+            if extra:
+                method = "blur" if self.params.method == "template" else self.params.method
+                image = obfuscate(image, box_mask(image.shape[:2], np.array([b[:4] for b in extra])), method)
+            dets += [face_detection(image_id, b[:4], camera.name, frame, f"2d:{self.params.also_2d}", b[4])
+                     for b in extra]
+            info["extra_2d"] = len(extra)
+        return np.ascontiguousarray(image[..., ::-1]), info, dets
+
+    def process(self, frame: int) -> tuple[FrameOutcome, list[dict[str, Any]]]:
+        """Anonymize every view of ``frame`` and write them; fail closed on any error."""
+        outcome = FrameOutcome(frame=frame, status="ok")
+        cams = self.rec.cameras_at(frame)
+        dets: list[dict[str, Any]] = []
+        written: list[tuple[Camera, np.ndarray]] = []
+        try:
+            t0 = time.perf_counter()
+            colors = {c.name: self.rec.read_color(c, frame) for c in cams}
+            depths = {c.name: self.rec.read_depth(c, frame) for c in cams}
+            outcome.seconds["read"] = time.perf_counter() - t0
+            views = {c.name: (c, depths[c.name]) for c in cams}
+            faces, fallback = self.faces(frame, views, outcome)
+            t0 = time.perf_counter()
+            for cam in cams:
+                image, info, view_dets = self.render_view(cam, colors[cam.name], depths[cam.name], faces, fallback,
+                                                          frame)
+                written.append((cam, image))
+                outcome.views[cam.name] = info
+                dets.extend(view_dets)
+            outcome.seconds["render"] = time.perf_counter() - t0
+        except Exception as exc:  # noqa: BLE001 - fail closed on anything, report it
+            log.error("frame %d failed (%s: %s); its views are %s", frame, type(exc).__name__, exc,
+                      "blurred" if self.params.on_error == "blur" else "withheld")
+            log.debug("%s", traceback.format_exc())
+            outcome.status, outcome.error = "failed", f"{type(exc).__name__}: {exc}"
+            outcome.people, outcome.views, dets, written = [], {}, [], []
+            if self.params.on_error == "blur":
+                for cam in cams:
+                    try:
+                        image = self.rec.read_color(cam, frame)
+                    except InputError as read_error:
+                        outcome.views[cam.name] = {"withheld": str(read_error)}
+                        continue
+                    written.append((cam, full_blur(image, self.params.fail_closed.full_blur_width_px)))
+                    outcome.views[cam.name] = {"blurred": True}
+        t0 = time.perf_counter()
+        for cam, image in written:
+            write_image(outputs.output_image_path(self.out, cam.name, frame), image, self.params.jpeg_quality)
+        if self.params.on_error == "withhold" and outcome.status == "failed":
+            for cam in cams:
+                outputs.output_image_path(self.out, cam.name, frame).unlink(missing_ok=True)
+        outcome.seconds["write"] = time.perf_counter() - t0
+        return outcome, dets
