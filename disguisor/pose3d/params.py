@@ -66,6 +66,38 @@ class Pose3DParams:
     exact_packing_max_hypotheses: groups of competing hypotheses up to this size are solved by
       branch and bound (exact); larger groups, and groups where branch and bound gives up after
       200000 nodes, by an integer linear program (HiGHS, also exact).
+
+    Depth lifting of people seen by one camera (:mod:`disguisor.pose3d.lifting`; only when the
+    stage is given depth):
+
+    lift_single_view: lift detections that no multi-view person explains.
+    lift_min_person_score: detections scoring below this are not lifted (a lone detection has
+      no second view to confirm it).
+    lift_min_joints: a lifted person needs this many joints with a consistent depth reading.
+    lift_min_joint_share: ... and this share of its detected joints (a detection whose joints
+      mostly fall on the background is not a person there).
+    lift_min_joint_score: joints scoring below this are not lifted (unsure joints are often
+      hidden; the depth there belongs to what hides them).
+    lift_head_deviation_m: face keypoints further than this (m, along the optical axis) from the
+      median depth of the face keypoints are dropped (a head is ~0.2 m deep).
+    lift_window_rad: half size of the depth window around a joint, as an angle (radians; x the
+      focal length = pixels, at least 1): 0.006 rad is 3 px at f = 525, 4 px at f = 620.
+    lift_min_valid_share: a joint's window needs this share of valid (> 0) depth readings.
+    lift_max_depth_deviation_m: a joint whose depth is further than this (m, along the optical
+      axis) from the median depth of the person's joints is rejected (background or occluder).
+    lift_face_offset_front_m, lift_face_offset_back_m, lift_ear_offset_m, lift_torso_offset_m,
+      lift_limb_offset_m: distance (m, along the optical axis) from the surface the sensor sees
+      to the joint: nose and eyes lie on the skin of a face turned to the camera (front) and a
+      head's depth behind the back of a head turned away (back; interpolated by how much the
+      person faces the camera); ears are near the surface; shoulders and hips, and elbows,
+      wrists, knees and ankles lie inside the body by about its radius there.
+    lift_confidence_scale: a lifted joint's confidence = its 2D score x this (one view and a
+      depth reading place a joint less exactly than triangulation).
+    lift_explained_rad: a detection is explained by a 3D person (and not lifted) when the
+      median distance between its joints and the person's projected joints is below this angle
+      (radians; 0.05 = 26 px at f = 525).
+    lift_merge_distance_m: a lifted skeleton closer than this (mean joint distance, m) to a
+      person already found is that person, not a new one.
     """
 
     min_joint_score: float = 0.2
@@ -82,6 +114,23 @@ class Pose3DParams:
     merge_distance_m: float = 0.2
     full_confidence_views: int = 3
     exact_packing_max_hypotheses: int = 400
+    lift_single_view: bool = True
+    lift_min_person_score: float = 0.3
+    lift_min_joints: int = 5
+    lift_min_joint_score: float = 0.5
+    lift_head_deviation_m: float = 0.12
+    lift_min_joint_share: float = 0.6
+    lift_window_rad: float = 0.006
+    lift_min_valid_share: float = 0.3
+    lift_max_depth_deviation_m: float = 0.5
+    lift_face_offset_front_m: float = 0.01
+    lift_face_offset_back_m: float = 0.15
+    lift_ear_offset_m: float = 0.06
+    lift_torso_offset_m: float = 0.08
+    lift_limb_offset_m: float = 0.04
+    lift_confidence_scale: float = 0.7
+    lift_explained_rad: float = 0.05
+    lift_merge_distance_m: float = 0.3
 
 
 @dataclass(frozen=True)

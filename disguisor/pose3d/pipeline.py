@@ -1,30 +1,52 @@
-"""The 3D pose stage end to end: per-frame association and triangulation, then tracking.
+"""The 3D pose stage end to end: per-frame association and triangulation, depth lifting of
+people seen by one camera, then tracking.
 
->>> poses = estimate_poses3d(load_calibration("rec/calibration.json"),
-...                          load_keypoints("keypoints2d.json"))          # doctest: +SKIP
->>> save_poses3d("poses3d.json", poses)                                   # doctest: +SKIP
+>>> rec = open_recording("rec")                                                     # doctest: +SKIP
+>>> poses = estimate_poses3d(rec.calibration, load_keypoints("keypoints2d.json"),
+...                          depth_of=depth_from_recording(rec))                   # doctest: +SKIP
+>>> save_poses3d("poses3d.json", poses)                                            # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from disguisor.errors import InputError
 from disguisor.io.calibration import Calibration
 from disguisor.pose2d.keypoints_io import Keypoints2D
 from disguisor.pose3d.association import PersonObservation, prepare_rig, reconstruct_frame
+from disguisor.pose3d.lifting import DepthSource, lift_unexplained
 from disguisor.pose3d.params import Pose3DParams, TrackingParams
 from disguisor.pose3d.poses import Poses3D
 from disguisor.pose3d.tracking import track_people
 
+if TYPE_CHECKING:
+    from disguisor.io.recording import Recording
+
 log = logging.getLogger(__name__)
 
 
+def depth_from_recording(recording: Recording) -> DepthSource:
+    """A depth source for :func:`estimate_poses3d`: camera name, frame -> that view's depth
+    (float metres, 0 = no reading) read from ``recording``, or None where the recording lacks it."""
+    def depth_of(camera: str, frame: int):
+        cams = [c for c in recording.cameras_at(frame) if c.name == camera]
+        return recording.read_depth(cams[0], frame) if cams else None
+    return depth_of
+
+
 def reconstruct_frames(calibration: Calibration, keypoints: Keypoints2D, params: Pose3DParams | None = None,
-                       progress: Callable[[int], None] | None = None,
+                       progress: Callable[[int], None] | None = None, depth_of: DepthSource | None = None,
                        ) -> tuple[list[int], list[list[PersonObservation]]]:
-    """Per-frame people (untracked) for every frame of ``keypoints``: (frame numbers, people per frame)."""
+    """Per-frame people (untracked) for every frame of ``keypoints``: (frame numbers, people per frame).
+
+    With ``depth_of`` (camera name, frame number -> that view's registered depth image, float
+    metres or the recording's raw uint16, or None) detections that no multi-view person explains
+    are lifted to 3D from their own view's depth (:mod:`~disguisor.pose3d.lifting`), unless
+    ``params.lift_single_view`` is off. Depth is requested only for views that need it.
+    """
     params = params or Pose3DParams()
     unknown = [c for c in keypoints.cameras if c not in calibration.names]
     if unknown:
@@ -34,22 +56,35 @@ def reconstruct_frames(calibration: Calibration, keypoints: Keypoints2D, params:
     by_frame = keypoints.by_frame()
     frames = sorted(by_frame)
     people: list[list[PersonObservation]] = []
+    lifted = 0
     for k, frame in enumerate(frames):
-        people.append(reconstruct_frame(rig, by_frame[frame], params))
+        found = reconstruct_frame(rig, by_frame[frame], params)
+        if depth_of is not None and params.lift_single_view:
+            extra = lift_unexplained(rig, by_frame[frame], found, lambda cam, f=frame: depth_of(cam, f), params)
+            lifted += len(extra)
+            found = found + extra
+        people.append(found)
         if progress is not None:
             progress(k + 1)
+    if depth_of is not None:
+        log.info("%d person-frame(s) seen by one camera were lifted from depth", lifted)
     return frames, people
 
 
 def estimate_poses3d(calibration: Calibration, keypoints: Keypoints2D, params: Pose3DParams | None = None,
-                     tracking: TrackingParams | None = None,
-                     progress: Callable[[int], None] | None = None) -> Poses3D:
+                     tracking: TrackingParams | None = None, progress: Callable[[int], None] | None = None,
+                     depth_of: DepthSource | None = None) -> Poses3D:
     """Tracked, smoothed 3D skeletons (world metres, z up) from per-view COCO-17 keypoints.
 
     Every frame of ``keypoints`` appears in the result, with the people found there (possibly
-    none). ``progress(done)`` is called after each frame's reconstruction.
+    none); time is counted in frame numbers (:mod:`~disguisor.pose3d.tracking`).
+    ``progress(done)`` is called after each frame's reconstruction. ``depth_of(camera name,
+    frame number)`` (optional) returns that view's depth registered to its colour image ((H, W)
+    float metres or the raw uint16 of the recording, 0 = no reading) or None; with it, people
+    seen by one camera are lifted to 3D from that depth (see :func:`reconstruct_frames`,
+    :func:`depth_from_recording`).
     """
-    frames, people = reconstruct_frames(calibration, keypoints, params, progress)
+    frames, people = reconstruct_frames(calibration, keypoints, params, progress, depth_of)
     poses = track_people(frames, people, tracking)
     log.info("3D poses: %d frames, %d people (tracks), %d person-frames", len(frames), len(poses.ids),
              sum(len(f.people) for f in poses.frames))
