@@ -2,7 +2,8 @@
 
 Per frame, detections of different cameras are associated by a global multi-view matching
 (:mod:`~disguisor.pose3d.association`) and triangulated robustly
-(:mod:`~disguisor.pose3d.triangulation`); over time people are tracked with stable ids, short
+(:mod:`~disguisor.pose3d.triangulation`); people seen by one camera are lifted from its depth
+when depth is given (:mod:`~disguisor.pose3d.lifting`); over time people are tracked with stable ids, short
 gaps are filled and every joint is smoothed (:mod:`~disguisor.pose3d.tracking`,
 :mod:`~disguisor.pose3d.smoothing`). Output format: :mod:`~disguisor.pose3d.poses`.
 
@@ -12,8 +13,9 @@ gaps are filled and every joint is smoothed (:mod:`~disguisor.pose3d.tracking`,
 
 from disguisor.pose3d.association import PersonObservation, Rig, associate, prepare_rig, reconstruct_frame
 from disguisor.pose3d.command import pose3d_command
+from disguisor.pose3d.lifting import DepthSource, lift_detection
 from disguisor.pose3d.params import Pose3DParams, TrackingParams
-from disguisor.pose3d.pipeline import estimate_poses3d, reconstruct_frames
+from disguisor.pose3d.pipeline import depth_from_recording, estimate_poses3d, reconstruct_frames
 from disguisor.pose3d.poses import (
     FramePoses,
     Person3D,
@@ -25,7 +27,7 @@ from disguisor.pose3d.poses import (
 )
 from disguisor.pose3d.tracking import track_people
 
-__all__ = ["FramePoses", "Person3D", "PersonObservation", "Pose3DParams", "Poses3D", "Rig", "TrackingParams",
-           "associate", "estimate_poses3d", "load_poses3d", "pose3d_command", "poses3d_from_json",
-           "poses3d_to_json", "prepare_rig", "reconstruct_frame", "reconstruct_frames", "save_poses3d",
-           "track_people"]
+__all__ = ["DepthSource", "FramePoses", "Person3D", "PersonObservation", "Pose3DParams", "Poses3D", "Rig",
+           "TrackingParams", "associate", "depth_from_recording", "estimate_poses3d", "lift_detection",
+           "load_poses3d", "pose3d_command", "poses3d_from_json", "poses3d_to_json", "prepare_rig",
+           "reconstruct_frame", "reconstruct_frames", "save_poses3d", "track_people"]

@@ -13,6 +13,7 @@ from disguisor.errors import InputError
 from disguisor.io.calibration import load_calibration
 from disguisor.pose2d.keypoints_io import load_keypoints
 from disguisor.pose3d.cameras import warn_if_views_do_not_overlap
+from disguisor.pose3d.lifting import DepthSource
 from disguisor.pose3d.params import Pose3DParams, TrackingParams
 from disguisor.pose3d.pipeline import estimate_poses3d
 from disguisor.pose3d.poses import Poses3D, save_poses3d
@@ -34,7 +35,7 @@ def resolve_calibration_path(path: str | Path) -> Path:
 
 def pose3d_command(calibration_path: str | Path, keypoints_path: str | Path, out_path: str | Path,
                    params: Pose3DParams | None = None, tracking: TrackingParams | None = None,
-                   progress: Callable[[int], None] | None = None) -> Poses3D:
+                   progress: Callable[[int], None] | None = None, depth_of: DepthSource | None = None) -> Poses3D:
     """Read and validate the inputs, estimate tracked 3D poses, write ``out_path`` atomically.
 
     calibration_path: ``calibration.json`` or a recording folder containing it. Logs a warning
@@ -47,6 +48,6 @@ def pose3d_command(calibration_path: str | Path, keypoints_path: str | Path, out
     calibration = load_calibration(resolve_calibration_path(calibration_path))
     keypoints = load_keypoints(keypoints_path, calibration)
     warn_if_views_do_not_overlap(calibration)
-    poses = estimate_poses3d(calibration, keypoints, params, tracking, progress)
+    poses = estimate_poses3d(calibration, keypoints, params, tracking, progress, depth_of=depth_of)
     save_poses3d(out_path, poses)
     return poses
