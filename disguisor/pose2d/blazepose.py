@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from disguisor.errors import InputError
 from disguisor.pose2d.detector import Box, PersonPose, make_pose
 from disguisor.pose2d.keypoints_io import NUM_JOINTS
 from disguisor.pose2d.params import BlazePoseParams
@@ -72,8 +73,17 @@ class BlazePoseDetector:
             os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ start-up chatter
             from mediapipe.python.solutions import pose as mp_pose
 
-            # model_complexity=1 is the full model that ships in the wheel (0 and 2 would download)
-            self._pose = mp_pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=True,
+            # 1 is the full model that ships in the wheel; 2 (heavy) must have been installed beside it
+            # (checked here: mediapipe would try to download it); 0 (lite) would download
+            complexity = self.params.model_complexity
+            if complexity == 2:
+                from disguisor.assets import model_path
+
+                model_path("pose_landmark_heavy")
+            elif complexity != 1:
+                raise InputError(None, f"must be 1 (full) or 2 (heavy), not {complexity!r}",
+                                 field="blazepose.model_complexity")
+            self._pose = mp_pose.Pose(static_image_mode=True, model_complexity=complexity, enable_segmentation=True,
                                       min_detection_confidence=self.params.min_detection)
         return self._pose
 

@@ -113,20 +113,70 @@ def deduplicate(poses: Sequence[PersonPose], oks_threshold: float, iou_threshold
     kept: list[PersonPose] = []
     for i in order:
         p = poses[i]
-        dup = False
-        for q in kept:
-            x0, y0, x1, y1 = q.box
-            area = (x1 - x0) * (y1 - y0)
-            flipped = p.keypoints[list(COCO_FLIP)]
-            if max(oks(p.keypoints, q.keypoints, area), oks(flipped, q.keypoints, area)) > oks_threshold \
-                    or box_iou(p.box, q.box) > iou_threshold \
-                    or min(_head_distance(p.keypoints, q.keypoints), _head_distance(flipped, q.keypoints)) \
-                    < head_ratio * np.sqrt(max(area, 0.0)):
-                dup = True
-                break
-        if not dup:
+        if not any(same_person(p, q, oks_threshold, iou_threshold, head_ratio) for q in kept):
             kept.append(p)
     return kept
+
+
+def same_person(p: PersonPose, q: PersonPose, oks_threshold: float, iou_threshold: float = 1.0,
+                head_ratio: float = 0.0) -> bool:
+    """Whether ``p`` is a second reading of the kept pose ``q`` (the test of :func:`deduplicate`)."""
+    x0, y0, x1, y1 = q.box
+    area = (x1 - x0) * (y1 - y0)
+    flipped = p.keypoints[list(COCO_FLIP)]
+    return max(oks(p.keypoints, q.keypoints, area), oks(flipped, q.keypoints, area)) > oks_threshold \
+        or box_iou(p.box, q.box) > iou_threshold \
+        or min(_head_distance(p.keypoints, q.keypoints), _head_distance(flipped, q.keypoints)) \
+        < head_ratio * np.sqrt(max(area, 0.0))
+
+
+def merge_poses(poses: Sequence[PersonPose], oks_threshold: float, iou_threshold: float = 1.0,
+                head_ratio: float = 0.0, joint_radius: float = 0.1) -> list[PersonPose]:
+    """One pose per person from the readings of several detectors (or crops) of one image.
+
+    Readings are grouped greedily around the highest-scoring one, with the test of
+    :func:`deduplicate`. Per group and joint, the readings whose joint lies within ``joint_radius`` x
+    the square root of the leader's box area (pixels) of the leader's joint (or, where the leader
+    missed the joint, of the best reading of it) are averaged, weighted by score; a reading read
+    left-right mirrored relative to the leader (higher OKS that way) is mirrored first. The joint's
+    confidence is the highest score among those readings; the person's score is the leader's.
+    """
+    order = sorted(range(len(poses)), key=lambda i: -poses[i].score)
+    groups: list[list[PersonPose]] = []
+    for i in order:
+        p = poses[i]
+        for g in groups:
+            if same_person(p, g[0], oks_threshold, iou_threshold, head_ratio):
+                g.append(p)
+                break
+        else:
+            groups.append([p])
+    merged = []
+    for g in groups:
+        lead = g[0]
+        x0, y0, x1, y1 = lead.box
+        size = float(np.sqrt(max((x1 - x0) * (y1 - y0), 1.0)))
+        readings = [lead.keypoints]
+        for p in g[1:]:
+            flipped = p.keypoints[list(COCO_FLIP)]
+            readings.append(flipped if oks(flipped, lead.keypoints, size ** 2) > oks(p.keypoints, lead.keypoints,
+                                                                                      size ** 2) else p.keypoints)
+        stack = np.stack(readings)  # (R, 17, 3)
+        kp = np.zeros((NUM_JOINTS, 3))
+        for j in range(NUM_JOINTS):
+            seen = stack[:, j, 2] > 0
+            if not seen.any():
+                continue
+            anchor = stack[np.flatnonzero(seen)[np.argmax(stack[seen, j, 2])], j, :2] if stack[0, j, 2] <= 0 \
+                else stack[0, j, :2]
+            near = seen & (np.linalg.norm(stack[:, j, :2] - anchor, axis=1) <= joint_radius * size)
+            w = stack[near, j, 2]
+            kp[j, :2] = (stack[near, j, :2] * w[:, None]).sum(axis=0) / w.sum()
+            kp[j, 2] = w.max()
+        box = keypoint_box(kp)
+        assert box is not None
+        merged.append(PersonPose(keypoints=kp, score=lead.score, box=box))
+    return merged
 
 
 def box_iou(a: Box, b: Box) -> float:

@@ -118,9 +118,11 @@ class MoveNetParams:
     threads: onnxruntime threads (the keypoint stage's budget is 2 cores). whole_image: run on the
     whole image (or its tiles) too; tiles: the image is split into this many side-by-side tiles
     overlapping by ``tile_overlap`` of a tile's width, each resized so its longer side is
-    ``whole_long_px`` pixels (MoveNet wants people >= ~60 px tall). crops: run on a square crop
-    (``crop_px`` pixels) around each person box, grown by ``crop_margin`` of the box's longer side
-    per side. rotations: counter-clockwise angles (degrees) tried per crop, in this order; the
+    ``whole_long_px`` pixels (MoveNet wants people >= ~60 px tall); whole_rotations: the whole image
+    is searched turned by each of these angles (degrees counter-clockwise, multiples of 90).
+    crops: run on a square crop (``crop_px`` pixels) around each person box, grown by
+    ``crop_margin`` of the box's longer side per side; a box overlapping an earlier one by more than
+    ``same_box_iou`` (IoU) is skipped. rotations: counter-clockwise angles (degrees) tried per crop, in this order; the
     next angle is tried only while no person with score >= ``rotate_below`` has its centre in the
     box (orientation search). min_person_score: MoveNet's person score below which a pose is
     dropped; min_joint_score: joints below it get score 0; min_joints: fewer detected joints ->
@@ -132,7 +134,9 @@ class MoveNetParams:
     tiles: int = 2
     tile_overlap: float = 0.25
     whole_long_px: int = 512
+    whole_rotations: tuple[float, ...] = (0.0,)
     crops: bool = True
+    same_box_iou: float = 0.6
     crop_px: int = 256
     crop_margin: float = 0.15
     rotations: tuple[float, ...] = (0.0, 90.0, 270.0, 180.0)

@@ -1,0 +1,165 @@
+"""MoveNet MultiPose Lightning (ONNX, offline): up to 6 people per input, COCO-17 joints.
+
+Run on the whole image (split into overlapping tiles when people are small) and on square crops
+around person boxes; each crop can be tried at several in-plane rotations (orientation search,
+:mod:`disguisor.pose2d.orient`), because the model was trained on upright people and misses many
+seen from the ceiling or lying on the table. Every pose is mapped back to pixels of the full image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from disguisor.pose2d.detector import Box, PersonPose, box_iou, make_pose
+from disguisor.pose2d.orient import GREY, Crop, rotate_image, square_box_crop
+from disguisor.pose2d.params import MoveNetParams
+
+_STRIDE = 32  # the model's input sides must be multiples of this
+
+
+def onnx_session(name: str, threads: int):
+    """An onnxruntime CPU session of a packaged model (sha256 checked; see :mod:`disguisor.assets`)."""
+    import onnxruntime as ort
+
+    from disguisor.assets import model_path
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = max(1, int(threads))
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3  # its warnings about unused initializers are noise here
+    return ort.InferenceSession(str(model_path(name)), opts, providers=["CPUExecutionProvider"])
+
+
+class MoveNetModel:
+    """The raw model: ``infer(image_rgb)`` -> (6, 17, 3) keypoints x, y, score in pixels of that image
+    and (6,) person scores. The image is letterboxed (top-left aligned, grey pad) to multiples of 32."""
+
+    def __init__(self, threads: int = 2) -> None:
+        self.session = onnx_session("movenet_multipose", threads)
+        self.input_name = self.session.get_inputs()[0].name
+
+    def infer(self, image_rgb: np.ndarray, long_side: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        h, w = image_rgb.shape[:2]
+        scale = 1.0 if long_side is None else long_side / max(h, w)
+        rw, rh = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
+        img = image_rgb if (rw, rh) == (w, h) else cv2.resize(image_rgb, (rw, rh), interpolation=cv2.INTER_AREA)
+        ph, pw = -(-rh // _STRIDE) * _STRIDE, -(-rw // _STRIDE) * _STRIDE
+        x = np.full((1, ph, pw, 3), GREY, dtype=np.int32)
+        x[0, :rh, :rw] = img
+        out = self.session.run(None, {self.input_name: x})[0][0]  # (6, 56)
+        kp = out[:, :51].reshape(6, 17, 3)
+        # model output: y, x normalized to the padded input -> x, y pixels of the given image
+        xy = np.stack([kp[:, :, 1] * pw, kp[:, :, 0] * ph], axis=-1) / np.array([rw / w, rh / h]) - 0.5
+        return np.concatenate([xy, kp[:, :, 2:3]], axis=-1).astype(np.float64), out[:, 55].astype(np.float64)
+
+
+def tile_boxes(width: int, height: int, tiles: int, overlap: float) -> list[Box]:
+    """``tiles`` boxes side by side along the image's longer side, covering it, neighbours
+    overlapping by ``overlap`` of a tile's length (pixels); one box (the whole image) for ``tiles`` <= 1."""
+    if tiles <= 1:
+        return [(0.0, 0.0, float(width), float(height))]
+    long = max(width, height)
+    tl = long / (tiles - (tiles - 1) * overlap)
+    step = tl * (1.0 - overlap)
+    spans = [(i * step, min(i * step + tl, float(long))) for i in range(tiles)]
+    if width >= height:
+        return [(a, 0.0, b, float(height)) for a, b in spans]
+    return [(0.0, a, float(width), b) for a, b in spans]
+
+
+class MoveNetDetector:
+    """MoveNet MultiPose on the whole image (optionally tiled) and on crops around the given boxes,
+    each crop tried at ``params.rotations``. ``detect(image_rgb, boxes)``; duplicates possible (the
+    caller de-duplicates by OKS)."""
+
+    def __init__(self, params: MoveNetParams | None = None, name: str = "movenet") -> None:
+        self.params = params or MoveNetParams()
+        self.name = name
+        self._model: MoveNetModel | None = None
+
+    @property
+    def model(self) -> MoveNetModel:
+        if self._model is None:
+            self._model = MoveNetModel(self.params.threads)
+        return self._model
+
+    def _poses(self, kps: np.ndarray, scores: np.ndarray, width: int, height: int) -> list[PersonPose]:
+        p = self.params
+        out = []
+        for kp, s in zip(kps, scores, strict=True):
+            if s < p.min_person_score:
+                continue
+            pose = make_pose(kp, p.min_joint_score, p.min_joints, 0.0, width, height)
+            if pose is not None:
+                out.append(PersonPose(pose.keypoints, float(s), pose.box))
+        return out
+
+    def whole_image(self, image_rgb: np.ndarray) -> list[PersonPose]:
+        """People in the whole image (or its tiles), turned by each of ``whole_rotations``; pixels of
+        the full image."""
+        p = self.params
+        h, w = image_rgb.shape[:2]
+        found: list[PersonPose] = []
+        for angle in p.whole_rotations:
+            turned, m = rotate_image(image_rgb, int(round(angle / 90.0)))
+            inv = cv2.invertAffineTransform(m)
+            th, tw = turned.shape[:2]
+            for x0, y0, x1, y1 in tile_boxes(tw, th, p.tiles, p.tile_overlap):
+                a, b, c, d = int(round(x0)), int(round(y0)), int(round(x1)), int(round(y1))
+                kps, scores = self.model.infer(turned[b:d, a:c], p.whole_long_px)
+                xy = kps[:, :, :2] + np.array([a, b])
+                kps[:, :, :2] = xy @ inv[:, :2].T + inv[:, 2]
+                found.extend(self._poses(kps, scores, w, h))
+        return found
+
+    def crop(self, image_rgb: np.ndarray, box: Box, angle_deg: float) -> list[PersonPose]:
+        """People in the square crop around ``box`` rotated by ``angle_deg``, pixels of the full image."""
+        p = self.params
+        h, w = image_rgb.shape[:2]
+        c: Crop = square_box_crop(image_rgb, box, p.crop_margin, p.crop_px, angle_deg)
+        kps, scores = self.model.infer(c.pixels)
+        kps = np.stack([c.to_image(k) for k in kps])
+        return self._poses(kps, scores, w, h)
+
+    def oriented(self, image_rgb: np.ndarray, box: Box) -> list[PersonPose]:
+        """Orientation search in one box (pixels). Everyone found at the first rotation is kept;
+        while no person with score >= ``rotate_below`` has their centre in the box, the next rotation
+        is tried, and of all later rotations only the best such centred person is kept (every
+        rotation's stray readings would add false people)."""
+        p = self.params
+        found = self.crop(image_rgb, box, p.rotations[0]) if p.rotations else []
+        best = max((q for q in found if _centre_in(q.box, box)), key=lambda q: q.score, default=None)
+        extra = None
+        for angle in p.rotations[1:]:
+            if best is not None and best.score >= p.rotate_below:
+                break
+            cand = max((q for q in self.crop(image_rgb, box, angle) if _centre_in(q.box, box)),
+                       key=lambda q: q.score, default=None)
+            if cand is not None and (best is None or cand.score > best.score):
+                best = extra = cand
+        return found + ([extra] if extra is not None else [])
+
+    def detect(self, image_rgb: np.ndarray, boxes: Sequence[Box] | None = None) -> list[PersonPose]:
+        """Every person found in an RGB image (H, W, 3) uint8, pixels of that image."""
+        p = self.params
+        found: list[PersonPose] = []
+        if p.whole_image or not boxes:
+            found.extend(self.whole_image(image_rgb))
+        if p.crops:
+            done: list[Box] = []
+            for box in boxes or ():
+                # nearly the same crop again finds the same people: skip it
+                if any(box_iou(box, b) > p.same_box_iou for b in done):
+                    continue
+                done.append(box)
+                found.extend(self.oriented(image_rgb, box))
+        return found
+
+
+def _centre_in(a: Box, b: Box) -> bool:
+    """Whether box ``a``'s centre lies inside box ``b``."""
+    cx, cy = (a[0] + a[2]) / 2.0, (a[1] + a[3]) / 2.0
+    return b[0] <= cx <= b[2] and b[1] <= cy <= b[3]
