@@ -8,9 +8,9 @@ STAMP   := $(VENV)/.installed
 # Debian libraries: libusb for open3d, OpenGL/EGL/OSMesa for offscreen rendering, glib for OpenCV.
 APT_PKGS := libusb-1.0-0 libgl1 libegl1 libosmesa6 libglib2.0-0
 
-.PHONY: install system-deps test demo bench clean
+.PHONY: install system-deps blazepose-heavy test demo bench clean
 
-install: system-deps $(STAMP)
+install: system-deps $(STAMP) blazepose-heavy
 
 system-deps:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -22,6 +22,20 @@ system-deps:
 			echo "missing Debian packages:$$missing (run 'sudo apt-get install$$missing')" >&2; exit 1; \
 		fi; \
 	fi
+
+# BlazePose GHUM heavy (model_complexity=2) is not in the mediapipe wheel; npm @mediapipe/pose ships it.
+# Copied into mediapipe's model folder; skipped when the right file (sha256) is already there.
+POSE_HEAVY_SHA256 := 59e42d71bcd44cbdbabc419f0ff76686595fd265419566bd4009ef703ea8e1fe
+blazepose-heavy: $(STAMP)
+	@dst="$$($(PY) -c 'import importlib.util as u, os; print(os.path.join(list(u.find_spec("mediapipe").submodule_search_locations)[0], "modules", "pose_landmark"))')/pose_landmark_heavy.tflite"; \
+	if [ -f "$$dst" ] && echo "$(POSE_HEAVY_SHA256)  $$dst" | sha256sum -c --status; then exit 0; fi; \
+	tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+	echo "fetching BlazePose heavy from npm @mediapipe/pose@0.5.1675469404"; \
+	(cd "$$tmp" && npm pack --silent @mediapipe/pose@0.5.1675469404 >/dev/null && \
+	 tar xzf mediapipe-pose-0.5.1675469404.tgz package/pose_landmark_heavy.tflite) || exit 1; \
+	echo "$(POSE_HEAVY_SHA256)  $$tmp/package/pose_landmark_heavy.tflite" | sha256sum -c --status || \
+		{ echo "pose_landmark_heavy.tflite: sha256 mismatch" >&2; exit 1; }; \
+	cp "$$tmp/package/pose_landmark_heavy.tflite" "$$dst.tmp" && mv "$$dst.tmp" "$$dst"
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
