@@ -4,7 +4,7 @@ Every setting of every stage is a field of a frozen dataclass (each stage keeps 
 the code that uses it, with units and the measurement behind each default); ``PipelineConfig``
 nests them, one section per stage::
 
-    recording  fusion  keypoints  pose3d  tracking  fit  refine  render  run  quality
+    recording  fusion  keypoints  pose3d  tracking  fit  refine  floor  render  run  quality
 
 Sources, later ones winning: the defaults, a TOML file (``--config FILE``, the layout that
 ``disguisor config show`` prints), then ``--set section.field=value`` (repeatable; nested
@@ -31,6 +31,7 @@ from typing import Any
 from disguisor.body.params import FitParams
 from disguisor.config import FusionParams, RecordingParams
 from disguisor.errors import InputError
+from disguisor.pose2d.floor import FloorParams
 from disguisor.pose2d.params import KeypointsParams
 from disguisor.pose3d.params import Pose3DParams, TrackingParams
 from disguisor.quality.params import QualityParams
@@ -50,6 +51,7 @@ class PipelineConfig:
     tracking: TrackingParams = TrackingParams()
     fit: FitParams = FitParams()
     refine: RefineParams = RefineParams()
+    floor: FloorParams = FloorParams()
     render: RenderParams = RenderParams()
     run: RunParams = RunParams()
     quality: QualityParams = QualityParams()

@@ -63,7 +63,11 @@ class FloorParams:
     ``head_radius_m``. Explained: a head is explained when at least ``explain_min_joints`` finite
     joints of one 3D person (or all of its finite joints, if fewer) lie over the head's part of the
     cluster footprint grown by ``explain_margin_m``.
+
+    enabled: run the floor at all (``disguisor run`` hides the heads it finds, source ``depth-head``).
     """
+
+    enabled: bool = True
 
     target_columns: int = 160
     max_depth_m: float = 8.0

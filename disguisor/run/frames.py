@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from disguisor.body.bodies_io import BodyFits
@@ -24,7 +25,8 @@ from disguisor.fusion import RayCache
 from disguisor.io.atomic import write_image
 from disguisor.io.calibration import Camera
 from disguisor.io.detections import face_detection
-from disguisor.io.recording import Recording
+from disguisor.io.recording import Recording, View
+from disguisor.pose2d.floor import HeadRegion, depth_heads, floor_background, head_box
 from disguisor.pose2d.keypoints_io import Keypoints2D
 from disguisor.pose3d.poses import Poses3D
 from disguisor.refine.frame import refine_frame
@@ -85,6 +87,8 @@ class FrameWorker:
         self.keypoints = keypoints_by_view(keypoints)
         self.detector = face_detector
         self._template_of: dict[int, Any] = {}
+        # the static background of the detector-free floor, made once per recording (lazily per camera)
+        self.floor = floor_background(rec, config.floor) if config.floor.enabled else None
 
     def close(self) -> None:
         self.renderer.close()
@@ -124,8 +128,23 @@ class FrameWorker:
         outcome.seconds["refine"] = time.perf_counter() - t0
         return faces, fallback
 
+    def floor_heads(self, frame: int, colors: dict[str, np.ndarray], depths: dict[str, np.ndarray],
+                    outcome: FrameOutcome) -> list[HeadRegion]:
+        """Heads of moving person-sized depth clusters that no 3D person of the frame explains."""
+        if self.floor is None:
+            return []
+        t0 = time.perf_counter()
+        views = [View(c, frame, colors[c.name], depths[c.name]) for c in self.rec.cameras_at(frame)]
+        joints = [p.joints for p in (self._people(frame) or ())]
+        heads = depth_heads(views, joints, self.floor, self.config.floor, self.rays)
+        for head in heads:
+            outcome.people.append({"depth_head_m": np.round(head.center, 3).tolist(),
+                                   "fallback": "depth head blurred (no detector found this person)"})
+        outcome.seconds["floor"] = time.perf_counter() - t0
+        return heads
+
     def render_view(self, camera: Camera, image_bgr: np.ndarray, depth: np.ndarray, faces, fallback,
-                    frame: int) -> tuple[np.ndarray, dict[str, Any], list[dict[str, Any]]]:
+                    frame: int, heads: list[HeadRegion] = ()) -> tuple[np.ndarray, dict[str, Any], list[dict]]:
         rgb = np.ascontiguousarray(image_bgr[..., ::-1])
         templates = {f.person_id: self.template(f.person_id) for f in faces}
         result = self.renderer.anonymize_view(rgb, depth, camera, faces, templates, method=self.params.method)
@@ -154,6 +173,17 @@ class FrameWorker:
             x1, y1 = min(centre[0] + radius, image.shape[1]), min(centre[1] + radius, image.shape[0])
             dets.append(face_detection(image_id, (x0, y0, x1 - x0, y1 - y0), camera.name, frame, "2d-head"))
             info["unexplained_2d_heads"] = info.get("unexplained_2d_heads", 0) + 1
+        for head in heads:
+            box = head_box(camera, depth, head)
+            if box is None:
+                continue
+            x0, y0, x1, y1 = box
+            mask = np.zeros(image.shape[:2], np.uint8)
+            centre = (round((x0 + x1) / 2), round((y0 + y1) / 2))
+            cv2.ellipse(mask, centre, (round((x1 - x0) / 2) + 1, round((y1 - y0) / 2) + 1), 0, 0, 360, 1, -1)
+            image = blur_region(image, mask.astype(bool), FALLBACK_BLUR_KERNEL_PX)
+            dets.append(face_detection(image_id, (x0, y0, x1 - x0, y1 - y0), camera.name, frame, "depth-head"))
+            info["depth_heads"] = info.get("depth_heads", 0) + 1
         if self.detector is not None:
             boxes = self.detector.detect(rgb)
             covered = [d["bbox"] for d in dets]
@@ -179,10 +209,11 @@ class FrameWorker:
             outcome.seconds["read"] = time.perf_counter() - t0
             views = {c.name: (c, depths[c.name]) for c in cams}
             faces, fallback = self.faces(frame, views, outcome)
+            heads = self.floor_heads(frame, colors, depths, outcome)
             t0 = time.perf_counter()
             for cam in cams:
                 image, info, view_dets = self.render_view(cam, colors[cam.name], depths[cam.name], faces, fallback,
-                                                          frame)
+                                                          frame, heads)
                 written.append((cam, image))
                 outcome.views[cam.name] = info
                 dets.extend(view_dets)

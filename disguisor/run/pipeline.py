@@ -38,7 +38,8 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import asdict, replace
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,11 @@ from disguisor.errors import InputError
 from disguisor.io.atomic import atomic_write_text
 from disguisor.io.detections import image_ids
 from disguisor.io.recording import Recording, open_recording
+from disguisor.pose2d.command import keypoints_from_file
 from disguisor.run import outputs
 from disguisor.run.frames import FrameWorker
+from disguisor.run.guard import GuardedOutput
+from disguisor.run.lock import claim_output
 from disguisor.run.report import RunReport, write_report
 from disguisor.run.stages import (
     FRAME_SECTIONS,
@@ -56,6 +60,7 @@ from disguisor.run.stages import (
     STAGE_NAMES,
     STAGES,
     ProgressFactory,
+    Stage,
     StageContext,
     file_hash,
     no_progress,
@@ -116,9 +121,34 @@ def _check_inputs(rec: Recording, out: Path, config: PipelineConfig, from_stage:
         raise InputError(None, f"unknown stage {from_stage!r}; stages: {', '.join(STAGE_NAMES)}", field="--from")
 
 
-def run_pipeline(recording_path: str | Path, out: str | Path, config: PipelineConfig = PipelineConfig(),
-                 from_stage: str | None = None, progress: ProgressFactory = no_progress) -> RunReport:
-    """Run every stage on a recording; see the module docstring for outputs, resume and failure rules."""
+@dataclass
+class PreparedRun:
+    """A recording whose whole-recording stages are done: what the frame loop needs.
+
+    frame_key: the cache key of every frame's record; redo_frames: ``--from`` asked for new frames;
+    face_detector: the hybrid mode's 2D face detector (or None).
+    """
+
+    rec: Recording
+    out: Path
+    config: PipelineConfig
+    ctx: StageContext
+    frame_key: str
+    redo_frames: bool
+    face_detector: Any
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def worker(self) -> FrameWorker:
+        """A frame worker over this run's stage results (close it when done)."""
+        r = self.ctx.results
+        return FrameWorker(self.rec, self.out, self.config, image_ids(self.rec), r["keypoints"], r["pose3d"],
+                           r["fit"], self.ctx.model(), self.face_detector)
+
+
+def prepare_run(recording_path: str | Path, out: str | Path, config: PipelineConfig = PipelineConfig(),
+                from_stage: str | None = None, progress: ProgressFactory = no_progress) -> PreparedRun:
+    """Check the inputs and bring every whole-recording stage up to date (computed or read back)."""
     out = Path(out)
     rec = open_recording(recording_path, params=config.recording)
     _check_inputs(rec, out, config, from_stage)
@@ -137,13 +167,17 @@ def run_pipeline(recording_path: str | Path, out: str | Path, config: PipelineCo
     else:
         face_detector = None
     forced = STAGE_NAMES.index(from_stage) if from_stage is not None else len(STAGE_NAMES)
+    warnings += _depth_warnings(rec)
+    stages = _checked_stages(rec, config)  # a bad keypoints file is refused before any folder is created
+    claim_output(out)  # creates the folder and takes its lock (released by run_pipeline, else at exit)
+    clean_partial(out)
     (out / "stages").mkdir(parents=True, exist_ok=True)
     state = StageState(out)
     ctx = StageContext(rec, config, progress)
     stage_seconds: dict[str, float] = {}
 
     key = settings_hash("recording", recording_fingerprint(rec), asdict(config.recording), __version__)
-    for index, stage in enumerate(STAGES):
+    for index, stage in enumerate(stages):
         key = settings_hash(stage.name, key, section_settings(config, stage.sections))
         path = out / "stages" / stage.file
         t0 = time.perf_counter()
@@ -158,33 +192,66 @@ def run_pipeline(recording_path: str | Path, out: str | Path, config: PipelineCo
         ctx.results[stage.name] = stage.load(path, ctx)
         stage_seconds[stage.name] = time.perf_counter() - t0
         state.mark(stage.name, key, stage_seconds[stage.name])
-
     frame_key = settings_hash(FRAME_STAGE, key, section_settings(config, FRAME_SECTIONS))
-    redo_frames = forced < len(STAGE_NAMES)
-    ids = image_ids(rec)
-    t_render = time.perf_counter()
-    worker = FrameWorker(rec, out, config, ids, ctx.results["keypoints"], ctx.results["pose3d"],
-                         ctx.results["fit"], ctx.model(), face_detector)
+    return PreparedRun(rec, out, config, ctx, frame_key, forced < len(STAGE_NAMES), face_detector,
+                       stage_seconds, warnings)
+
+
+def render_frames(run: PreparedRun, frames: Sequence[int] | None = None, progress: ProgressFactory = no_progress,
+                  worker: FrameWorker | None = None) -> tuple[list[dict[str, Any]], int]:
+    """Anonymize ``frames`` (default: all) of a prepared run, skipping frames whose record is
+    current; returns (the frames' slim records, how many were already done). Each frame's
+    images and record are written as it finishes."""
+    frames = list(run.rec.frames if frames is None else frames)
+    own = worker is None
+    worker = worker or run.worker()
     records: list[dict[str, Any]] = []
     resumed = 0
     try:
-        with progress("anonymize", len(rec.frames)) as update:
-            for k, frame in enumerate(rec.frames):
-                record = None if redo_frames else outputs.read_frame_record(out, frame)
-                if record is not None and record.get("key") == frame_key and _images_present(out, rec, frame,
-                                                                                              record):
+        with progress("anonymize", len(frames)) as update:
+            for k, frame in enumerate(frames):
+                record = None if run.redo_frames else outputs.read_frame_record(run.out, frame)
+                if record is not None and record.get("key") == run.frame_key and _images_present(
+                        run.out, run.rec, frame, record):
                     resumed += 1
                 else:
                     outcome, dets = worker.process(frame)
-                    record = {"key": frame_key, **asdict(outcome), "detections": dets}
-                    outputs.write_json(outputs.frame_record_path(out, frame), record)
+                    record = {"key": run.frame_key, **asdict(outcome), "detections": dets}
+                    outputs.write_json(outputs.frame_record_path(run.out, frame), record)
                 records.append(_slim(record))
                 update(k + 1)
     finally:
-        worker.close()
-    stage_seconds[FRAME_STAGE] = time.perf_counter() - t_render
-    state.mark(FRAME_STAGE, frame_key, stage_seconds[FRAME_STAGE])
-    return write_report(rec, out, config, records, stage_seconds, resumed, warnings)
+        if own:
+            worker.close()
+    return records, resumed
+
+
+def finish_run(run: PreparedRun, records: list[dict[str, Any]] | None = None, resumed: int = 0,
+               render_seconds: float = 0.0) -> RunReport:
+    """Write the run's outputs that cover every frame (detections.json, images.json, report,
+    videos). ``records``: every frame's slim record, read back from the frame records when None."""
+    if records is None:
+        records = []
+        for frame in run.rec.frames:
+            record = outputs.read_frame_record(run.out, frame)
+            if record is None or record.get("key") != run.frame_key:
+                raise RuntimeError(f"frame {frame} has no current record in {run.out}; render it first")
+            records.append(_slim(record))
+    seconds = {**run.stage_seconds, FRAME_STAGE: render_seconds}
+    StageState(run.out).mark(FRAME_STAGE, run.frame_key, render_seconds)
+    return write_report(run.rec, run.out, run.config, records, seconds, resumed, run.warnings)
+
+
+def run_pipeline(recording_path: str | Path, out: str | Path, config: PipelineConfig = PipelineConfig(),
+                 from_stage: str | None = None, progress: ProgressFactory = no_progress) -> RunReport:
+    """Run every stage on a recording; see the module docstring for outputs, resume and failure rules.
+    OS errors while writing raise :class:`~disguisor.run.guard.OutputError`; the output lock is
+    released however the run ends."""
+    with GuardedOutput(out):
+        run = prepare_run(recording_path, out, config, from_stage, progress)
+        t0 = time.perf_counter()
+        records, resumed = render_frames(run, progress=progress)
+        return finish_run(run, records, resumed, time.perf_counter() - t0)
 
 
 def _slim(record: dict[str, Any]) -> dict[str, Any]:
@@ -200,8 +267,40 @@ def _images_present(out: Path, rec: Recording, frame: int, record: dict[str, Any
     return all(outputs.output_image_path(out, c.name, frame).is_file() for c in rec.cameras_at(frame))
 
 
-def clean_partial(out: Path) -> None:
-    """Remove temporary files an interrupted run may have left (they never replace real outputs)."""
+def clean_partial(out: Path) -> int:
+    """Remove temporary files an interrupted run may have left (they never replace real outputs);
+    called by a run that holds the folder's lock. Returns how many were removed."""
+    removed = 0
     for tmp in out.rglob(".*.tmp*"):
-        tmp.unlink(missing_ok=True)
+        if tmp.is_file():
+            tmp.unlink(missing_ok=True)
+            removed += 1
     shutil.rmtree(out / "stages" / "tmp", ignore_errors=True)
+    if removed:
+        log.warning("%s: removed %d temporary file(s) left by an interrupted run", out, removed)
+    return removed
+
+
+def _checked_stages(rec: Recording, config: PipelineConfig) -> tuple[Stage, ...]:
+    """The stage table; with ``keypoints.file``, the file is read and checked against the
+    recording now (the checks of ``disguisor keypoints --detector file``), and the keypoints
+    stage uses that result."""
+    if config.keypoints.file is None:
+        return STAGES
+    checked = keypoints_from_file(rec, config.keypoints.file)
+    return tuple(replace(s, compute=lambda ctx, kp=checked: kp) if s.name == "keypoints" else s for s in STAGES)
+
+
+def _depth_warnings(rec: Recording) -> list[str]:
+    """A warning for cameras whose depth is empty in every frame (dead or unplugged sensors)."""
+    dead = rec.cameras_without_depth()
+    if not dead:
+        return []
+    if len(dead) == len(rec.cameras):
+        message = ("no camera has a depth reading in any frame (dead or unplugged depth sensors?): heads cannot "
+                   "be refined against the depth nor occlusions tested; check every view of the output")
+    else:
+        message = (f"camera(s) {', '.join(dead)}: depth is empty in every frame (a dead or unplugged depth "
+                   "sensor?); their views get no depth checks; check them in the output")
+    log.warning(message)
+    return [message]

@@ -23,7 +23,7 @@ from disguisor.io.recording import Recording
 from disguisor.pose2d.command import detect_recording, keypoints_from_file, make_pose_detector
 from disguisor.pose2d.keypoints_io import Keypoints2D, load_keypoints, save_keypoints
 from disguisor.pose3d.cameras import warn_if_views_do_not_overlap
-from disguisor.pose3d.pipeline import estimate_poses3d
+from disguisor.pose3d.pipeline import depth_from_recording, estimate_poses3d
 from disguisor.pose3d.poses import Poses3D, load_poses3d, save_poses3d
 from disguisor.settings import PipelineConfig
 
@@ -74,8 +74,9 @@ def compute_pose3d(ctx: StageContext) -> Poses3D:
     """Tracked 3D skeletons (world metres, z up) from the keypoints of all views."""
     warn_if_views_do_not_overlap(ctx.rec.calibration)
     with ctx.progress("3D poses", None) as update:
+        # people one camera sees are lifted to 3D with that camera's depth
         return estimate_poses3d(ctx.rec.calibration, ctx.results["keypoints"], ctx.config.pose3d,
-                                ctx.config.tracking, update)
+                                ctx.config.tracking, update, depth_of=depth_from_recording(ctx.rec))
 
 
 def compute_fit(ctx: StageContext) -> BodyFits:
@@ -110,7 +111,7 @@ STAGES: tuple[Stage, ...] = (
 )
 # the per-frame stage (disguisor.run.frames) and the settings its frames depend on
 FRAME_STAGE = "render"
-FRAME_SECTIONS = ("refine", "render", "run")
+FRAME_SECTIONS = ("refine", "floor", "render", "run")
 STAGE_NAMES = tuple(s.name for s in STAGES) + (FRAME_STAGE,)
 
 
