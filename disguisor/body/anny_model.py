@@ -22,9 +22,8 @@ from functools import lru_cache
 
 import numpy as np
 
-COCO17_NAMES = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
-                "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
-                "left_knee", "right_knee", "left_ankle", "right_ankle")
+from disguisor.coco import COCO17_NAMES
+
 PHENOTYPES = ("gender", "age", "muscle", "weight", "height", "proportions")
 
 

@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from disguisor.body.rig import Rig, collapse_skinning, keypoint_weights, nearest_fitted
+from disguisor.coco import head_axes
 from disguisor.errors import InputError
 
 # The Anny bones a fit moves (parents first). The others keep the identity pose and follow their
@@ -50,15 +51,6 @@ class BodyModel(Protocol):
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 
 
-def _head_directions(keypoints: np.ndarray, up_axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rest facing = unit(nose - ears' midpoint) (the ground truth's definition) and the crown
-    direction: the model's up axis made orthogonal to it."""
-    facing = keypoints[0] - (keypoints[3] + keypoints[4]) / 2
-    facing = facing / np.linalg.norm(facing)
-    up = up_axis - facing * float(up_axis @ facing)
-    return facing, up / np.linalg.norm(up)
-
-
 class AnnyBodyModel:
     """Anny (NAVER, Apache-2.0) with its COCO-17 regressor; shape = the six phenotype values."""
 
@@ -80,7 +72,7 @@ class AnnyBodyModel:
         self.head_vertices = self.body.regions["head"]
         self.rest_vertices = self.body.rest_vertices
         kp = np.stack([self.body.rest_keypoints[n] for n in ("nose", "left_eye", "right_eye", "left_ear", "right_ear")])
-        self.rest_facing, self.rest_up = _head_directions(kp, np.array([0.0, 0.0, 1.0]))
+        self.rest_facing, self.rest_up = head_axes(kp, np.array([0.0, 0.0, 1.0]))
         self._labels = list(self.model.phenotype_labels)
         self._reg_template = self._reg_blend = None
         self._regressor = self.body.keypoint_regressor.regression_weights[self.body._coco_index]

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from disguisor.body.model import _head_directions
 from disguisor.body.rig import Rig, collapse_skinning, keypoint_weights, nearest_fitted
+from disguisor.coco import head_axes
 from disguisor.errors import InputError
 
 SMPL_JOINTS = ("pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2", "left_ankle",
@@ -120,7 +120,7 @@ class SmplBodyModel:
         self.regressor, self.head_vertices, self.face_vertices = coco_regressor_and_regions(
             self.v_template, self.J_regressor, self.weights)
         kp = self.regressor @ self.v_template
-        self.rest_facing, self.rest_up = _head_directions(kp[:5], np.array([0.0, 1.0, 0.0]))
+        self.rest_facing, self.rest_up = head_axes(kp[:5], np.array([0.0, 1.0, 0.0]))
         self._bone_map = nearest_fitted(list(parents), list(SMPL_JOINTS), self.fit_bones)
         idx = {n: i for i, n in enumerate(self.fit_bones)}
         self._fit_parents = np.array([-1] + [idx[SMPL_JOINTS[self._fit_ancestor(SMPL_JOINTS.index(n))]]

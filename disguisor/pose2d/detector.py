@@ -12,15 +12,10 @@ from typing import Protocol
 
 import numpy as np
 
-from disguisor.pose2d.keypoints_io import HEAD_JOINTS, NUM_JOINTS
+from disguisor.coco import COCO_FLIP, COCO_SIGMAS, HEAD_JOINTS, NUM_JOINTS
 
 Box = tuple[float, float, float, float]
 
-# COCO's per-joint keypoint sigmas (annotation spread relative to object size), used by OKS.
-COCO_SIGMAS = np.array([0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062,
-                        0.107, 0.107, 0.087, 0.087, 0.089, 0.089])
-# COCO-17 with left and right exchanged (nose stays).
-COCO_FLIP = (0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)
 
 
 @dataclass(frozen=True)

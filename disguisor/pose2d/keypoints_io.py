@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from disguisor.coco import COCO17_NAMES, HEAD_JOINTS, NUM_JOINTS  # noqa: F401  (re-exported)
 from disguisor.errors import InputError
 from disguisor.io.atomic import atomic_write_text
 from disguisor.io.jsonfields import Id, read_json
@@ -73,14 +74,8 @@ PERSON_CATEGORY_ID = 1
 # (OpenPose's heat-map peaks, e.g. 1.018); anything larger is not a score in [0, 1].
 SCORE_TOLERANCE = 1.1
 
-COCO_KEYPOINTS: tuple[str, ...] = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-)
-NUM_JOINTS = len(COCO_KEYPOINTS)
+COCO_KEYPOINTS = COCO17_NAMES
 # Indices of the face joints (nose, eyes, ears): what face anonymization cares about most.
-HEAD_JOINTS: tuple[int, ...] = (0, 1, 2, 3, 4)
 # COCO's limb list, 1-based joint numbers as in the COCO files.
 COCO_SKELETON: tuple[tuple[int, int], ...] = (
     (16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), (6, 7), (6, 8), (7, 9),

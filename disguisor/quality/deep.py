@@ -46,6 +46,7 @@ from torch import nn
 
 from disguisor.errors import InputError
 from disguisor.quality.inception import InceptionV3, find_inception, inception_features, load_inception
+from disguisor.quality.weights import load_into, load_state  # noqa: F401  (used by callers)
 
 # (out_channels, kernel, stride, padding) per convolution, "M" = 3x3/2 max pool (AlexNet) or 2x2/2 (VGG)
 _ALEX = [(64, 11, 4, 2), "M", (192, 5, 1, 2), "M", (384, 3, 1, 1), (256, 3, 1, 1), (256, 3, 1, 1)]
@@ -137,39 +138,6 @@ class DeepMetrics:
         if self.inception is not None:
             return "InceptionV3 pool3"
         return f"{self.backbone.kind if self.backbone is not None else '?'} pooled features"
-
-
-def load_state(path: Path) -> dict[str, torch.Tensor]:
-    """The parameter tensors of a torch checkpoint (``module.`` prefixes removed)."""
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # many error types for non-torch files
-        first = (str(exc).splitlines() or [""])[0][:120]
-        raise InputError(path, f"not a readable torch checkpoint ({type(exc).__name__}: {first})") from None
-    if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
-        data = data["state_dict"]
-    if not isinstance(data, dict):
-        raise InputError(path, "expected a state_dict (parameter names to tensors)")
-    return {k.removeprefix("module."): v for k, v in data.items() if isinstance(v, torch.Tensor)}
-
-
-def load_into(module: nn.Module, state: dict[str, torch.Tensor], path: Path, prefix_filter: str = "",
-              ignore_other_keys: bool = False) -> None:
-    """Load the entries of ``state`` whose names start with ``prefix_filter`` into ``module``; a
-    missing key, a shape that does not fit or (unless ``ignore_other_keys``) an unexpected key
-    is an :class:`InputError` naming the key."""
-    own = module.state_dict()
-    picked = {k: v for k, v in state.items() if k.startswith(prefix_filter) and (k in own or not ignore_other_keys)}
-    for key, value in own.items():
-        if key not in picked:
-            raise InputError(path, "key missing from the weights file", field=key)
-        if tuple(picked[key].shape) != tuple(value.shape):
-            raise InputError(path, f"shape {tuple(picked[key].shape)} where the network has {tuple(value.shape)}",
-                             field=key)
-    extra = sorted(set(picked) - set(own))
-    if extra:
-        raise InputError(path, "unexpected key in the weights file", field=extra[0])
-    module.load_state_dict(picked, strict=True)
 
 
 def find_weights(weights_dir: str | Path, backbone: str | None = None) -> tuple[str, Path, Path | None]:

@@ -183,7 +183,7 @@ def find_inception(weights_dir: str | Path) -> Path | None:
 def load_inception(path: str | Path) -> InceptionV3:
     """The network with the weights of ``path``; an :class:`InputError` names a missing key or a
     shape that does not fit (keys of other layers, such as ``fc.*``, are ignored)."""
-    from disguisor.quality.deep import load_into, load_state
+    from disguisor.quality.weights import load_into, load_state
 
     path = Path(path)
     net = InceptionV3()

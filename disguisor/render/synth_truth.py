@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from disguisor.coco import head_axes
 from disguisor.errors import InputError
 from disguisor.refine.face import head_occluder_triangles, submesh
 from disguisor.refine.surface import FaceSurface, canonical_face_uv
@@ -32,11 +33,7 @@ def face_surface_from_anny(body, vertices: np.ndarray, keypoints: np.ndarray, pe
     V = vertices[idx].astype(np.float64)
     centre = V.mean(axis=0)
     ears = (keypoints[3] + keypoints[4]) / 2
-    facing = keypoints[0] - ears
-    facing = facing / np.linalg.norm(facing)
-    up = ears - (keypoints[5] + keypoints[6]) / 2
-    up = up - facing * float(np.dot(up, facing))
-    up = up / np.linalg.norm(up)
+    facing, up = head_axes(keypoints, ears - (keypoints[5] + keypoints[6]) / 2)
     occ_v, occ_t = submesh(vertices, head_occluder_triangles(body.faces, idx, body.regions["head"]))
     return FaceSurface(person_id, V, tris, canonical_face_uv(V, centre, facing, up), centre, facing, up,
                        refined=True, note="ground truth", occluder_vertices=occ_v, occluder_triangles=occ_t)

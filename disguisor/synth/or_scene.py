@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from disguisor.body.anny_model import COCO17_NAMES, load_anny
+from disguisor.coco import head_facing
 from disguisor.geometry import project_points
 from disguisor.io.atomic import atomic_write_text, staged_output_dir
 from disguisor.io.calibration import Calibration
@@ -164,9 +165,7 @@ def generate_or_recording(out: str | Path, scenario: str = "easy", frames: int =
             frame_gt = []
             for i, p in enumerate(people):
                 kp = out_body.keypoints[i]
-                ears = (kp[3] + kp[4]) / 2
-                facing = kp[0] - ears
-                facing /= np.linalg.norm(facing)
+                facing = head_facing(kp)
                 frame_gt.append({"id": i, "role": p.role, "joints": np.round(kp, 5).tolist(),
                                  "face_center": np.round(out_body.vertices[i][face_vertices].mean(0), 5).tolist(),
                                  "facing": np.round(facing, 5).tolist()})
