@@ -1,6 +1,6 @@
 """Multi-view 3D pose: speed of association + triangulation, and accuracy on simulated detections.
 
-Scenes (:mod:`disguisor.pose3d.simulate`): 6 people (1.5-1.95 m) walking in the synthetic
+Scenes (:mod:`disguisor.synth.skeletons`): 6 people (1.5-1.95 m) walking in the synthetic
 operating room, seen by the default 4-camera rig at 1280x720 with lens distortion; simulated
 detections with Gaussian pixel noise, 5% of joints missed, joints hidden behind other people's
 bodies (occlusion), and 0.05 false detections per image. Half of the sequences spread the people
@@ -31,8 +31,8 @@ import numpy as np
 from disguisor.pose3d import prepare_rig, reconstruct_frame, track_people
 from disguisor.pose3d.metrics import PoseMetrics, evaluate_poses
 from disguisor.pose3d.poses import FramePoses, Person3D, Poses3D
-from disguisor.pose3d.simulate import simulate_detections, simulate_people
 from disguisor.synth.rig import default_rig
+from disguisor.synth.skeletons import simulate_detections, simulate_people
 
 CALIB = default_rig(1280, 720, 4)
 

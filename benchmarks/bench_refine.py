@@ -1,7 +1,7 @@
 """Head refinement on the synthetic OR scenarios: face-centre and facing error before/after, speed.
 
 Until real body fits are benchmarked, the "fitted" bodies are the true Anny bodies of each
-synthetic person (rebuilt by disguisor.refine.synthetic) with a realistic fit error: the body
+synthetic person (rebuilt by disguisor.synth.bodies) with a realistic fit error: the body
 moved rigidly about its head by 1-3 cm and rotated 5-10 degrees, and (``shape`` rows) also a
 different body shape (every phenotype value moved by up to +-0.1). Each head is refined
 against the fused cloud of its frame. Errors against gt_poses3d.json: face centre (mean of the
@@ -29,7 +29,7 @@ from disguisor.fusion import fuse_frame
 from disguisor.io.recording import open_recording
 from disguisor.refine.face import refine_faces
 from disguisor.refine.params import RefineParams
-from disguisor.refine.synthetic import anny_refine_model, perturb_head, posed, synthetic_bodies
+from disguisor.synth.bodies import anny_refine_model, perturb_head, posed, synthetic_bodies
 
 MATCH_DISTANCE_M = 0.25  # a fitted face farther than this from every true face is not scored
 

@@ -20,9 +20,9 @@ import numpy as np
 
 from disguisor.io.recording import open_recording
 from disguisor.render.faces import FaceRenderer
-from disguisor.render.synth_truth import true_face_surfaces
 from disguisor.render.templates import choose_template, load_templates
 from disguisor.synth.or_scene import generate_or_recording
+from disguisor.synth.truth import true_face_surfaces
 
 
 def _iou(a, b) -> float:

@@ -20,7 +20,7 @@ from disguisor.evaluate.coco import load_ground_truth, predictions_from_json
 from disguisor.evaluate.metrics import evaluate
 from disguisor.io.recording import open_recording
 from disguisor.render.faces import FaceRenderer
-from disguisor.render.synth_truth import true_face_surfaces
+from disguisor.synth.truth import true_face_surfaces
 
 
 def truth_detections(rec_dir: Path) -> list[dict]:

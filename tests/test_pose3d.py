@@ -3,7 +3,7 @@
 All data is simulated here: COCO-17 skeletons of standing adults (1.5-1.95 m) walking in the
 synthetic operating room, projected with lens distortion into the default 4-camera rig
 (1280x720), with pixel noise, missed joints and people, and false detections
-(:mod:`disguisor.pose3d.simulate`).
+(:mod:`disguisor.synth.skeletons`).
 """
 
 import dataclasses
@@ -37,10 +37,10 @@ from disguisor.pose3d import (
 from disguisor.pose3d.association import _pack_exact, _pack_milp
 from disguisor.pose3d.cameras import epipolar_distance_px, essential_matrix, fov_overlap, view_geometry
 from disguisor.pose3d.metrics import evaluate_poses
-from disguisor.pose3d.simulate import PersonMotion, simulate_detections, simulate_people, skeleton
 from disguisor.pose3d.smoothing import fill_gaps, median_outliers, rts_smooth
 from disguisor.pose3d.triangulation import triangulate_robust, triangulate_weighted
 from disguisor.synth.rig import default_rig
+from disguisor.synth.skeletons import PersonMotion, simulate_detections, simulate_people, skeleton
 
 CALIB = default_rig(1280, 720, 4)
 RIG = prepare_rig(CALIB)

@@ -14,7 +14,7 @@ from disguisor.refine.faces_io import load_faces, save_faces
 from disguisor.refine.params import RefineParams
 from disguisor.refine.register import refine_head, rotation_angle_deg, vertex_normals
 from disguisor.refine.surface import FACE_UV_WIDTH_M
-from disguisor.refine.synthetic import anny_refine_model, perturb_head, posed, synthetic_bodies
+from disguisor.synth.bodies import anny_refine_model, perturb_head, posed, synthetic_bodies
 
 
 @pytest.fixture(scope="session")

@@ -379,7 +379,7 @@ def _iou(a, b) -> float:
 def test_true_faces_match_ground_truth_boxes(synth_recording):
     from disguisor.io.recording import open_recording
     from disguisor.render.faces import FaceRenderer
-    from disguisor.render.synth_truth import true_face_surfaces
+    from disguisor.synth.truth import true_face_surfaces
 
     rec = open_recording(synth_recording)
     ann = json.loads((synth_recording / "annotations.json").read_text())
@@ -427,7 +427,7 @@ def test_true_faces_match_ground_truth_boxes(synth_recording):
 def test_replay_detects_mismatch(synth_recording, tmp_path):
     import shutil
 
-    from disguisor.render.synth_truth import true_face_surfaces
+    from disguisor.synth.truth import true_face_surfaces
 
     copy = tmp_path / "rec"
     copy.mkdir()
@@ -445,7 +445,7 @@ def test_rendered_synth_view_looks_like_a_face(synth_recording):
     template's skin colours (checked before blending, in paste mode)."""
     from disguisor.io.recording import open_recording
     from disguisor.render.faces import FaceRenderer
-    from disguisor.render.synth_truth import true_face_surfaces
+    from disguisor.synth.truth import true_face_surfaces
 
     rec = open_recording(synth_recording)
     faces = true_face_surfaces(synth_recording, frames=[0])[0]

@@ -9,7 +9,6 @@ body fits exist. World metres, +z up.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from disguisor.body.anny_model import AnnyBody, load_anny
+from disguisor.synth.replay import replay
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,39 +70,15 @@ def synthetic_bodies(recording: str | Path, frame: int, phenotype_jitter: float 
     """(vertices (V, 3) per person, gt entries of gt_poses3d.json) of one frame of a synthetic
     recording. phenotype_jitter > 0 also returns bodies of a slightly different shape (each
     phenotype value moved by up to +-jitter), as a body fit would produce."""
-    from disguisor.synth.motion import role_motion
-    from disguisor.synth.or_scene import FPS
-    from disguisor.synth.people import place_root, pose_from_state, sample_appearance
-    from disguisor.synth.room import TABLE_TOP_Z
-    from disguisor.synth.scenarios import SCENARIOS
-
-    root = Path(recording)
-    ann = json.loads((root / "annotations.json").read_text())
-    gt = json.loads((root / "gt_poses3d.json").read_text())
-    info = ann["info"]
-    spec = SCENARIOS[ann["images"][0]["scenario"]]
-    rng = np.random.default_rng(info["seed"])
-    body = load_anny()
-    people = []
-    for role in spec.roles:
-        look = sample_appearance(rng, role, spec.caps_and_gowns)
-        people.append((look, role_motion(role, info["frames"], FPS, rng)))
-    first = [place_root(pose_from_state(s[0]), (0.0, 0.0), 0.0) for _, s in people]
-    lowest = body.forward([lk.phenotype for lk, _ in people], first).vertices[..., 2].min(axis=1)
-    pelvis = [float((TABLE_TOP_Z if s[0].lying else 0.0) - lo) for (_, s), lo in zip(people, lowest, strict=True)]
-    poses = [place_root(pose_from_state(s[frame]), s[frame].position, z)
-             for (_, s), z in zip(people, pelvis, strict=True)]
-    truth = body.forward([lk.phenotype for lk, _ in people], poses).vertices.astype(np.float64)
-    entries = next(f["people"] for f in gt["frames"] if f["frame"] == frame)
-    for p in entries:
-        if np.abs(truth[p["id"]][body.regions["face"]].mean(0) - p["face_center"]).max() > 1e-4:
-            raise ValueError(f"{root}: replayed body {p['id']} does not match gt_poses3d.json (generator changed?)")
+    rep = replay(recording)
+    truth = rep.pose(frame).vertices.astype(np.float64)
+    entries = rep.gt[frame]["people"]
     if phenotype_jitter <= 0:
         return list(truth), entries
     jr = np.random.default_rng(seed)
     phen = [{k: float(np.clip(v + jr.uniform(-phenotype_jitter, phenotype_jitter), 0, 1))
-             for k, v in lk.phenotype.items()} for lk, _ in people]
-    return list(body.forward(phen, poses).vertices.astype(np.float64)), entries
+             for k, v in lk.phenotype.items()} for lk in rep.looks]
+    return list(rep.pose(frame, phen).vertices.astype(np.float64)), entries
 
 
 def perturb_head(vertices: np.ndarray, head_idx: np.ndarray, rng: np.random.Generator,

@@ -303,7 +303,7 @@ def simulate_detections(calibration: Calibration, joints: np.ndarray, rng: np.ra
                         add(image, detect(cam, phantom, vis), float(rng.uniform(0.3, 0.9)), None)
                         break
     kp = Keypoints2D(images=images, detections=tuple(dets),
-                     info={"description": "simulated COCO-17 detections (disguisor.pose3d.simulate)",
+                     info={"description": "simulated COCO-17 detections (disguisor.synth.skeletons)",
                            "noise_px": noise_px, "joint_miss_rate": joint_miss_rate,
                            "person_miss_rate": person_miss_rate})
     return SimulatedDetections(keypoints=kp, views=views)
