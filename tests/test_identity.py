@@ -1,0 +1,76 @@
+"""Identity leakage of ``anonymize-images`` templates on real photographs, two recognizers.
+
+The photographs come from registry source archives (``make install`` copies them into
+benchmarks/photos/); tests skip with the reason when they are absent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from disguisor.facedet.scrfd import MODEL_FILE
+from disguisor.quality import photo_identity as pi
+
+PHOTOS = Path(__file__).resolve().parents[1] / "benchmarks" / "photos"
+
+
+@pytest.fixture(scope="module")
+def photos():
+    if not MODEL_FILE.is_file():
+        pytest.skip(f"{MODEL_FILE} absent: `make install` copies it from the PyPI scrfd==0.3.0 source archive")
+    missing = [n for n in ("solvay_conference_1927.jpg", "obama.jpg", "obama2.jpg") if not (PHOTOS / n).is_file()]
+    if missing:
+        pytest.skip(f"photographs {missing} absent from {PHOTOS} (`make install` extracts them from the scrfd and "
+                    "face_recognition source archives)")
+    pytest.importorskip("skimage", reason="scikit-image (dev extra) gives the astronaut photograph")
+    from disguisor.facedet import make_face_detector
+
+    return pi.find_faces(pi.load_photos(PHOTOS), make_face_detector("scrfd"))
+
+
+@pytest.fixture(scope="module")
+def anonymized(photos):
+    from disguisor.images.anonymize import ImageAnonymizer, ImagesParams
+
+    anonymizer = ImageAnonymizer(ImagesParams(template="auto"))
+    return {n: anonymizer(im)[0] for n, im in photos.images.items()}
+
+
+def test_photographs_hold_many_people(photos):
+    people = {f.person for f in photos.faces}
+    assert len(photos.faces) >= 33 and len(people) >= 31
+    assert sum(f.person == "obama" for f in photos.faces) >= 2
+
+
+def test_dlib_templates_remove_identity(photos, anonymized):
+    from disguisor.quality.recognizers import THRESHOLDS, make_recognizer
+
+    rec = make_recognizer("dlib")
+    cal, emb = pi.calibrate(rec, photos)
+    # the recognizer works on these photographs: every genuine pair below the threshold
+    assert max(cal.genuine_photos + cal.genuine_degraded) < cal.threshold < cal.impostor_median
+    assert abs(cal.threshold - THRESHOLDS["dlib"].value) < 0.05  # the recorded calibration still holds
+    leak = pi.leakage(rec, photos, anonymized, emb, cal)
+    assert leak["leak"] <= 0.02
+    assert leak["mean_distance"] > cal.impostor_median
+
+
+@pytest.mark.xfail(strict=True, reason="the converted MobileFaceNet gives nearly constant embeddings: three "
+                   "photographs of one man are no closer than impostor pairs (see BENCHMARKS.md)")
+def test_mobilefacenet_tells_people_apart(photos):
+    from disguisor.quality.recognizers import make_recognizer
+
+    cal, _ = pi.calibrate(make_recognizer("mobilefacenet"), photos)
+    impostor = np.array(cal.impostor)
+    assert max(float(np.mean(impostor < g)) for g in cal.genuine_photos) < 0.05
+
+
+def test_mobilefacenet_templates_leak_nothing(photos, anonymized):
+    from disguisor.quality.recognizers import make_recognizer
+
+    rec = make_recognizer("mobilefacenet")
+    cal, emb = pi.calibrate(rec, photos)
+    assert pi.leakage(rec, photos, anonymized, emb, cal)["leak"] <= 0.02
