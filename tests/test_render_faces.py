@@ -16,14 +16,8 @@ from disguisor.io.calibration import Camera
 from disguisor.refine.surface import FaceSurface, canonical_face_uv
 from disguisor.render.blend import poisson_blend
 from disguisor.render.params import RenderParams
-from disguisor.render.templates import (
-    DEFAULT_FOLDER,
-    TEMPLATE_SPECS,
-    Template,
-    choose_template,
-    draw_template,
-    load_templates,
-)
+from disguisor.render.template_drawing import TEMPLATE_SPECS, draw_template
+from disguisor.render.templates import DEFAULT_FOLDER, Template, choose_template, load_templates
 
 W, H = 320, 240
 FACE_Z = 1.6

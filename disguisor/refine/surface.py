@@ -3,7 +3,7 @@
 A :class:`FaceSurface` is one person's face at one frame: a small triangle mesh in world metres
 (+z up) with texture coordinates in the *canonical face UV space*, plus the face centre and
 facing direction. Every body model (Anny, SMPL) produces the same kind of object, so face
-templates (``models/templates/``) are drawn once, in canonical UV space, and fit any model.
+templates (``disguisor/assets/templates/``) are drawn once, in canonical UV space, and fit any model.
 
 Canonical face UV space. The head frame of a face has its origin at the face centre, z along
 the facing direction (out of the face), y towards the crown (the model's "up" for the head,
