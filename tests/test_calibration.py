@@ -58,7 +58,7 @@ def test_world_and_camera_transforms_are_inverse():
     (lambda d: d["cameras"][1]["camera_to_world"].__setitem__("rotation", [[1, 0, 0], [0, 1, 0], [0, 0.3, 1]]),
      "cameras[1].camera_to_world.rotation", "not a rotation matrix"),
     (lambda d: d["cameras"][0]["camera_to_world"].__setitem__("rotation", [[1, 0, 0], [0, 1, 0], [0, 0, -1]]),
-     "cameras[0].camera_to_world.rotation", "not a rotation matrix"),  # a reflection
+     "cameras[0].camera_to_world.rotation", "mirrored (determinant -1)"),  # a reflection
     (lambda d: d["cameras"][1].__setitem__("name", d["cameras"][0]["name"]), "cameras[1].name", "duplicate"),
     (lambda d: d["cameras"][0]["K"].__setitem__(2, [0, 0, 2]), "cameras[0].K", "must be"),
     (lambda d: d["cameras"][0]["K"][0].__setitem__(0, float("nan")), "cameras[0].K", "NaN"),

@@ -149,6 +149,11 @@ def calibration_from_json(data: Any, source: str | Path = "calibration.json") ->
         if not (np.all(np.isfinite(R)) and np.all(np.isfinite(t))):
             raise InputError(source, "contains NaN or infinity", field=f"{where}.camera_to_world")
         err = rotation_error(R)
+        orthonormality = float(np.abs(R.T @ R - np.eye(3)).max())
+        if err > ROTATION_TOLERANCE and orthonormality <= ROTATION_TOLERANCE and np.linalg.det(R) < 0:
+            raise InputError(source, "not a rotation matrix: mirrored (determinant -1), the camera axes (its "
+                             "columns) form a left-handed frame; a rotation has determinant +1",
+                             field=f"{where}.camera_to_world.rotation")
         if err > ROTATION_TOLERANCE:
             raise InputError(source, f"not a rotation matrix (orthonormality error {err:.3g}, "
                              f"tolerance {ROTATION_TOLERANCE:g})", field=f"{where}.camera_to_world.rotation")

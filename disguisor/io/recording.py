@@ -15,6 +15,7 @@ with the recording's length.
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,138 @@ class View:
     depth: np.ndarray
 
 
+JPEG_SOI, JPEG_EOI = b"\xff\xd8", b"\xff\xd9"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# JPEG markers without a length field: TEM, RST0-7, SOI, EOI
+_JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8), 0xD8, 0xD9}
+# markers that may stand between the scans of a progressive or multi-scan JPEG: SOF/DHT/DAC, DQT, DNL,
+# DRI, EXP, APPn, COM, SOS
+_JPEG_BETWEEN_SCANS = {*range(0xC0, 0xD0), 0xDA, 0xDB, 0xDC, 0xDD, 0xDF, *range(0xE0, 0xF0), 0xFE}
+
+
+def jpeg_problem(data: bytes) -> str | None:
+    """What is wrong with a JPEG file's structure (None when it is whole).
+
+    libjpeg decodes a truncated or damaged file with only a warning (the missing part comes out
+    grey), so the structure is checked here: start-of-image marker, every header segment inside
+    the file, a scan, no invalid marker inside the entropy-coded data, and the end-of-image marker
+    FFD9 at the end (zero padding after it is allowed).
+    """
+    n = len(data)
+    if not data.startswith(JPEG_SOI):
+        return "not a JPEG (no start-of-image marker FFD8)"
+    pos = 2
+    while True:  # header segments up to the first scan
+        while pos < n and data[pos] == 0xFF and pos + 1 < n and data[pos + 1] == 0xFF:
+            pos += 1  # fill bytes
+        if pos + 2 > n:
+            return f"truncated at byte {n} in the header (no image data)"
+        if data[pos] != 0xFF:
+            return f"corrupt header: expected a marker at byte {pos}"
+        marker = data[pos + 1]
+        if marker in _JPEG_STANDALONE:
+            if marker == 0xD9:
+                return "corrupt: end-of-image marker before any image data"
+            pos += 2
+            continue
+        if pos + 4 > n:
+            return f"truncated at byte {n} in the header (no image data)"
+        end = pos + 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+        if end > n:
+            return f"truncated at byte {n} inside header segment FF{marker:02X}"
+        pos = end
+        if marker == 0xDA:
+            break
+    body = data.rstrip(b"\x00")
+    if not body.endswith(JPEG_EOI):
+        return f"truncated: the file ({n} bytes) does not end with the end-of-image marker FFD9"
+    last = len(body) - 2
+    i = data.find(b"\xff", pos)
+    while -1 < i < last:
+        marker = data[i + 1]
+        if marker == 0x00 or marker == 0xFF or 0xD0 <= marker <= 0xD7:
+            i = data.find(b"\xff", i + 1)
+            continue
+        if marker == 0xD9:
+            return f"corrupt: end-of-image marker at byte {i} before the end of the file ({n} bytes)"
+        if marker not in _JPEG_BETWEEN_SCANS:
+            return f"corrupt: invalid marker FF{marker:02X} in the image data at byte {i}"
+        end = i + 2 + int.from_bytes(data[i + 2:i + 4], "big")
+        if i + 4 > last or end > last:
+            return f"truncated inside segment FF{marker:02X} at byte {i}"
+        i = data.find(b"\xff", end)
+    return None
+
+
+def png_problem(data: bytes, inflate_check: bool = True) -> str | None:
+    """What is wrong with a PNG file's structure (None when it is whole): the signature, every
+    chunk inside the file with a matching CRC, an IEND chunk, and (``inflate_check``) a complete
+    zlib stream in IDAT. The inflate costs about half a decode; a file that is decoded anyway can
+    skip it, since libpng refuses an incomplete stream ("Not enough image data")."""
+    if not data.startswith(PNG_SIGNATURE):
+        return "not a PNG (bad signature)"
+    n, pos = len(data), len(PNG_SIGNATURE)
+    inflate = zlib.decompressobj()
+    while True:
+        if pos + 8 > n:
+            return f"truncated at byte {n}: no IEND chunk"
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        end = pos + 12 + length
+        name = kind.decode("latin-1")
+        if end > n:
+            return f"truncated at byte {n} inside chunk {name!r}"
+        if zlib.crc32(data[pos + 4:end - 4]) != int.from_bytes(data[end - 4:end], "big"):
+            return f"corrupt: CRC mismatch in chunk {name!r} at byte {pos}"
+        if kind == b"IDAT" and inflate_check:
+            try:
+                # the inflated pixels are not kept: bounded memory, only the stream's integrity counts
+                chunk = data[pos + 8:end - 4]
+                while chunk:
+                    inflate.decompress(chunk, 1 << 20)
+                    chunk = inflate.unconsumed_tail
+            except zlib.error as exc:
+                return f"corrupt image data (zlib: {exc})"
+        pos = end
+        if kind == b"IEND":
+            break
+    if not inflate_check:
+        return None
+    try:
+        inflate.flush()  # output held back by the size limit above
+    except zlib.error as exc:
+        return f"corrupt image data (zlib: {exc})"
+    if not inflate.eof:
+        return "truncated image data: the zlib stream in IDAT is incomplete"
+    return None
+
+
+def image_file_problem(path: Path, data: bytes, decoded: bool = False) -> str | None:
+    """The structural check of a colour or depth frame file by its extension (see
+    :func:`jpeg_problem` and :func:`png_problem`); ``decoded``: the file was decoded successfully."""
+    if path.suffix.lower() in (".jpg", ".jpeg"):
+        return jpeg_problem(data)
+    if path.suffix.lower() == ".png":
+        return png_problem(data, inflate_check=not decoded)
+    return None
+
+
+def _read_image(path: Path, what: str) -> np.ndarray:
+    """Read and decode an image file; refuse files that are unreadable, do not decode, or are
+    truncated or damaged (libjpeg and libpng may decode those with a warning only)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot read {what}: {exc.strerror or exc}") from None
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
+    problem = image_file_problem(path, data, decoded=image is not None) if data else "empty file"
+    if image is None:
+        raise InputError(path, f"cannot decode {what}: {problem or 'corrupt or not an image'}")
+    if problem is not None:
+        raise InputError(path, f"damaged {what}: {problem}")
+    return image
+
+
 def _index_frames(folder: Path, extensions: Sequence[str]) -> dict[int, Path]:
     frames: dict[int, Path] = {}
     if not folder.is_dir():
@@ -83,6 +216,7 @@ class Recording:
     missing: dict[str, list[int]]
     _color_files: dict[str, dict[int, Path]] = field(repr=False)
     _depth_files: dict[str, dict[int, Path]] = field(repr=False)
+    _depth_seen: set[str] = field(default_factory=set, repr=False)  # cameras with a depth reading so far
 
     @property
     def cameras(self) -> tuple[Camera, ...]:
@@ -102,9 +236,7 @@ class Recording:
     def read_color(self, camera: Camera, frame: int) -> np.ndarray:
         """Colour image (H, W, 3) uint8 BGR, checked against the calibrated size."""
         path = self.color_path(camera.name, frame)
-        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if image is None:
-            raise InputError(path, "cannot decode image (corrupt or not an image)")
+        image = _read_image(path, "image")
         if image.dtype != np.uint8:
             raise InputError(path, f"colour images must be 8-bit, got {image.dtype}")
         if image.ndim == 2:
@@ -117,9 +249,7 @@ class Recording:
     def read_depth(self, camera: Camera, frame: int) -> np.ndarray:
         """Depth (H, W) float32 in metres, 0 = no reading; checked to be 16-bit and the right size."""
         path = self.depth_path(camera.name, frame)
-        raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if raw is None:
-            raise InputError(path, "cannot decode depth image (corrupt or not a PNG)")
+        raw = _read_image(path, "depth image")
         if raw.dtype != np.uint16 or raw.ndim != 2:
             channels = 1 if raw.ndim == 2 else raw.shape[2]
             raise InputError(path, f"depth must be a single-channel 16-bit PNG, got {channels} channel(s) "
@@ -129,7 +259,46 @@ class Recording:
         if camera.depth_range is not None:
             lo, hi = camera.depth_range
             depth[(depth < lo) | (depth > hi)] = 0.0
+        if camera.name not in self._depth_seen and depth.any():
+            self._depth_seen.add(camera.name)
         return depth
+
+    def cameras_without_depth(self) -> list[str]:
+        """Names of the cameras whose depth is empty (no reading) in every frame: a dead or
+        unplugged depth sensor. Depth frames already read count; for a camera with no reading yet
+        the others are read until one has a reading (so a working camera costs nothing more).
+        Frames that cannot be read are skipped here (they fail when processed)."""
+        dead = []
+        for cam in self.cameras:
+            if cam.name in self._depth_seen:
+                continue
+            for frame in self._depth_files[cam.name]:
+                try:
+                    self.read_depth(cam, frame)
+                except InputError:
+                    continue
+                if cam.name in self._depth_seen:
+                    break
+            if cam.name not in self._depth_seen:
+                dead.append(cam.name)
+        return dead
+
+    def damaged_files(self) -> list[tuple[str, int, Path, str]]:
+        """(camera, frame, path, problem) of every colour and depth frame file that cannot be read
+        or is truncated or damaged (structure only: :func:`image_file_problem`; nothing decoded)."""
+        found = []
+        for cam in self.cameras:
+            for files in (self._color_files[cam.name], self._depth_files[cam.name]):
+                for frame, path in sorted(files.items()):
+                    try:
+                        data = path.read_bytes()
+                    except OSError as exc:
+                        found.append((cam.name, frame, path, f"cannot read: {exc.strerror or exc}"))
+                        continue
+                    problem = image_file_problem(path, data) if data else "empty file"
+                    if problem is not None:
+                        found.append((cam.name, frame, path, problem))
+        return found
 
     def view(self, camera: Camera, frame: int) -> View:
         return View(camera=camera, frame=frame, color=self.read_color(camera, frame),
@@ -178,9 +347,9 @@ def open_recording(root: str | Path, params: RecordingParams = RecordingParams()
             raise InputError(color_dir, "no colour frames (expected files like 000000.jpg)")
         no_depth = sorted(set(color) - set(depth))
         if no_depth:
-            raise InputError(color_dir / frame_file_name(no_depth[0], ".png"),
-                             f"{len(no_depth)} colour frame(s) have no depth frame in {depth_dir}, first: "
-                             f"frame {no_depth[0]}")
+            raise InputError(depth_dir / frame_file_name(no_depth[0], DEPTH_EXTENSION),
+                             f"missing: {len(no_depth)} colour frame(s) have no depth frame in {depth_dir}, "
+                             f"first: frame {no_depth[0]} ({color[no_depth[0]].name})")
         color_files[cam.name], depth_files[cam.name] = color, depth
 
     all_frames = set().union(*(set(f) for f in color_files.values()))

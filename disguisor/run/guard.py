@@ -50,9 +50,11 @@ def wrote_since(out: Path, start_ns: int) -> bool:
 
 def kept_summary(out: Path) -> str:
     """What an unfinished run leaves in ``out`` and how to go on."""
+    from disguisor.run.stages import FRAME_STAGE  # loaded by then; the CLI imports this module at start
+
     stages: list[str] = []
     try:
-        stages = list(json.loads((out / "run_state.json").read_text()).get("stages", {}))
+        stages = [s for s in json.loads((out / "run_state.json").read_text()).get("stages", {}) if s != FRAME_STAGE]
     except (OSError, ValueError, AttributeError):
         pass
     frames_dir = out / "stages" / "frames"

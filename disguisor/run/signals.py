@@ -36,17 +36,19 @@ class Interrupted(BaseException):
 @contextmanager
 def interrupts_raise() -> Iterator[None]:
     """Within the block, SIGINT and SIGTERM raise :class:`Interrupted` (main thread only; a
-    second signal while the first one unwinds is ignored, so cleanup finishes)."""
+    signal that was ignored when the block began stays ignored; a second signal while the first
+    one unwinds is ignored, so that cleanup finishes)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def _raise(signum, frame):
-        for s in SIGNALS:
+        for s in previous:
             signal.signal(s, signal.SIG_IGN)
         raise Interrupted(signum)
 
-    previous = {s: signal.signal(s, _raise) for s in SIGNALS}
+    # a signal ignored by whoever started us (nohup, a background job of a script) stays ignored
+    previous = {s: signal.signal(s, _raise) for s in SIGNALS if signal.getsignal(s) is not signal.SIG_IGN}
     try:
         yield
     finally:
