@@ -69,6 +69,14 @@ def _image_entry(rec: Recording, image_id: int, camera: str, frame: int) -> Keyp
                          height=cam.height, camera=camera, frame=frame)
 
 
+def detection_frames(frames: list[int], every: int) -> set[int]:
+    """The frames the detectors run on with ``keypoints.every = every``: every ``every``-th
+    frame of the recording, and always the last (tracks then end where the recording does)."""
+    if every <= 1 or not frames:
+        return set(frames)
+    return set(frames[::every]) | {frames[-1]}
+
+
 def detect_recording(rec: Recording, detector: PoseDetector, params: KeypointsParams | None = None,
                      progress: Callable[[int], None] | None = None) -> Keypoints2D:
     """Run ``detector`` on every view of every frame. Top-down detectors get person boxes from the
@@ -79,7 +87,16 @@ def detect_recording(rec: Recording, detector: PoseDetector, params: KeypointsPa
     background = BackgroundModel(rec, params.proposals) if use_boxes else None
     images: dict[int, KeypointImage] = {}
     detections: list[Detection] = []
-    for done, (frame, views) in enumerate(rec.iter_frames(), start=1):
+    detected = detection_frames(rec.frames, params.every)
+    for done, frame in enumerate(rec.frames, start=1):
+        if frame not in detected:  # an image entry without people: tracking carries them over
+            for cam in rec.cameras_at(frame):
+                img = _image_entry(rec, len(images) + 1, cam.name, frame)
+                images[img.id] = img
+            if progress is not None:
+                progress(done)
+            continue
+        views = rec.views(frame)
         boxes = propose_boxes(views, params.proposals, rays, background)[1] if use_boxes else {}
         for view in views:
             name = view.camera.name
@@ -96,6 +113,8 @@ def detect_recording(rec: Recording, detector: PoseDetector, params: KeypointsPa
         if progress is not None:
             progress(done)
     info = {"detector": detector.name, "description": f"disguisor keypoints ({detector.name})"}
+    if params.every > 1:
+        info["detected_frames"] = sorted(detected)
     path = getattr(detector, "path", None)
     if path is not None:
         info["model"] = str(path)

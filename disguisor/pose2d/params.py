@@ -203,12 +203,15 @@ class KeypointsParams:
 
     detector: the 2D pose detector (see ``disguisor.pose2d.command.DETECTORS``); ``file``: read
     ``file`` (COCO keypoint format, from any tool) instead. pose_model: the ONNX model of the
-    ``rtmpose`` / ``rtmo`` detectors (supplied by the user).
+    ``rtmpose`` / ``rtmo`` detectors (supplied by the user). every: run the detectors on every
+    ``every``-th frame only (and the last); 3D tracking carries people over the frames between
+    (gap filling, then the head refined against each frame's depth).
     """
 
     detector: str = "blazepose"
     pose_model: Path | None = None
     file: Path | None = None
+    every: int = 1
     proposals: ProposalParams = ProposalParams()
     blazepose: BlazePoseParams = BlazePoseParams()
     movenet: MoveNetParams = MoveNetParams()
@@ -216,3 +219,8 @@ class KeypointsParams:
     ensemble: EnsembleParams = EnsembleParams()
     onnx: OnnxPoseParams = OnnxPoseParams()
     dedup: DedupParams = DedupParams()
+
+    def __post_init__(self) -> None:
+        if self.every < 1:
+            raise ValueError(f"every must be >= 1 (1 = every frame), not {self.every}")
+
