@@ -87,10 +87,13 @@ def info(
     = "partial",
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Validate a recording and summarize its cameras and frames."""
+    """Validate a recording and summarize its cameras and frames. Every frame file is checked to be
+    whole (not truncated or damaged); damaged frames are listed and the exit code is 3."""
     from disguisor.io.recording import open_recording
 
     rec = open_recording(recording, RecordingParams(missing_frames=_policy(missing_frames)))
+    damaged = [{"camera": cam, "frame": frame, "file": str(path), "problem": problem}
+               for cam, frame, path, problem in rec.damaged_files()]
     summary = {
         "recording": str(rec.root),
         "frames": len(rec.frames),
@@ -99,9 +102,12 @@ def info(
         "cameras": [{"name": c.name, "role": c.role, "size": [c.width, c.height],
                      "position_m": [round(float(v), 3) for v in c.t],
                      "missing_frames": len(rec.missing.get(c.name, []))} for c in rec.cameras],
+        "damaged_frames": damaged,
     }
     if as_json:
         console.print_json(json.dumps(summary))
+        if damaged:
+            raise typer.Exit(code=3)
         return
     world = rec.calibration.world_description or "metres, z up"
     table = Table(title=f"{rec.root} — {len(rec.frames)} frames, world: {world}")
@@ -111,6 +117,13 @@ def info(
         table.add_row(c["name"], c["role"], "x".join(map(str, c["size"])),
                       ", ".join(f"{v:.2f}" for v in c["position_m"]), str(c["missing_frames"]))
     console.print(table)
+    if damaged:
+        console.print(f"DAMAGED frame files ({len(damaged)}): these frames fail closed in `disguisor run`",
+                      highlight=False, markup=False)
+        for d in damaged:
+            console.print(f"  {d['camera']} frame {d['frame']}: {d['file']}: {d['problem']}", highlight=False,
+                          markup=False, soft_wrap=True)
+        raise typer.Exit(code=3)
 
 
 def _policy(text: str) -> MissingFramePolicy:
@@ -521,6 +534,28 @@ def baseline_cmd(
          f"{report.method}, {1000 * report.seconds_per_image:.0f} ms/image detection")
 
 
+@app.command("anonymize-images")
+def anonymize_images_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Images, videos (PyAV) and folders of them.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (written as a whole at the end).")],
+    method: Annotated[str, typer.Option(help="template (posed on the detector's landmarks; faces without "
+                                              "reliable landmarks are blurred), blur, pixelate, blacken.")]
+    = "template",
+    template: Annotated[str, typer.Option(help="Template name for every face, or auto (nearest skin tone).")]
+    = "auto",
+    detector: Annotated[str, typer.Option(help="Face detector (templates need landmarks: scrfd).")] = "scrfd",
+    score_threshold: Annotated[Optional[float], typer.Option(help="Minimum detector score 0-1.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output folder.")] = False,
+) -> None:
+    """Anonymize faces in plain images and videos (no calibration): templates or blur + detections.json."""
+    from disguisor.images.anonymize import ImagesParams, anonymize_paths
+
+    params = ImagesParams(detector=detector, score_threshold=score_threshold, method=method, template=template)
+    report = anonymize_paths(paths, out, params, overwrite=overwrite, progress=_progress)
+    how = ", ".join(f"{n} by {k}" for k, n in sorted(report.hidden_by.items())) or "none"
+    _say(f"wrote {out}: {report.images} image(s), {report.videos} video(s), {report.faces} face(s) hidden ({how})")
+
+
 @app.command("quality")
 def quality_cmd(
     original: Annotated[Path, typer.Option("--original", help="The original recording folder.")],
@@ -564,16 +599,43 @@ def quality_cmd(
         _say(f"wrote {json_out}")
 
 
+# `disguisor batch`: disguisor/batch/command.py (Ray is imported only when a batch runs)
+from disguisor.batch.command import batch_cmd  # noqa: E402
+
+app.command("batch")(batch_cmd)
+
+
 def main() -> None:
-    """Console entry point: run the app, turning InputError into one line and exit code 2."""
+    """Console entry point: failures end in one line, never a traceback.
+
+    Exit codes: 2 bad input, or an OS error before anything was written (``error: <path>: <what>``);
+    3 an OS error mid-run (what was finished is kept; the same command resumes); 130/143
+    interrupted by SIGINT/SIGTERM (one line: what was kept, how to resume).
+    """
+    from disguisor.run.guard import OutputError
+    from disguisor.run.signals import Interrupted, interrupts_raise
+
+    def say(line: str) -> None:
+        err_console.print(line, highlight=False, soft_wrap=True, markup=False)
+
     try:
-        app()
+        with interrupts_raise():
+            app()
     except InputError as exc:
-        err_console.print(f"error: {exc}", highlight=False, soft_wrap=True)
+        say(f"error: {exc}")
         sys.exit(2)
+    except OutputError as exc:
+        say(f"error: {exc}")
+        sys.exit(exc.exit_code)
+    except Interrupted as exc:
+        say(exc.message())
+        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        err_console.print("interrupted; no partial output was kept")
+        say("interrupted (SIGINT)")
         sys.exit(130)
+    except OSError as exc:
+        say(f"error: {exc.filename or '<output>'}: {exc.strerror or exc}")
+        sys.exit(2)
 
 
 if __name__ == "__main__":
