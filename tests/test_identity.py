@@ -58,19 +58,47 @@ def test_dlib_templates_remove_identity(photos, anonymized):
     assert leak["mean_distance"] > cal.impostor_median
 
 
-@pytest.mark.xfail(strict=True, reason="the converted MobileFaceNet gives nearly constant embeddings: three "
-                   "photographs of one man are no closer than impostor pairs (see BENCHMARKS.md)")
 def test_mobilefacenet_tells_people_apart(photos):
-    from disguisor.quality.recognizers import make_recognizer
+    from disguisor.quality.recognizers import THRESHOLDS, make_recognizer
 
     cal, _ = pi.calibrate(make_recognizer("mobilefacenet"), photos)
     impostor = np.array(cal.impostor)
-    assert max(float(np.mean(impostor < g)) for g in cal.genuine_photos) < 0.05
+    # the three photographs of one man are closer than >= 90% of the pairs of different people
+    assert max(float(np.mean(impostor < g)) for g in cal.genuine_photos) < 0.1
+    assert np.mean(np.array(cal.genuine_photos + cal.genuine_degraded) < cal.threshold) > 0.9
+    assert abs(cal.threshold - THRESHOLDS["mobilefacenet"].value) < 0.03  # the recorded calibration still holds
 
 
+def test_quality_uses_the_calibrated_dlib_threshold():
+    from disguisor.quality.params import QualityParams
+    from disguisor.quality.recognizers import THRESHOLDS
+
+    assert QualityParams().identity_threshold == THRESHOLDS["dlib"].value
+
+
+@pytest.mark.xfail(strict=True, reason="measured: MobileFaceNet still matches 6 of 36 template-anonymized faces "
+                   "to their originals (16.7%; blur 13.9%): the template keeps the landmark geometry, jaw "
+                   "outline and hair (BENCHMARKS.md)")
 def test_mobilefacenet_templates_leak_nothing(photos, anonymized):
     from disguisor.quality.recognizers import make_recognizer
 
     rec = make_recognizer("mobilefacenet")
     cal, emb = pi.calibrate(rec, photos)
     assert pi.leakage(rec, photos, anonymized, emb, cal)["leak"] <= 0.02
+
+
+def test_recognizer_leak_of_one_face(photos, anonymized):
+    from disguisor.quality.recognizer_leak import RecognizerLeak, summarize
+
+    name = "astronaut.png"
+    face = next(f for f in photos.faces if f.photo == name)
+    box = tuple(float(v) for v in face.box[:4])
+    model = RecognizerLeak()
+    same = model.face(photos.images[name], photos.images[name], box)
+    assert all(d is not None and d < 1e-3 for d in same.values())  # an untouched face leaks to every recognizer
+    anon = model.face(photos.images[name], anonymized[name], box)
+    summary = summarize([same, anon])
+    assert summary["dlib"].leak == 0.5 and summary["dlib"].embeddable == 2  # the template hides it from dlib
+    assert anon["dlib"] > summary["dlib"].threshold
+    blank = np.full_like(photos.images[name], 128)
+    assert set(model.face(blank, blank, box).values()) == {None}  # no face found: not embeddable

@@ -47,7 +47,7 @@ def _mediapipe_pose_dir() -> Path:
 PACKAGED = {
     "movenet_multipose": ("movenet_multipose.onnx", "15660ec699363644bc0cdf5465f321c35e686ee46590dc4014164779d92ea4e7"),
     "centernet": ("centernet.onnx", "cd4666a7d759bcc259ec4d429a739c214034071e3c8a1845169690afb0ce27c5"),
-    "mobilefacenet": ("mobilefacenet.onnx", "5c6cd659e17634d722ebb5390a4aea2dd018e487a717f633cac8224aee5eb30f"),
+    "mobilefacenet": ("mobilefacenet.onnx", "455743048f775ce07b9c5212a10145fbeb0840d9c1122947ccfbf7013b21d605"),
 }
 BLAZEPOSE_HEAVY_SHA256 = "59e42d71bcd44cbdbabc419f0ff76686595fd265419566bd4009ef703ea8e1fe"
 MODEL_NAMES = (*PACKAGED, "pose_landmark_heavy")

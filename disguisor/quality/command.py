@@ -8,7 +8,10 @@ original colour image and from the anonymized one (``ANON/<camera>/<frame>.jpg``
 - with ``--weights-dir``: LPIPS (if the LPIPS linear file is there), DPS spatial / mean / sort and
   their sums, and a Fréchet distance of backbone features (see :mod:`disguisor.quality.deep`);
   lower = closer to the original;
-- identity leakage (see :mod:`disguisor.quality.identity`): lower = better privacy.
+- identity leakage (see :mod:`disguisor.quality.identity`): lower = better privacy;
+- identity leakage by each recognizer (dlib ResNet, MobileFaceNet) at its calibrated threshold,
+  the face located by SCRFD in the original (see :mod:`disguisor.quality.recognizer_leak`); needs
+  the SCRFD model (``make install``), otherwise reported as not measured.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from disguisor.io.atomic import atomic_write_text
 from disguisor.io.recording import frame_file_name, open_recording
 from disguisor.quality.identity import IdentityModel, IdentitySummary, face_identity, summarize_identity
 from disguisor.quality.params import QualityParams
+from disguisor.quality.recognizer_leak import RecognizerLeak, RecognizerSummary, summarize
 from disguisor.quality.ssim import ssim
 
 ANON_EXTENSIONS = (".jpg", ".png", ".jpeg")
@@ -49,6 +53,8 @@ class QualityReport:
     identity: IdentitySummary | None
     fid_features: str | None = None
     per_face: list[dict[str, Any]] = field(default_factory=list)
+    recognizers: dict[str, RecognizerSummary] = field(default_factory=dict)
+    recognizers_note: str | None = None
 
 
 def anonymized_path(folder: Path, camera: str, frame: int) -> Path:
@@ -93,6 +99,12 @@ def measure_quality(original: str | Path, anonymized: str | Path, gt: str | Path
 
         deep = load_deep_metrics(weights_dir, backbone)
     id_model = IdentityModel(params) if identity else None
+    leak_model, leak_note = None, None
+    if identity:
+        try:
+            leak_model = RecognizerLeak(params=params)
+        except InputError as exc:  # SCRFD is installed by `make install` only (non-commercial weights)
+            leak_note = f"recognizer leakage not measured: {exc}"
 
     faces_by_image: dict[Any, list] = {}
     for face in truth.faces:
@@ -128,6 +140,8 @@ def measure_quality(original: str | Path, anonymized: str | Path, gt: str | Path
                 outcome = face_identity(id_model, img_o, img_a, face.bbox)
                 outcomes.append(outcome)
                 rec_face["identity"] = asdict(outcome)
+            if leak_model is not None:
+                rec_face["recognizers"] = leak_model.face(img_o, img_a, face.bbox)
             records.append(rec_face)
             done += 1
             if progress is not None:
@@ -153,7 +167,9 @@ def measure_quality(original: str | Path, anonymized: str | Path, gt: str | Path
         backbone=None if deep is None or deep.backbone is None else deep.backbone.kind,
         fid_features=None if deep is None else deep.fid_features,
         identity=summarize_identity(outcomes, params.identity_threshold) if id_model is not None else None,
-        per_face=records)
+        per_face=records,
+        recognizers=summarize([r["recognizers"] for r in records]) if leak_model is not None else {},
+        recognizers_note=leak_note)
 
 
 def report_rows(report: QualityReport) -> list[tuple[str, str]]:
@@ -177,6 +193,12 @@ def report_rows(report: QualityReport) -> list[tuple[str, str]]:
                  ("identity: anonymized still detected", fmt(ident.anonymized_detected, 3)),
                  ("identity: mean distance, forced", fmt(ident.mean_distance_forced, 3)),
                  ("identity: threshold", f"{ident.threshold:g}")]
+    for name, r in report.recognizers.items():
+        rows += [(f"{name}: faces embeddable (SCRFD found the original)", f"{r.embeddable} of {r.faces}"),
+                 (f"{name}: leak at threshold {r.threshold:g} (lower = better)", fmt(r.leak, 3)),
+                 (f"{name}: mean distance", fmt(r.mean_distance, 3))]
+    if report.recognizers_note:
+        rows.append(("recognizers", report.recognizers_note))
     return rows
 
 
