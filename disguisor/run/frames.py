@@ -30,6 +30,7 @@ from disguisor.pose2d.floor import HeadRegion, depth_heads, floor_background, he
 from disguisor.pose2d.keypoints_io import Keypoints2D
 from disguisor.pose3d.poses import Poses3D
 from disguisor.refine.frame import refine_frame
+from disguisor.render.face2d import landmark_check, paint_template
 from disguisor.render.faces import FaceRenderer
 from disguisor.render.obfuscate import blur_region, box_mask, obfuscate
 from disguisor.render.templates import choose_template, load_templates
@@ -40,6 +41,7 @@ from disguisor.settings import PipelineConfig
 log = logging.getLogger(__name__)
 
 FALLBACK_BLUR_KERNEL_PX = 61  # the paper's blur baseline: hides a face of any size seen in the OR
+TWO_D_PERSON = -1  # faces found only in 2D have no person id: they all share this id's template
 
 
 @dataclass
@@ -87,6 +89,7 @@ class FrameWorker:
         self.keypoints = keypoints_by_view(keypoints)
         self.detector = face_detector
         self._template_of: dict[int, Any] = {}
+        self._landmarker: Any = None  # SCRFD for templates on 2D faces; False when not installed
         # the static background of the detector-free floor, made once per recording (lazily per camera)
         self.floor = floor_background(rec, config.floor) if config.floor.enabled else None
 
@@ -97,6 +100,44 @@ class FrameWorker:
         if person_id not in self._template_of:
             self._template_of[person_id] = choose_template(person_id, self.templates, self.params.template)
         return self._template_of[person_id]
+
+    def landmark_faces(self, rgb: np.ndarray):
+        """SCRFD's (N, 5) boxes (x, y, w, h, score px) and (N, 5, 2) landmarks of a view (RGB), or
+        None when templates are off or no landmark detector is installed (2D faces are then blurred)."""
+        if self.params.method != "template":
+            return None
+        if self._landmarker is None:
+            if self.detector is not None and hasattr(self.detector, "detect_landmarks"):
+                self._landmarker = self.detector
+            else:
+                from disguisor.facedet import make_face_detector
+                from disguisor.facedet.scrfd import MODEL_FILE
+
+                try:
+                    self._landmarker = make_face_detector("scrfd") if MODEL_FILE.is_file() else False
+                except InputError as exc:  # a changed model file: blur 2D faces rather than fail every frame
+                    log.warning("no templates on 2D faces: %s", exc)
+                    self._landmarker = False
+        return self._landmarker.detect_landmarks(rgb) if self._landmarker else None
+
+    def template_2d(self, image: np.ndarray, box, found) -> tuple[np.ndarray, bool]:
+        """Paint the template on the face of a 2D-only region, ``box`` (x, y, w, h px) of ``image``
+        (RGB), from landmarks ``found`` by :meth:`landmark_faces` on the original view: a detected
+        face whose centre lies in the box, at least a quarter of its width, with reliable landmarks.
+        Returns the image and whether it was painted (else the caller blurs the region, as before)."""
+        if found is None:
+            return image, False
+        x, y, w, h = (float(v) for v in box[:4])
+        boxes, marks = found
+        for b, lm in zip(boxes, marks, strict=True):
+            cx, cy = b[0] + b[2] / 2, b[1] + b[3] / 2
+            if not (x <= cx <= x + w and y <= cy <= y + h) or b[2] < 0.25 * w:
+                continue
+            template = self.template(TWO_D_PERSON)
+            check = landmark_check(template, b, lm)
+            if check.reliable:
+                return paint_template(image, template, check)[0], True
+        return image, False
 
     def _people(self, frame: int):
         try:
@@ -152,6 +193,7 @@ class FrameWorker:
         image_id = self.ids[camera.name, frame]
         dets = [face_detection(image_id, rf.bbox, camera.name, frame, "3d", person_id=rf.person_id,
                                painted_bbox=rf.painted_bbox) for rf in result.faces]
+        found = None  # landmarks of the original view, looked for once a 2D-only face needs them
         info: dict[str, Any] = {"faces": [int(rf.person_id) for rf in result.faces],
                                 "skipped": [{"person_id": int(p), "reason": r} for p, r in result.skipped]}
         for pid, centre, radius in fallback:
@@ -168,9 +210,14 @@ class FrameWorker:
             mask = (xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 <= radius ** 2
             if not mask.any():
                 continue
-            image = blur_region(image, mask, FALLBACK_BLUR_KERNEL_PX)
             x0, y0 = max(centre[0] - radius, 0.0), max(centre[1] - radius, 0.0)
             x1, y1 = min(centre[0] + radius, image.shape[1]), min(centre[1] + radius, image.shape[0])
+            found = self.landmark_faces(rgb) if found is None else found
+            image, painted = self.template_2d(image, (x0, y0, x1 - x0, y1 - y0), found)
+            if painted:
+                info["templates_2d"] = info.get("templates_2d", 0) + 1
+            else:
+                image = blur_region(image, mask, FALLBACK_BLUR_KERNEL_PX)
             dets.append(face_detection(image_id, (x0, y0, x1 - x0, y1 - y0), camera.name, frame, "2d-head"))
             info["unexplained_2d_heads"] = info.get("unexplained_2d_heads", 0) + 1
         for head in heads:
@@ -188,9 +235,19 @@ class FrameWorker:
             boxes = self.detector.detect(rgb)
             covered = [d["bbox"] for d in dets]
             extra = [b for b in boxes if not _covered(b[:4], covered)]
-            if extra:
-                method = "blur" if self.params.method == "template" else self.params.method
-                image = obfuscate(image, box_mask(image.shape[:2], np.array([b[:4] for b in extra])), method)
+            if extra and self.params.method == "template":
+                found = self.landmark_faces(rgb) if found is None else found
+                unpainted = []
+                for b in extra:
+                    image, painted = self.template_2d(image, b, found)
+                    info["templates_2d"] = info.get("templates_2d", 0) + int(painted)
+                    if not painted:
+                        unpainted.append(b)
+                if unpainted:
+                    image = obfuscate(image, box_mask(image.shape[:2], np.array([b[:4] for b in unpainted])), "blur")
+            elif extra:
+                boxes_2d = np.array([b[:4] for b in extra])
+                image = obfuscate(image, box_mask(image.shape[:2], boxes_2d), self.params.method)
             dets += [face_detection(image_id, b[:4], camera.name, frame, f"2d:{self.params.also_2d}", b[4])
                      for b in extra]
             info["extra_2d"] = len(extra)
