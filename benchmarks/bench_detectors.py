@@ -12,7 +12,9 @@ within ``HEAD_RATIO`` x the square root of that area (at least ``HEAD_MIN_PX``) 
 for face anonymization the head is what counts. *head*: share of visible people with a head-joint
 match. Precision: found / detections. Time: wall seconds of detection + de-duplication per
 4-camera frame (proposals excluded; they are shared by every variant, timed separately), with
-onnxruntime on 2 threads.
+onnxruntime on 2 threads, and CPU seconds of the process (all threads) per frame: on a machine
+shared with other jobs the wall time varies, CPU time much less; CPU / 2 estimates the wall time
+on 2 free cores.
 
     .venv/bin/python benchmarks/bench_detectors.py --seeds 0 --frames 3 [--variants blazepose,ensemble]
 """
@@ -64,9 +66,14 @@ def variants() -> dict[str, tuple[str, KeypointsParams]]:
                                                                             whole_rotations=four))),
         "movenet-crops": ("movenet", replace(k, movenet=replace(mn, whole_image=False, rotations=one))),
         "movenet-crops-orient": ("movenet", replace(k, movenet=replace(mn, whole_image=False))),
+        "movenet-crops-orient-all": ("movenet", replace(k, movenet=replace(mn, whole_image=False,
+                                                                           max_rotated_crops=1000))),
+        "movenet-crops192-orient": ("movenet", replace(k, movenet=replace(mn, whole_image=False, crop_px=192))),
         "movenet": ("movenet", k),
         "centernet-crops-orient": ("centernet-only", replace(k, movenet=replace(mn, whole_image=False))),
         "ensemble": ("ensemble", k),
+        "ensemble-full-search": ("ensemble", replace(k, movenet=replace(mn, tiles=2, max_rotated_crops=1000,
+                                                                        skip_found=None))),
         "ensemble-no-centernet": ("ensemble", replace(k, ensemble=replace(k.ensemble, centernet_boxes=False))),
         "ensemble+blazepose": ("ensemble", replace(k, ensemble=replace(k.ensemble, blazepose=True))),
     }
@@ -156,14 +163,15 @@ def run(rec_path: Path, names: list[str], stats: dict) -> None:
         stats.setdefault("_proposals", []).append(time.perf_counter() - t)
         vis = visible_people(rec, frame, gt[frame])
         for n in names:
-            s = stats.setdefault(n, {"time": [], "cams": {}})
-            t = time.perf_counter()
+            s = stats.setdefault(n, {"time": [], "cpu": [], "cams": {}})
+            t, c0 = time.perf_counter(), time.process_time()
             per_view = {}
             for view in views:
                 rgb = np.ascontiguousarray(view.color[:, :, ::-1])
                 found = dets[n].detect(rgb, boxes.get(view.camera.name))
                 per_view[view.camera.name] = deduplicate(found, d.oks_threshold, d.box_iou_threshold, d.head_ratio)
             s["time"].append(time.perf_counter() - t)
+            s["cpu"].append(time.process_time() - c0)
             for cam, poses in per_view.items():
                 c = s["cams"].setdefault(cam, np.zeros(4, int))  # visible, found, head, detections
                 f, hd = match(poses, vis[cam])
@@ -197,14 +205,15 @@ def main() -> None:
         print(f"\nseed {seed}, scenarios {args.scenarios}, {args.frames} frames each, 1280x720, "
               f"{os.cpu_count()} cores; proposals {np.mean(stats['_proposals']):.2f} s/frame (not included)")
         print("| variant | " + " | ".join(f"{c} recall" for c in cams)
-              + " | recall (all) | head | precision | s / 4-camera frame |")
-        print("| --- " * (len(cams) + 5) + "|")
+              + " | recall (all) | head | precision | wall s / frame | CPU s / frame |")
+        print("| --- " * (len(cams) + 6) + "|")
         for n in names:
             s = stats[n]
             tot = sum(s["cams"].values())
             per = " | ".join(f"{c[1] / max(c[0], 1):.2f}" for c in (s["cams"][k] for k in cams))
             print(f"| {n} | {per} | {tot[1] / max(tot[0], 1):.3f} ({tot[1]}/{tot[0]}) | "
-                  f"{tot[2] / max(tot[0], 1):.3f} | {tot[1] / max(tot[3], 1):.3f} | {np.mean(s['time']):.2f} |")
+                  f"{tot[2] / max(tot[0], 1):.3f} | {tot[1] / max(tot[3], 1):.3f} | {np.mean(s['time']):.2f} | "
+                  f"{np.mean(s['cpu']):.2f} |")
 
 
 if __name__ == "__main__":

@@ -166,7 +166,8 @@ def test_ensemble_detector_returns_one_pose_per_person(rendered_view) -> None:
 
     rgb, people = rendered_view
     poses = EnsembleDetector().detect(rgb, None)
-    assert sum(_head_found(poses, truth, 10.0) for truth in people) >= 3
+    # 15 px: about half the head width of these 210-250 px tall people
+    assert sum(_head_found(poses, truth, 15.0) for truth in people) >= 3
     for i, p in enumerate(poses):
         for q in poses[i + 1:]:
             assert not same_person(p, q, 0.3, 0.6, 0.15)

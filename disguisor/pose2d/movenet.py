@@ -124,7 +124,7 @@ class MoveNetDetector:
         kps = np.stack([c.to_image(k) for k in kps])
         return self._poses(kps, scores, w, h)
 
-    def oriented(self, image_rgb: np.ndarray, box: Box) -> list[PersonPose]:
+    def oriented(self, image_rgb: np.ndarray, box: Box, rotate: bool = True) -> list[PersonPose]:
         """Orientation search in one box (pixels). Everyone found at the first rotation is kept;
         while no person with score >= ``rotate_below`` has their centre in the box, the next rotation
         is tried, and of all later rotations only the best such centred person is kept (every
@@ -133,7 +133,7 @@ class MoveNetDetector:
         found = self.crop(image_rgb, box, p.rotations[0]) if p.rotations else []
         best = max((q for q in found if _centre_in(q.box, box)), key=lambda q: q.score, default=None)
         extra = None
-        for angle in p.rotations[1:]:
+        for angle in p.rotations[1:] if rotate else ():
             if best is not None and best.score >= p.rotate_below:
                 break
             cand = max((q for q in self.crop(image_rgb, box, angle) if _centre_in(q.box, box)),
@@ -150,12 +150,20 @@ class MoveNetDetector:
             found.extend(self.whole_image(image_rgb))
         if p.crops:
             done: list[Box] = []
+            rotated = 0
             for box in boxes or ():
                 # nearly the same crop again finds the same people: skip it
                 if any(box_iou(box, b) > p.same_box_iou for b in done):
                     continue
                 done.append(box)
-                found.extend(self.oriented(image_rgb, box))
+                # a box whose one confident person the whole image already gave needs no crop
+                if p.skip_found is not None and sum(q.score >= p.skip_found and _centre_in(q.box, box)
+                                                    for q in found) == 1 and _single(box, found):
+                    continue
+                # orientation search is the costly part: at most max_rotated_crops boxes per image
+                poses = self.oriented(image_rgb, box, rotate=rotated < p.max_rotated_crops)
+                rotated += not any(q.score >= p.rotate_below and _centre_in(q.box, box) for q in poses)
+                found.extend(poses)
         return found
 
 
@@ -163,3 +171,14 @@ def _centre_in(a: Box, b: Box) -> bool:
     """Whether box ``a``'s centre lies inside box ``b``."""
     cx, cy = (a[0] + a[2]) / 2.0, (a[1] + a[3]) / 2.0
     return b[0] <= cx <= b[2] and b[1] <= cy <= b[3]
+
+
+def _single(box: Box, found: Sequence[PersonPose]) -> bool:
+    """Whether ``box`` is about one person's size: its area at most twice the joint box of the
+    largest person found inside it (a proposal holding several people is kept)."""
+    inside = [q for q in found if _centre_in(q.box, box)]
+    if not inside:
+        return False
+    area = max((q.box[2] - q.box[0]) * (q.box[3] - q.box[1]) for q in inside)
+    return (box[2] - box[0]) * (box[3] - box[1]) <= 2.0 * max(area, 1.0)
+

@@ -113,7 +113,11 @@ class OnnxPoseParams:
 class MoveNetParams:
     """MoveNet MultiPose Lightning (ONNX, ships in ``disguisor/assets/models``), see
     :mod:`disguisor.pose2d.movenet`. Measured with ``benchmarks/bench_detectors.py`` on synthetic
-    recordings (1280x720, 4 cameras, seed 0; BENCHMARKS.md, "2D people finders").
+    recordings (1280x720, 4 cameras, seed 0; BENCHMARKS.md, "2D people finders"): in the ensemble,
+    one whole-image tile and orientation search in at most 2 boxes per image found as many people
+    (113 of 156) as 2 tiles and a search in every box (111-113), at 6.3 instead of 9.5-15.6 CPU
+    seconds per 4-camera frame; crops add 0.15 recall over the whole image alone, orientation
+    search 0.02-0.04 (ceiling camera sc1: 0.64 -> 0.69-0.79).
 
     threads: onnxruntime threads (the keypoint stage's budget is 2 cores). whole_image: run on the
     whole image (or its tiles) too; tiles: the image is split into this many side-by-side tiles
@@ -124,14 +128,17 @@ class MoveNetParams:
     ``crop_margin`` of the box's longer side per side; a box overlapping an earlier one by more than
     ``same_box_iou`` (IoU) is skipped. rotations: counter-clockwise angles (degrees) tried per crop, in this order; the
     next angle is tried only while no person with score >= ``rotate_below`` has its centre in the
-    box (orientation search). min_person_score: MoveNet's person score below which a pose is
+    box (orientation search); at most ``max_rotated_crops`` boxes per image get the search (it is the
+    costly part: up to 4 model runs per box). skip_found: a box about one person's size (area <= 2x
+    the person's joint box) holding exactly one whole-image person with at least this score gets no
+    crop (None: every box is cropped). min_person_score: MoveNet's person score below which a pose is
     dropped; min_joint_score: joints below it get score 0; min_joints: fewer detected joints ->
     dropped.
     """
 
     threads: int = 2
     whole_image: bool = True
-    tiles: int = 2
+    tiles: int = 1
     tile_overlap: float = 0.25
     whole_long_px: int = 512
     whole_rotations: tuple[float, ...] = (0.0,)
@@ -141,6 +148,8 @@ class MoveNetParams:
     crop_margin: float = 0.15
     rotations: tuple[float, ...] = (0.0, 90.0, 270.0, 180.0)
     rotate_below: float = 0.5
+    max_rotated_crops: int = 2
+    skip_found: float | None = 0.5
     min_person_score: float = 0.2
     min_joint_score: float = 0.2
     min_joints: int = 5
