@@ -1,9 +1,9 @@
 """Square, optionally rotated crops around person boxes, and mapping keypoints back to the image.
 
 Pose models trained on upright people miss people seen from the ceiling or lying down; trying a
-crop at 0/90/180/270 degrees (and at the angle of a box's long axis) and keeping the best pose
-helps. All coordinates are pixels with (0, 0) at the centre of the top-left pixel, as OpenCV's
-``warpAffine`` uses them, so one affine matrix maps crop pixels and keypoints alike.
+crop at 0/90/180/270 degrees and keeping the best pose helps. All coordinates are pixels with
+(0, 0) at the centre of the top-left pixel, as OpenCV's ``warpAffine`` uses them, so one affine
+matrix maps crop pixels and keypoints alike.
 """
 
 from __future__ import annotations
@@ -69,17 +69,3 @@ def rotate_image(image: np.ndarray, quarter_turns: int) -> tuple[np.ndarray, np.
          3: [[0, -1, h - 1], [1, 0, 0]]}[k]
     return out, np.array(m, dtype=np.float64)
 
-
-def long_axis_angle(mask: np.ndarray) -> float | None:
-    """Angle (degrees, counter-clockwise from the image x axis, in [0, 180)) of the principal axis
-    of a binary mask's pixels, or None when the mask is empty or round (axis ratio < 1.5)."""
-    ys, xs = np.nonzero(mask)
-    if len(xs) < 10:
-        return None
-    pts = np.stack([xs, ys], axis=1).astype(np.float64)
-    pts -= pts.mean(axis=0)
-    vals, vecs = np.linalg.eigh(pts.T @ pts)
-    if vals[1] < (1.5 ** 2) * max(vals[0], 1e-9):
-        return None
-    vx, vy = vecs[:, 1]
-    return float(np.degrees(np.arctan2(-vy, vx)) % 180.0)
