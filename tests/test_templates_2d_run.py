@@ -40,7 +40,8 @@ def test_face_in_a_2d_region_gets_the_template(astronaut):
     fx, fy, fw, fh = found[0][0][:4]
     head = (fx - 0.3 * fw, fy - 0.4 * fh, 1.6 * fw, 1.6 * fh)  # a head-sized region around the face
     out, painted = worker.template_2d(astronaut, head, found)
-    assert painted
+    assert painted is not None and painted.any()
+    assert np.array_equal(out[~painted], astronaut[~painted])  # the mask is what changed
     inner = (slice(int(fy + 0.3 * fh), int(fy + 0.8 * fh)), slice(int(fx + 0.2 * fw), int(fx + 0.8 * fw)))
     changed = np.any(out[inner] != astronaut[inner], axis=2).mean()
     assert changed > 0.9  # the face's eyes, nose and mouth are replaced
@@ -53,8 +54,8 @@ def test_no_reliable_face_in_the_region_means_blur(astronaut):
     found = worker.landmark_faces(astronaut)
     empty = (0.0, 400.0, 100.0, 100.0)  # no face there: the caller blurs the region as before
     out, painted = worker.template_2d(astronaut, empty, found)
-    assert not painted and out is astronaut
+    assert painted is None and out is astronaut
     fx, fy, fw, fh = found[0][0][:4]
     huge = (0.0, 0.0, 8.0 * fw, 8.0 * fh)  # the face is < 1/4 of the region: not trusted to be its face
-    assert not worker.template_2d(astronaut, huge, found)[1]
+    assert worker.template_2d(astronaut, huge, found)[1] is None
     assert _worker(method="blur").landmark_faces(astronaut) is None  # other methods never paint templates

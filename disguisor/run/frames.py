@@ -120,13 +120,15 @@ class FrameWorker:
                     self._landmarker = False
         return self._landmarker.detect_landmarks(rgb) if self._landmarker else None
 
-    def template_2d(self, image: np.ndarray, box, found) -> tuple[np.ndarray, bool]:
+    def template_2d(self, image: np.ndarray, box, found) -> tuple[np.ndarray, np.ndarray | None]:
         """Paint the template on the face of a 2D-only region, ``box`` (x, y, w, h px) of ``image``
         (RGB), from landmarks ``found`` by :meth:`landmark_faces` on the original view: a detected
         face whose centre lies in the box, at least a quarter of its width, with reliable landmarks.
-        Returns the image and whether it was painted (else the caller blurs the region, as before)."""
+        Returns the image and the (H, W) mask of the painted pixels, or None when nothing was
+        painted (the caller then blurs the whole region, as before). The caller blurs the rest of
+        the region either way: a second face the landmark detector missed there stays hidden."""
         if found is None:
-            return image, False
+            return image, None
         x, y, w, h = (float(v) for v in box[:4])
         boxes, marks = found
         for b, lm in zip(boxes, marks, strict=True):
@@ -136,8 +138,8 @@ class FrameWorker:
             template = self.template(TWO_D_PERSON)
             check = landmark_check(template, b, lm)
             if check.reliable:
-                return paint_template(image, template, check)[0], True
-        return image, False
+                return paint_template(image, template, check)
+        return image, None
 
     def _people(self, frame: int):
         try:
@@ -214,10 +216,10 @@ class FrameWorker:
             x1, y1 = min(centre[0] + radius, image.shape[1]), min(centre[1] + radius, image.shape[0])
             found = self.landmark_faces(rgb) if found is None else found
             image, painted = self.template_2d(image, (x0, y0, x1 - x0, y1 - y0), found)
-            if painted:
+            if painted is not None:
                 info["templates_2d"] = info.get("templates_2d", 0) + 1
-            else:
-                image = blur_region(image, mask, FALLBACK_BLUR_KERNEL_PX)
+                mask = mask & ~painted
+            image = blur_region(image, mask, FALLBACK_BLUR_KERNEL_PX)
             dets.append(face_detection(image_id, (x0, y0, x1 - x0, y1 - y0), camera.name, frame, "2d-head"))
             info["unexplained_2d_heads"] = info.get("unexplained_2d_heads", 0) + 1
         for head in heads:
@@ -237,14 +239,14 @@ class FrameWorker:
             extra = [b for b in boxes if not _covered(b[:4], covered)]
             if extra and self.params.method == "template":
                 found = self.landmark_faces(rgb) if found is None else found
-                unpainted = []
+                rest = box_mask(image.shape[:2], np.array([b[:4] for b in extra]))
                 for b in extra:
                     image, painted = self.template_2d(image, b, found)
-                    info["templates_2d"] = info.get("templates_2d", 0) + int(painted)
-                    if not painted:
-                        unpainted.append(b)
-                if unpainted:
-                    image = obfuscate(image, box_mask(image.shape[:2], np.array([b[:4] for b in unpainted])), "blur")
+                    if painted is not None:
+                        info["templates_2d"] = info.get("templates_2d", 0) + 1
+                        rest &= ~painted
+                # what the templates did not cover is blurred: nothing of a detected box stays as it was
+                image = obfuscate(image, rest, "blur")
             elif extra:
                 boxes_2d = np.array([b[:4] for b in extra])
                 image = obfuscate(image, box_mask(image.shape[:2], boxes_2d), self.params.method)
