@@ -40,7 +40,7 @@ def plan(archive: Path, out: Path, config_file: Path | None = None, sets: list[s
     """Every job with its configuration and what a run would do with it (refuses bad input)."""
     from disguisor.run.stages import STAGE_NAMES
 
-    out = Path(out)
+    out = Path(out).absolute()  # workers may have another working folder
     if out.exists() and not out.is_dir():
         raise InputError(out, "exists and is not a folder", field="--out")
     if from_stage is not None and from_stage not in STAGE_NAMES:
