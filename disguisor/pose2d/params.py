@@ -116,8 +116,9 @@ class MoveNetParams:
     recordings (1280x720, 4 cameras, seed 0; BENCHMARKS.md, "2D people finders"): in the ensemble,
     one whole-image tile and orientation search in at most 2 boxes per image found as many people
     (113 of 156) as 2 tiles and a search in every box (111-113), at 6.3 instead of 9.5-15.6 CPU
-    seconds per 4-camera frame; crops add 0.15 recall over the whole image alone, orientation
-    search 0.02-0.04 (ceiling camera sc1: 0.64 -> 0.69-0.79).
+    seconds per 4-camera frame; crops add 0.09-0.21 recall over the whole image alone (seeds 0-2);
+    orientation search +0.01 on seed 0 but -0.01 on seeds 1 and 2 (``rotations = (0.0,)`` saves
+    ~1.4 CPU s per frame).
 
     threads: onnxruntime threads (the keypoint stage's budget is 2 cores). whole_image: run on the
     whole image (or its tiles) too; tiles: the image is split into this many side-by-side tiles
