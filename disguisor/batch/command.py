@@ -1,4 +1,4 @@
-"""The ``disguisor batch`` command (registered in :mod:`disguisor.cli`)."""
+"""The ``disguisor batch`` command (registered in :mod:`disguisor.cli`; shares :mod:`disguisor.cli.base`)."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ def batch_cmd(
 ) -> None:
     """Anonymize every recording of an archive on Ray (local by default, a cluster with --address);
     resumable; one bad recording never stops the others (exit code 3 when any failed)."""
-    from disguisor import cli
+    import disguisor.cli.base as cli
     from disguisor.batch.driver import dry_run_rows, failed, plan, run_batch
     from disguisor.batch.report import summary_text
 
