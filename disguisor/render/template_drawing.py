@@ -53,6 +53,27 @@ TEMPLATE_SPECS: tuple[TemplateSpec, ...] = (
                  (70, 50, 34), (182, 100, 92), mask=(222, 228, 230), cap=(44, 58, 96), seed=9),
     TemplateSpec("tan_cap", "tan skin with a patterned maroon cap, no mask", (168, 120, 84), (58, 38, 22),
                  (30, 24, 20), (146, 82, 70), cap=(118, 46, 62), seed=10),
+    # attire-aware choice (run.template = auto) needs every combination of mask and cap over the
+    # range of tones: caps without masks and masks with caps for light to deep skin
+    TemplateSpec("fair_cap", "fair skin with a teal cap, no mask", (226, 188, 164), (88, 108, 122),
+                 (120, 90, 64), (194, 118, 114), cap=(52, 122, 128), seed=11),
+    TemplateSpec("olive_cap", "olive skin with a slate blue cap, no mask", (188, 144, 104), (70, 46, 24),
+                 (32, 26, 20), (164, 90, 78), cap=(70, 92, 140), seed=12),
+    TemplateSpec("deep_cap", "deep brown skin with a plum cap, no mask", (100, 68, 48), (38, 26, 16),
+                 (20, 16, 14), (94, 54, 48), cap=(104, 58, 104), seed=13),
+    TemplateSpec("fair_cap_mask", "fair skin with a light grey cap and a pale blue mask", (222, 184, 160),
+                 (80, 100, 116), (118, 90, 62), (190, 116, 110), mask=(176, 204, 222), cap=(196, 198, 204),
+                 seed=14),
+    TemplateSpec("olive_cap_mask", "olive skin with a green cap and a white mask", (186, 142, 102), (66, 44, 24),
+                 (30, 24, 20), (160, 90, 78), mask=(224, 228, 230), cap=(60, 116, 86), seed=15),
+    TemplateSpec("tan_cap_mask", "tan skin with a blue cap and a light blue mask", (162, 114, 80), (54, 36, 20),
+                 (28, 22, 18), (142, 78, 68), mask=(160, 196, 222), cap=(58, 86, 146), seed=16),
+    TemplateSpec("deep_cap_mask", "deep brown skin with a maroon cap and a pale blue mask", (98, 66, 48),
+                 (36, 24, 14), (18, 14, 12), (92, 54, 48), mask=(168, 198, 220), cap=(122, 52, 72), seed=17),
+    TemplateSpec("light_mask", "light skin with a blue surgical mask", (212, 168, 138), (96, 80, 50),
+                 (66, 48, 34), (184, 102, 94), mask=(150, 186, 214), seed=18),
+    TemplateSpec("tan_mask", "tan skin with a pale green surgical mask", (164, 116, 82), (56, 36, 20),
+                 (28, 22, 18), (144, 80, 68), mask=(170, 206, 188), seed=19),
 )
 
 

@@ -219,12 +219,27 @@ def generate_or_recording(out: str | Path, scenario: str = "easy", frames: int =
         atomic_write_text(stage / "gt_poses3d.json", json.dumps(
             {"format": "disguisor-gt-poses3d", "version": 1, "units": "metre", "joint_names": list(COCO17_NAMES),
              "frames": poses_gt}) + "\n")
+        atomic_write_text(stage / "people.json", json.dumps(people_doc(people), indent=1) + "\n")
         atomic_write_text(stage / "keypoints2d.json", json.dumps(
             {"info": {**info, "simulated": True, "noise": asdict(noise)}, "images": images,
              "annotations": kp_annotations,
              "categories": [{"id": 1, "name": "person", "keypoints": list(COCO17_NAMES),
                              "skeleton": COCO_SKELETON}]}) + "\n")
     return Path(out)
+
+
+def people_doc(people) -> dict:
+    """``people.json``: what each person of the recording looks like and wears (ground truth of the
+    attire estimate of ``disguisor run``). ``people``: objects with ``role`` and ``look``
+    (:class:`~disguisor.synth.people.Appearance`); person id = index, as everywhere."""
+    rows = []
+    for i, p in enumerate(people):
+        look = p.look
+        rows.append({"id": i, "role": p.role, "skin_rgb": list(look.skin), "hair_rgb": list(look.hair),
+                     "mask": look.mask is not None, "mask_rgb": None if look.mask is None else list(look.mask),
+                     "cap": look.cap is not None, "cap_rgb": None if look.cap is None else list(look.cap),
+                     "gown": look.gown is not None})
+    return {"format": "disguisor-synth-people", "version": 1, "colours": "sRGB 0-255", "people": rows}
 
 
 def _simulate_keypoints(cam, image_id: int, joints_world: np.ndarray, depth: np.ndarray,

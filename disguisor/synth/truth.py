@@ -3,7 +3,9 @@ the replayed bodies (:mod:`disguisor.synth.replay`) cut to Anny's face region.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -40,3 +42,17 @@ def true_face_surfaces(recording: str | Path, frames: list[int] | None = None) -
         out[f] = [face_surface_from_anny(rep.body, posed.vertices[i], posed.keypoints[i], i)
                   for i in range(len(rep.looks))]
     return out
+
+
+def true_attire(recording: str | Path) -> list[dict]:
+    """Each person's attire in a synthetic recording (rows of ``people.json``: id, role, skin_rgb,
+    mask, cap, ...). Recordings made before ``people.json`` existed get it from a replay of the
+    generator's draws."""
+    path = Path(recording) / "people.json"
+    if path.is_file():
+        return json.loads(path.read_text())["people"]
+    from disguisor.synth.or_scene import people_doc
+
+    rep = replay(recording)
+    roles = [p["role"] for p in json.loads((Path(recording) / "annotations.json").read_text())["info"]["people"]]
+    return people_doc([SimpleNamespace(role=r, look=lk) for r, lk in zip(roles, rep.looks, strict=True)])["people"]
