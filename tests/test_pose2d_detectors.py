@@ -44,7 +44,7 @@ def two_people(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def two_people_keypoints(two_people, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("pose2d_kp") / "keypoints2d.json"
-    keypoints_command(two_people, out)
+    keypoints_command(two_people, out, detector="blazepose")
     return out
 
 

@@ -81,8 +81,9 @@ def fit_cmd(
 def keypoints(
     recording: Annotated[Path, typer.Argument(help="Recording folder.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output keypoints2d.json.")] = Path("keypoints2d.json"),
-    detector: Annotated[Optional[str], typer.Option(help="keypoints.detector: blazepose (default), rtmpose or rtmo "
-                                                         "(ONNX, --pose-model), or file (--keypoints-file).")]
+    detector: Annotated[Optional[str], typer.Option(help="keypoints.detector: ensemble (default), movenet, "
+                                                         "blazepose, rtmpose or rtmo (ONNX, --pose-model), or "
+                                                         "file (--keypoints-file).")]
     = None,
     pose_model: Annotated[Optional[Path], typer.Option(help="ONNX model for --detector rtmpose/rtmo.")] = None,
     keypoints_file: Annotated[Optional[Path], typer.Option(help="Precomputed keypoints (COCO keypoint format) "

@@ -170,7 +170,7 @@ def keypoints_from_file(rec: Recording, keypoints_file: str | Path) -> Keypoints
     return Keypoints2D(images=images, detections=detections, info=info)
 
 
-def keypoints_command(recording: str | Path, out_path: str | Path, detector: str = "blazepose",
+def keypoints_command(recording: str | Path, out_path: str | Path, detector: str = "ensemble",
                       pose_model: str | Path | None = None, keypoints_file: str | Path | None = None,
                       params: KeypointsParams | None = None,
                       progress: Callable[[int], None] | None = None) -> Keypoints2D:

@@ -211,14 +211,18 @@ class DedupParams:
 class KeypointsParams:
     """All settings of the 2D keypoint stage (``[keypoints]`` of the pipeline configuration).
 
-    detector: the 2D pose detector (see ``disguisor.pose2d.command.DETECTORS``); ``file``: read
+    detector: the 2D pose detector (see ``disguisor.pose2d.command.DETECTORS``). Default
+    ``ensemble`` (MoveNet MultiPose on the whole image and on crops of the depth proposals and
+    CenterNet boxes, merged per person): on synthetic OR recordings (seeds 0-2) it finds 0.72-0.78
+    of the visible person-views at precision 0.90-0.95, BlazePose 0.62-0.67 at 0.64-0.66
+    (BENCHMARKS.md, "2D people finders"). ``file``: read
     ``file`` (COCO keypoint format, from any tool) instead. pose_model: the ONNX model of the
     ``rtmpose`` / ``rtmo`` detectors (supplied by the user). every: run the detectors on every
     ``every``-th frame only (and the last); 3D tracking carries people over the frames between
     (gap filling, then the head refined against each frame's depth).
     """
 
-    detector: str = "blazepose"
+    detector: str = "ensemble"
     pose_model: Path | None = None
     file: Path | None = None
     every: int = 1
