@@ -75,7 +75,7 @@ def prepare_job(job: Job, out_root: Path, config: PipelineConfig) -> tuple[dict[
     seconds, pid."""
     from disguisor.run import outputs
     from disguisor.run.guard import GuardedOutput
-    from disguisor.run.pipeline import _images_present, prepare_run
+    from disguisor.run.pipeline import images_present, prepare_run
 
     t0 = time.perf_counter()
     out = Path(out_root) / job.name
@@ -88,7 +88,7 @@ def prepare_job(job: Job, out_root: Path, config: PipelineConfig) -> tuple[dict[
         for frame in run.rec.frames:
             record = None if run.redo_frames else outputs.read_frame_record(out, frame)
             if not (record is not None and record.get("key") == run.frame_key
-                    and _images_present(out, run.rec, frame, record)):
+                    and images_present(out, run.rec, frame, record)):
                 pending.append(frame)
         info.update(ok=True, frames=list(run.rec.frames), pending=pending, frame_key=run.frame_key,
                     stage_seconds=run.stage_seconds, warnings=run.warnings)

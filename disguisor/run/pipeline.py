@@ -211,7 +211,7 @@ def render_frames(run: PreparedRun, frames: Sequence[int] | None = None, progres
         with progress("anonymize", len(frames)) as update:
             for k, frame in enumerate(frames):
                 record = None if run.redo_frames else outputs.read_frame_record(run.out, frame)
-                if record is not None and record.get("key") == run.frame_key and _images_present(
+                if record is not None and record.get("key") == run.frame_key and images_present(
                         run.out, run.rec, frame, record):
                     resumed += 1
                 else:
@@ -259,7 +259,8 @@ def _slim(record: dict[str, Any]) -> dict[str, Any]:
     return {k: record.get(k) for k in ("frame", "status", "error", "people", "views", "seconds", "detections")}
 
 
-def _images_present(out: Path, rec: Recording, frame: int, record: dict[str, Any]) -> bool:
+def images_present(out: Path, rec: Recording, frame: int, record: dict[str, Any]) -> bool:
+    """Whether every image a frame's record promises is in ``out`` (a finished frame on resume)."""
     if record.get("status") == "failed":
         return all(outputs.output_image_path(out, c.name, frame).is_file() or "withheld" in
                    record.get("views", {}).get(c.name, {}) or not record["views"].get(c.name, {}).get("blurred")
