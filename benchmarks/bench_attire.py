@@ -53,7 +53,7 @@ def match_tracks(run, rec_dir: Path) -> dict[int, int]:
 
 
 def measure(rec_dir: Path, out_dir: Path) -> list[dict]:
-    cfg = apply_sets(PipelineConfig(), [f"keypoints.file={rec_dir / 'keypoints2d.json'}"])
+    cfg = apply_sets(PipelineConfig(), [f"keypoints.file={rec_dir / 'keypoints2d.json'}", "run.template=auto"])
     run = prepare_run(rec_dir, out_dir, cfg)
     worker = run.worker()
     try:

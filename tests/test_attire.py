@@ -87,8 +87,8 @@ def test_no_estimate_falls_back_to_the_stable_choice():
 
 
 def test_attire_frames_depend_only_on_the_fits():
-    fits = SimpleNamespace(frames={f: [SimpleNamespace(person_id=1)] + ([SimpleNamespace(person_id=2)] if f >= 6 else [])
-                                   for f in range(10)})
+    one, two = SimpleNamespace(person_id=1), SimpleNamespace(person_id=2)
+    fits = SimpleNamespace(frames={f: [one] + ([two] if f >= 6 else []) for f in range(10)})
     assert attire_frames(fits, list(range(10)), 2) == [0, 1, 6, 7]
     # frames listed in another order (a resumed run renders a subset): same choice
     assert attire_frames(fits, list(range(9, -1, -1)), 2) == [0, 1, 6, 7]

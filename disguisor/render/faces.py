@@ -388,12 +388,21 @@ class FaceRenderer:
         tests = self.depth_tests(depth_r, sensor)
         visible, likely, behind = tests.visible, tests.likely, tests.behind
         own_head = np.zeros_like(visible)
-        if p.self_occlusion_margin_m is not None and any(a >= p.self_occlusion_min_angle_deg for _, _, a in group):
+        head_depth = None
+        need_head = p.ring_head_px is not None and method == "template"
+        if need_head or (p.self_occlusion_margin_m is not None
+                         and any(a >= p.self_occlusion_min_angle_deg for _, _, a in group)):
             head_depth = self.render_occluders(camera, [f for f, _, _ in group], (x0, y0, x1, y1))
+        if p.self_occlusion_margin_m is not None and any(a >= p.self_occlusion_min_angle_deg for _, _, a in group):
             if head_depth is not None:
                 own_head = (depth_r > 0) & (head_depth > 0) & (head_depth < depth_r - p.self_occlusion_margin_m)
                 visible &= ~own_head
                 likely &= ~own_head
+        head_region = None
+        if need_head and head_depth is not None:  # faces without a head mesh keep the whole ring
+            head_region = (depth_r > 0) | (head_depth > 0)
+            if p.ring_head_px > 0:
+                head_region = cv2.dilate(np.asarray(head_region, np.uint8), _disk(p.ring_head_px)).astype(bool)
         no_reading = np.ones_like(visible) if sensor is None else ~(np.nan_to_num(sensor, nan=0.0) > 0)
         paint = np.zeros(visible.shape, bool)
         per_face: list[tuple[int, np.ndarray]] = []
@@ -423,6 +432,10 @@ class FaceRenderer:
                 # boundary pixels of clashing colours for the blend (and nothing left between)
                 grown = cv2.morphologyEx(grown.astype(np.uint8), cv2.MORPH_CLOSE, _disk(p.close_px)).astype(bool)
             grown &= vis_i | ~behind
+            if head_region is not None and face.occluder_vertices is not None:
+                # the ring stays on the estimated head (face, skull, ears, jaw): not onto the neck,
+                # shoulders or the background beside the face
+                grown &= vis_i | head_region
             paint |= grown
             missing_template = method == "template" and face.person_id not in with_template
             per_face.append((len(result.faces), grown))

@@ -89,6 +89,7 @@ class FrameWorker:
         self.keypoints = keypoints_by_view(keypoints)
         self.detector = face_detector
         self._template_of: dict[int, Any] = {}
+        self._attire: dict[int, Any] | None = None
         self._landmarker: Any = None  # SCRFD for templates on 2D faces; False when not installed
         # the static background of the detector-free floor, made once per recording (lazily per camera)
         self.floor = floor_background(rec, config.floor) if config.floor.enabled else None
@@ -96,10 +97,35 @@ class FrameWorker:
     def close(self) -> None:
         self.renderer.close()
 
+    def attire(self) -> dict[int, Any]:
+        """person_id -> attire estimate (disguisor/render/attire.py), made once per recording from
+        the first frames each person is seen in (the same whichever frames this run renders)."""
+        if self._attire is None:
+            from disguisor.render.attire import estimate_attire_for_recording
+
+            self._attire = estimate_attire_for_recording(self.rec, self.model, self.fits, self.rays,
+                                                         self.config.refine)
+        return self._attire
+
     def template(self, person_id: int):
         if person_id not in self._template_of:
-            self._template_of[person_id] = choose_template(person_id, self.templates, self.params.template)
+            if self.params.template == "auto":
+                from disguisor.render.attire import choose_by_attire
+
+                est = self.attire().get(person_id) if person_id != TWO_D_PERSON else None
+                self._template_of[person_id] = choose_by_attire(est, self.templates, person_id)
+            else:
+                self._template_of[person_id] = choose_template(person_id, self.templates, self.params.template)
         return self._template_of[person_id]
+
+    def _attire_record(self, person_id: int) -> dict[str, Any]:
+        """The template and (run.template = auto) attire estimate of a person, for the report."""
+        if self.params.method != "template":
+            return {}
+        out: dict[str, Any] = {"template": self.template(person_id).name}
+        if self.params.template == "auto" and person_id in self.attire():
+            out["attire"] = self.attire()[person_id].as_dict()
+        return out
 
     def landmark_faces(self, rgb: np.ndarray):
         """SCRFD's (N, 5) boxes (x, y, w, h, score px) and (N, 5, 2) landmarks of a view (RGB), or
@@ -164,7 +190,7 @@ class FrameWorker:
                 "facing": np.round(face.facing, 4).tolist(), "refined": bool(face.refined),
                 "refine_note": face.note, "refine_translation_mm": round(1000 * reg.translation_m, 1),
                 "refine_rotation_deg": round(reg.rotation_deg, 2), "fitness": round(reg.fitness_after, 3),
-                "cloud_points": int(reg.target_points)})
+                "cloud_points": int(reg.target_points), **self._attire_record(int(face.person_id))})
         fallback = fallback_heads(people or (), {int(b.person_id) for b in posed}, self.params.fail_closed)
         for pid, _, _ in fallback:
             outcome.people.append({"person_id": int(pid), "fallback": "head sphere blurred (no body fit)"})

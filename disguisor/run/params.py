@@ -46,8 +46,13 @@ class RunParams:
     """Settings of the render stage's frame loop (``[run]`` of the pipeline configuration; part
     of the frames' cache key).
 
-    method: how faces are replaced. template: one template name for everyone (None: one per
-    person, stable). also_2d: a 2D face detector whose faces are also hidden (hybrid mode), with
+    method: how faces are replaced. template: "auto" (per person, the template with the mask /
+    cap the person wears and the nearest skin tone, estimated from the first frames the face is
+    seen in: disguisor/render/attire.py), one template name for everyone, or None (default: one
+    per person from a hash of the id, stable). auto is not the default yet: a template with
+    the person's own mask changes fewer pixels of the face box than a bare face, and the pixel
+    check of hidden faces dropped by 1-3 boxes of 42-52 on the synthetic scenarios (BENCHMARKS.md).
+    also_2d: a 2D face detector whose faces are also hidden (hybrid mode), with
     also_2d_weights for detectors that need a file. on_error: what a view of a failed frame
     becomes. video: also write one MP4 per camera. jpeg_quality: of the output images.
     """
