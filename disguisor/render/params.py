@@ -63,9 +63,12 @@ class RenderParams:
     dilate_m / dilate_px / dilate_max_px: the painted region grows by ``dilate_m`` at the face's
       distance (pixels = dilate_m * focal / depth), at least ``dilate_px`` and at most
       ``dilate_max_px`` pixels (template colours extended outward), so that the real face's edge
-      does not peek out where the 3D estimate is off: 2 cm is about the 90th percentile of the
-      face-centre error after refinement on the synthetic scenarios (a 10 degree head-rotation
-      error moves a cheek's edge about that much).
+      does not peek out where the 3D estimate is off. With near-perfect (simulated) 2D keypoints
+      2 cm is about the 90th percentile of the face-centre error after refinement; with the
+      default image detector the head joints are 39-47 mm off (synthetic easy/medium, seed 0), and
+      the faces at least 25% visible whose box pixels changed in every view rose from 0.60 / 0.77
+      (2 cm) to 0.90 (4 cm, easy) and 0.975 / 0.950 (6 cm, easy / medium): 6 cm, privacy first
+      (BENCHMARKS.md, "People finder").
     close_px: the painted region of a face is closed (morphology) with a disk of this radius:
       gaps and fragments left by occluder specks become one region, which blends without
       blotches; 0 switches it off.
@@ -106,7 +109,7 @@ class RenderParams:
     self_occlusion_margin_m: float | None = 0.08
     self_occlusion_min_angle_deg: float = 60.0
     min_rendered_px: int = 1
-    dilate_m: float = 0.02
+    dilate_m: float = 0.06
     dilate_px: int = 3
     dilate_max_px: int = 40
     ring_background_margin_m: float = 0.25
