@@ -507,7 +507,7 @@ def test_own_head_hides_the_face_behind_it():
 def test_dilation_follows_distance():
     from disguisor.render.faces import FaceRenderer
 
-    p = RenderParams()
+    p = replace(RenderParams(), dilate_m=0.02)
     with FaceRenderer([make_camera()], p) as r:
         cam = r.gl.cameras[0]
         near, far = quad_face(centre=(0.0, 0.5, FACE_Z)), quad_face(centre=(0.0, 20.0, FACE_Z))
@@ -577,8 +577,8 @@ def test_painted_region_is_closed_over_thin_gaps():
     tpl = {1: quadrant_template()}
     depth = np.full((H, W), 1.0, np.float32)
     depth[:, 152:167] = 0.6  # a 15 px wide pole 40 cm in front of the face: splits it in two
-    with FaceRenderer([cam], RenderParams(blend="paste", close_px=0)) as open_, \
-            FaceRenderer([cam], RenderParams(blend="paste")) as closed:
+    with FaceRenderer([cam], RenderParams(blend="paste", close_px=0, dilate_m=0.02)) as open_, \
+            FaceRenderer([cam], RenderParams(blend="paste", dilate_m=0.02)) as closed:
         a = open_.anonymize_view(img, depth, cam, [face], tpl)
         b = closed.anonymize_view(img, depth, cam, [face], tpl)
     rows = np.nonzero(a.mask.any(axis=1))[0]

@@ -217,7 +217,7 @@ def test_render_settings_from_the_command_line(synth_rec, first_run, tmp_path):
     out = tmp_path / "wide"
     shutil.copytree(out0, out)
     result = cli("run", synth_rec, "-o", out, "--keypoints", synth_rec / "keypoints2d.json",
-                 "--set", "render.dilate_m=0.05", "--set", "render.dilate_px=6")
+                 "--set", "render.dilate_m=0.12", "--set", "render.dilate_px=6")
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["stage_seconds"]["fit"] == 0.0 and report["resumed_frames"] == 0
