@@ -303,7 +303,10 @@ def test_template_replacement_removes_a_real_identity(id_model, face_rec):
     t = QualityParams().identity_threshold
     for blend in ("poisson", "paste"):
         o = outcome[blend]
-        assert o.original_found and not o.detected and o.distance_forced > t, (blend, o)
+        # the template itself may be found as a face (a bigger painted region is a whole face); it
+        # must not be the original person
+        assert o.original_found and o.distance_forced > t, (blend, o)
+        assert not o.detected or o.distance_detected > t, (blend, o)
     leak = outcome["mixed"]
     assert leak.detected and leak.distance_forced < t < outcome["poisson"].distance_forced
 
