@@ -459,6 +459,25 @@ def test_median_gate_removes_spikes_and_keeps_steps():
     assert abs(smooth[13, 1, 0] - 0.0) < 0.1 and abs(smooth[16, 1, 0] - 0.3) < 0.1   # the step stays
 
 
+def test_a_still_person_the_detectors_lose_is_held_a_walker_is_not():
+    """A person standing still whom no camera sees any more keeps a 3D head for hold_frames frame
+    numbers (lower confidence); a walker who disappears is not carried on."""
+    still = _walker((-1.0, 0.5), (1e-9, 0.0), 20)
+    walker = _walker((1.5, -1.0), (0.0, 0.05), 20, 1.6)
+    gt = np.stack([still, walker], axis=1)
+    seen = gt.copy()
+    seen[12:, :] = np.nan                          # both lost after frame 11
+    sim = simulate_detections(CALIB, seen, np.random.default_rng(31), noise_px=2.0)
+    poses = estimate_poses3d(CALIB, sim.keypoints, tracking=TrackingParams(hold_frames=5))
+    counts = [len(f.people) for f in poses.frames]
+    assert counts[:12] == [2] * 12 and counts[12:17] == [1] * 5 and counts[17:] == [0] * 3
+    held = poses.frames[14].people[0]
+    assert np.nanmean(np.linalg.norm(held.joints - still[14], axis=-1)) < 0.05
+    assert held.confidence.max() <= 0.5
+    off = estimate_poses3d(CALIB, sim.keypoints, tracking=TrackingParams(hold_frames=0))
+    assert [len(f.people) for f in off.frames][12:] == [0] * 8
+
+
 def test_gap_longer_than_max_gap_is_not_filled():
     pts = np.zeros((20, 1, 3))
     pts[5:17] = np.nan                            # 12 missing

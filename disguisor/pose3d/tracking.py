@@ -157,6 +157,52 @@ def track_arrays(track: Track, frames: Sequence[int],
     return samples, pts, conf
 
 
+def _still(pts: np.ndarray, times: np.ndarray, max_speed: float) -> bool:
+    """Whether a track's joints ``pts`` (T, 17, 3) at frame numbers ``times`` moved at most
+    ``max_speed`` metres per frame number between its first and last sample: the median over the
+    joints known at both (robust to a detector that reads different joints in each frame)."""
+    ok = np.isfinite(pts[..., 0]).any(axis=1)
+    if ok.sum() < 2:
+        return False
+    first, last = pts[ok][0], pts[ok][-1]
+    span = float(times[ok][-1] - times[ok][0])
+    moved = np.linalg.norm(last - first, axis=1)
+    moved = moved[np.isfinite(moved)]
+    return span > 0 and len(moved) >= 3 and float(np.median(moved)) <= max_speed * span
+
+
+def hold_still_track(track: Track, frames: Sequence[int], samples: np.ndarray, pts: np.ndarray, conf: np.ndarray,
+                     params: TrackingParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A nearly still track held in place for up to ``params.hold_frames`` frame numbers beyond its
+    ends (see :class:`TrackingParams`); returns the extended (samples, joints, confidence)."""
+    if params.hold_frames <= 0 or len(samples) < 2:
+        return samples, pts, conf
+    frames_arr = np.asarray(frames)
+    times = frames_arr[samples]
+    n = max(params.outlier_window, 2)
+    before = np.flatnonzero((frames_arr < times[0]) & (frames_arr >= times[0] - params.hold_frames))
+    after = np.flatnonzero((frames_arr > times[-1]) & (frames_arr <= times[-1] + params.hold_frames))
+    scale = params.interpolated_confidence_scale
+    head = tail = None
+    if len(after) and _still(pts[-n:], times[-n:], params.hold_max_speed_m_per_frame):
+        tail = after
+    if len(before) and _still(pts[:n], times[:n], params.hold_max_speed_m_per_frame):
+        head = before
+    if head is None and tail is None:
+        return samples, pts, conf
+    parts_s, parts_p, parts_c = [], [], []
+    if head is not None:
+        parts_s.append(head)
+        parts_p.append(np.repeat(pts[:1], len(head), axis=0))
+        parts_c.append(np.repeat(conf[:1] * scale, len(head), axis=0))
+    parts_s.append(samples), parts_p.append(pts), parts_c.append(conf)
+    if tail is not None:
+        parts_s.append(tail)
+        parts_p.append(np.repeat(pts[-1:], len(tail), axis=0))
+        parts_c.append(np.repeat(conf[-1:] * scale, len(tail), axis=0))
+    return np.concatenate(parts_s), np.concatenate(parts_p), np.concatenate(parts_c)
+
+
 def build_poses(frames: Sequence[int], tracks: Sequence[Track], params: TrackingParams | None = None) -> Poses3D:
     """Turn linked tracks into :class:`Poses3D` over ``frames`` (the processed frame numbers, increasing)."""
     params = params or TrackingParams()
@@ -166,6 +212,7 @@ def build_poses(frames: Sequence[int], tracks: Sequence[Track], params: Tracking
         if len(tr.times) < params.min_track_frames:
             continue
         samples, pts, conf = track_arrays(tr, frames, params)
+        samples, pts, conf = hold_still_track(tr, frames, samples, pts, conf, params)
         pid, next_id = next_id, next_id + 1
         for k, sample in enumerate(samples):
             if np.isfinite(pts[k, :, 0]).any():
