@@ -9,6 +9,21 @@ from typing import Annotated, Optional
 import typer
 
 from disguisor.batch.engine import DEFAULT_CHUNK_FRAMES, MAX_RETRIES, EngineOptions, JobState, Progress
+from disguisor.cli.base import (
+    Also2dOpt,
+    Also2dWeightsOpt,
+    ConfigOpt,
+    DetectorOpt,
+    FromOpt,
+    MethodOpt,
+    ModelOpt,
+    OnErrorOpt,
+    PoseModelOpt,
+    SetOpt,
+    SmplDirOpt,
+    TemplateOpt,
+    VideoOpt,
+)
 
 
 class RichProgress(Progress):
@@ -60,26 +75,10 @@ def batch_cmd(
                                                           "resumes.")],
     keypoints: Annotated[Optional[Path], typer.Option(help="Precomputed 2D keypoints; a relative path lies in each "
                                                            "recording's folder (keypoints.file).")] = None,
-    detector: Annotated[Optional[str], typer.Option(help="2D pose detector when no --keypoints "
-                                                         "(keypoints.detector).")] = None,
-    pose_model: Annotated[Optional[Path], typer.Option(help="ONNX model for --detector rtmpose/rtmo.")] = None,
-    model: Annotated[Optional[str], typer.Option(help="Body model: anny or smpl (fit.model).")] = None,
-    smpl_dir: Annotated[Optional[Path], typer.Option(help="Folder with the SMPL model files (fit.smpl_dir).")]
-    = None,
-    method: Annotated[Optional[str], typer.Option(help="How faces are hidden: template, blur, pixelate, blacken "
-                                                       "(run.method).")] = None,
-    template: Annotated[Optional[str], typer.Option(help="One template name for everyone (run.template).")] = None,
-    also_2d: Annotated[Optional[str], typer.Option("--also-2d", help="Hybrid mode: also hide the faces this 2D "
-                                                   "face detector finds.")] = None,
-    also_2d_weights: Annotated[Optional[Path], typer.Option(help="Weights for --also-2d dsfd.")] = None,
-    on_error: Annotated[Optional[str], typer.Option(help="Views of a failed frame: blur or withhold "
-                                                         "(run.on_error).")] = None,
-    video: Annotated[Optional[bool], typer.Option("--video", help="Also write one MP4 per camera.")] = None,
-    from_stage: Annotated[Optional[str], typer.Option("--from", help="Rerun from this stage: keypoints, pose3d, "
-                                                      "fit, render.")] = None,
-    config_file: Annotated[Optional[Path], typer.Option("--config", help="TOML configuration file.")] = None,
-    sets: Annotated[Optional[list[str]], typer.Option("--set", help="Change one setting, SECTION.FIELD=VALUE "
-                                                      "(repeatable).")] = None,
+    detector: DetectorOpt = None, pose_model: PoseModelOpt = None, model: ModelOpt = None,
+    smpl_dir: SmplDirOpt = None, method: MethodOpt = None, template: TemplateOpt = None, also_2d: Also2dOpt = None,
+    also_2d_weights: Also2dWeightsOpt = None, on_error: OnErrorOpt = None, video: VideoOpt = None,
+    from_stage: FromOpt = None, config_file: ConfigOpt = None, sets: SetOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be done; start nothing.")] = False,
     workers: Annotated[Optional[int], typer.Option(min=1, help="Tasks at once (local: CPU workers of the "
                                                    "instance started; default: the machine's cores).")] = None,

@@ -88,3 +88,23 @@ def _config(config_file: Path | None, sets: list[str] | None, **flags: object):
 
     shorthand = [f"{name.replace('__', '.')}={value}" for name, value in flags.items() if value is not None]
     return make_config(config_file, [*shorthand, *(sets or [])])
+
+
+# Options of `run` that are shorthands for one setting each, shared by `run` and `batch`.
+DetectorOpt = Annotated[Optional[str], typer.Option(help="2D pose detector when no --keypoints: ensemble (default), "
+                                                         "movenet, blazepose, rtmpose, rtmo (keypoints.detector).")]
+PoseModelOpt = Annotated[Optional[Path], typer.Option(help="ONNX model for --detector rtmpose/rtmo.")]
+ModelOpt = Annotated[Optional[str], typer.Option(help="Body model: anny or smpl (fit.model).")]
+SmplDirOpt = Annotated[Optional[Path], typer.Option(help="Folder with the SMPL model files (fit.smpl_dir).")]
+MethodOpt = Annotated[Optional[str], typer.Option(help="How faces are hidden: template, blur, pixelate, blacken "
+                                                       "(run.method).")]
+TemplateOpt = Annotated[Optional[str], typer.Option(help="One template name for everyone, or auto (attire-aware) "
+                                                         "(run.template; default: one per person, stable).")]
+Also2dOpt = Annotated[Optional[str], typer.Option("--also-2d", help="Hybrid mode: also hide the faces this 2D face "
+                                                  "detector finds (centerface, blazeface, scrfd, dlib, dsfd).")]
+Also2dWeightsOpt = Annotated[Optional[Path], typer.Option(help="Weights for --also-2d dsfd.")]
+OnErrorOpt = Annotated[Optional[str], typer.Option(help="Views of a frame that failed: blur (written fully blurred) "
+                                                        "or withhold (not written) (run.on_error).")]
+VideoOpt = Annotated[Optional[bool], typer.Option("--video", help="Also write one MP4 per camera (run.video).")]
+FromOpt = Annotated[Optional[str], typer.Option("--from", help="Rerun from this stage: keypoints, pose3d, fit, "
+                                                "render.")]

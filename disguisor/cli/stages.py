@@ -7,7 +7,25 @@ from typing import Annotated, Optional
 
 import typer
 
-from disguisor.cli.base import ConfigOpt, SetOpt, _config, _progress, _say, app
+from disguisor.cli.base import (
+    Also2dOpt,
+    Also2dWeightsOpt,
+    ConfigOpt,
+    DetectorOpt,
+    FromOpt,
+    MethodOpt,
+    ModelOpt,
+    OnErrorOpt,
+    PoseModelOpt,
+    SetOpt,
+    SmplDirOpt,
+    TemplateOpt,
+    VideoOpt,
+    _config,
+    _progress,
+    _say,
+    app,
+)
 from disguisor.errors import InputError
 
 config_app = typer.Typer(help="The pipeline configuration.", no_args_is_help=True)
@@ -130,26 +148,10 @@ def run_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created; a rerun resumes it).")],
     keypoints: Annotated[Optional[Path], typer.Option(help="Precomputed 2D keypoints (COCO keypoint format) "
                                                            "instead of running a detector (keypoints.file).")] = None,
-    detector: Annotated[Optional[str], typer.Option(help="2D pose detector when no --keypoints "
-                                                         "(keypoints.detector).")] = None,
-    pose_model: Annotated[Optional[Path], typer.Option(help="ONNX model for --detector rtmpose/rtmo.")] = None,
-    model: Annotated[Optional[str], typer.Option(help="Body model: anny or smpl (fit.model).")] = None,
-    smpl_dir: Annotated[Optional[Path], typer.Option(help="Folder with the SMPL model files (fit.smpl_dir).")]
-    = None,
-    method: Annotated[Optional[str], typer.Option(help="How faces are hidden: template, blur, pixelate, blacken "
-                                                       "(run.method).")] = None,
-    template: Annotated[Optional[str], typer.Option(help="One template name for everyone (run.template; default: "
-                                                         "one per person, stable over the recording).")] = None,
-    also_2d: Annotated[Optional[str], typer.Option("--also-2d", help="Hybrid mode: also hide the faces this 2D "
-                                                   "face detector finds (centerface, blazeface, dlib, dsfd).")]
-    = None,
-    also_2d_weights: Annotated[Optional[Path], typer.Option(help="Weights for --also-2d dsfd.")] = None,
-    on_error: Annotated[Optional[str], typer.Option(help="Views of a frame that failed: blur (written fully "
-                                                         "blurred) or withhold (not written) (run.on_error).")]
-    = None,
-    video: Annotated[Optional[bool], typer.Option("--video", help="Also write one MP4 per camera.")] = None,
-    from_stage: Annotated[Optional[str], typer.Option("--from", help="Rerun from this stage: keypoints, pose3d, "
-                                                      "fit, render.")] = None,
+    detector: DetectorOpt = None, pose_model: PoseModelOpt = None, model: ModelOpt = None,
+    smpl_dir: SmplDirOpt = None, method: MethodOpt = None, template: TemplateOpt = None, also_2d: Also2dOpt = None,
+    also_2d_weights: Also2dWeightsOpt = None, on_error: OnErrorOpt = None, video: VideoOpt = None,
+    from_stage: FromOpt = None,
     config_file: ConfigOpt = None, sets: SetOpt = None,
 ) -> None:
     """Anonymize every face of a recording: keypoints, 3D poses, body fit, head refinement, render, blend."""

@@ -22,6 +22,7 @@ from disguisor.config import ROTATION_TOLERANCE
 from disguisor.errors import InputError
 from disguisor.geometry import rotation_error
 from disguisor.io.atomic import atomic_write_text
+from disguisor.io.jsonfields import read_json
 
 CAMERA_ROLES = ("workflow", "surgical")
 
@@ -174,13 +175,7 @@ def calibration_from_json(data: Any, source: str | Path = "calibration.json") ->
 def load_calibration(path: str | Path) -> Calibration:
     """Read and validate ``calibration.json``; raises :class:`InputError` on any problem."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "file not found")
-    try:
-        data = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(path, f"not valid JSON ({exc})") from None
-    return calibration_from_json(data, source=path)
+    return calibration_from_json(read_json(path), source=path)
 
 
 def save_calibration(calibration: Calibration, path: str | Path) -> None:

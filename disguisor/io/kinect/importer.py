@@ -16,6 +16,7 @@ from disguisor.errors import InputError
 from disguisor.geometry import rotation_error
 from disguisor.io.atomic import atomic_write_bytes, atomic_write_text, staged_output_dir, write_image
 from disguisor.io.calibration import CAMERA_ROLES, Calibration, Camera
+from disguisor.io.jsonfields import read_json
 from disguisor.io.kinect.calibration import KINECT_DEPTH_RANGE_M
 from disguisor.io.kinect.mkv import KinectCapture, KinectRecording
 from disguisor.io.kinect.registration import DepthToColor
@@ -47,12 +48,7 @@ def load_extrinsics(path: str | Path) -> dict[str, dict]:
     translations are metres, world z up.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "file not found")
-    try:
-        data = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(path, f"not valid JSON ({exc})") from None
+    data = read_json(path)
     cams = data.get("cameras") if isinstance(data, dict) else None
     if not isinstance(cams, dict) or not cams:
         raise InputError(path, "expected an object of cameras keyed by name or serial", field="cameras")
