@@ -398,7 +398,7 @@ def test_cli_keypoints_then_pose3d(two_people, tmp_path):
     assert res.exit_code == 0, res.output
     rec = open_recording(two_people)
     kp = load_keypoints(out, rec.calibration)
-    assert len(kp.images) == 4 and kp.info["detector"] == "blazepose"
+    assert len(kp.images) == 4 and kp.info["detector"] == "ensemble"  # the default
     poses = pose3d_command(two_people, out, tmp_path / "poses3d.json")
     gt = _gt(two_people)
     people = poses.frames[0].people

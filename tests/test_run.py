@@ -185,7 +185,15 @@ def test_run_on_an_imported_kinect_recording(kinect_sample, tmp_path):
 
     rec = tmp_path / "kinect"
     import_kinect([kinect_sample], rec)
-    res = cli("run", rec, "-o", tmp_path / "out")
+    # the default detector: no person in the sample, nothing hidden but what the face detector finds
+    res = cli("run", rec, "-o", tmp_path / "default")
+    assert res.returncode == 0, res.stderr
+    report = json.loads((tmp_path / "default" / "report.json").read_text())
+    assert any("only one camera" in w for w in report["warnings"])
+    assert {d["source"] for d in json.loads((tmp_path / "default" / "detections.json").read_text())} <= {
+        "2d:centerface", "2d-head"}
+    # BlazePose, which takes a drawing for a person
+    res = cli("run", rec, "-o", tmp_path / "out", "--detector", "blazepose")
     assert res.returncode == 0, res.stderr
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert any("only one camera" in w for w in report["warnings"])
