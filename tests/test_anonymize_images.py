@@ -125,6 +125,7 @@ def _cli(*args) -> subprocess.CompletedProcess:
 
 
 @needs_scrfd
+@pytest.mark.slow
 def test_anonymize_images_folder_and_video(tmp_path):
     import av
 
@@ -162,6 +163,7 @@ def test_anonymize_images_folder_and_video(tmp_path):
     assert json.loads((blur_out / "detections.json").read_text())[0]["hidden_by"] == "blur"
 
 
+@pytest.mark.slow
 def test_anonymize_images_bad_input_is_one_line(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
     proc = _cli("anonymize-images", tmp_path / "notes.txt", "-o", tmp_path / "o")

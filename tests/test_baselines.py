@@ -116,6 +116,7 @@ def dsfd_file(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_dsfd_loads_and_detects_well_formed_boxes(dsfd_file):
     net = load_dsfd(dsfd_file)
     assert [len(net.layer1[4]), len(net.layer2[0]), len(net.layer3[0]), len(net.layer4[0])] == [1, 1, 1, 1]
@@ -146,6 +147,7 @@ def _placeholder_state(drop: str | None = None, rename: str | None = None) -> di
     return state
 
 
+@pytest.mark.slow
 def test_dsfd_key_errors_name_file_and_key(tmp_path):
     path = tmp_path / "bad.pth"
     torch.save(_placeholder_state(drop="smooth2.weight"), path)

@@ -25,6 +25,7 @@ def test_help(command):
     assert "Usage" in res.stdout
 
 
+@pytest.mark.slow
 def test_synth_info_fuse(tmp_path):
     rec = tmp_path / "rec"
     res = run("--quiet", "synth", rec, "--frames", "2", "--cameras", "3", "--size", "320x180")
@@ -47,6 +48,7 @@ def test_synth_info_fuse(tmp_path):
     assert sheet[112:, 400:].max() == 0  # the empty fourth cell
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes(tmp_path):
     for name in ("a", "b"):
         assert run("-q", "synth", tmp_path / name, "--frames", "1", "--cameras", "1", "--size", "160x90",
@@ -65,6 +67,7 @@ def _one_line_error(res, *words):
         assert w in lines[0], (w, lines[0])
 
 
+@pytest.mark.slow
 def test_bad_input_gives_one_line_and_exit_2(tmp_path):
     _one_line_error(run("info", tmp_path / "nothing"), "nothing", "recording folder not found")
     rec = tmp_path / "rec"
@@ -81,6 +84,7 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path):
     assert not (tmp_path / "o").exists() and not (tmp_path / "s").exists()
 
 
+@pytest.mark.slow
 def test_synth_refuses_to_overwrite(tmp_path):
     rec = tmp_path / "rec"
     assert run("-q", "synth", rec, "--frames", "1", "--cameras", "1", "--size", "160x90").returncode == 0

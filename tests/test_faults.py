@@ -38,6 +38,8 @@ from disguisor.run.pipeline import run_pipeline
 from disguisor.settings import PipelineConfig
 from disguisor.synth.or_scene import generate_or_recording
 
+pytestmark = pytest.mark.slow  # whole pipeline runs / subprocesses: `pytest -m "not slow"` skips them
+
 ROOT = Path(__file__).resolve().parents[1]
 LEAK_SHARE = 0.25  # a face box counts as changed when this share of its pixels changed
 

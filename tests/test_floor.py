@@ -15,6 +15,8 @@ from disguisor.pose2d.floor import FloorParams, depth_heads, find_heads, floor_b
 from disguisor.synth.or_scene import generate_or_recording
 from disguisor.synth.scenarios import SCENARIOS
 
+pytestmark = pytest.mark.slow  # whole pipeline runs / subprocesses: `pytest -m "not slow"` skips them
+
 EARS = [3, 4]   # COCO-17 left/right ear: their midpoint is the head centre
 
 

@@ -14,6 +14,8 @@ import pytest
 from disguisor.facedet.scrfd import MODEL_FILE
 from disguisor.quality import photo_identity as pi
 
+pytestmark = pytest.mark.slow  # whole pipeline runs / subprocesses: `pytest -m "not slow"` skips them
+
 PHOTOS = Path(__file__).resolve().parents[1] / "benchmarks" / "photos"
 
 

@@ -195,6 +195,7 @@ def test_inception_has_the_fid_layout():
     assert all(m.eps == 0.001 for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d))
 
 
+@pytest.mark.slow
 def test_inception_fid_loading_properties_and_errors(inception_dir, tmp_path):
     from disguisor.quality.inception import FEATURE_DIM, inception_features
 
@@ -222,6 +223,7 @@ def test_inception_fid_loading_properties_and_errors(inception_dir, tmp_path):
         load_deep_metrics(bad)
 
 
+@pytest.mark.slow
 def test_quality_command_reports_inception_fid(face_rec, alex_dir, inception_dir, tmp_path):
     weights = tmp_path / "weights"
     shutil.copytree(alex_dir, weights)

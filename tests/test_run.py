@@ -22,6 +22,8 @@ from disguisor.run.pipeline import run_pipeline
 from disguisor.settings import PipelineConfig
 from disguisor.synth.or_scene import generate_or_recording
 
+pytestmark = pytest.mark.slow  # whole pipeline runs / subprocesses: `pytest -m "not slow"` skips them
+
 FRAMES = 3
 
 

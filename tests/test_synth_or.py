@@ -17,6 +17,8 @@ from disguisor.synth.room import LightSpec
 from disguisor.synth.scenarios import SCENARIOS
 from disguisor.synth.sensor import DepthSensorModel
 
+pytestmark = pytest.mark.slow  # whole pipeline runs / subprocesses: `pytest -m "not slow"` skips them
+
 SIZE = (640, 360)
 
 
