@@ -88,8 +88,12 @@ class RenderParams:
       stronger of template and image gradient, like seamlessClone MIXED_CLONE: better texture
       continuity, but the original's edges - eyes, mouth, wrinkles - show through: an
       identity leak; not recommended) or "paste" (no blending).
-    blend_regularization: weight pulling the Poisson solution towards the template (keeps the
-      system well posed for regions with no boundary; negligible otherwise).
+    blend_regularization: weight pulling the Poisson solution towards the template's own colours
+      (screened Poisson: the boundary's colour correction fades over ~1/sqrt(weight) pixels).
+      1e-7 keeps the image's colours across the whole face (a masked face replaced by a masked
+      template then changes too few pixels to count as hidden); 0.02 (~7 px) keeps a seamless
+      edge and shows the template inside: faces at least 25% visible hidden in every view (pixel
+      check, default detector, synthetic seed 1) easy 0.925 -> 0.975, medium 0.783 -> 0.883.
     shading_ambient / shading_diffuse: per-vertex relief shading of the template, from a light
       above and in front of the face (head frame), multiplies the template colour.
     obfuscation: settings of the blur / pixelate / blacken methods.
@@ -117,7 +121,7 @@ class RenderParams:
     ring_head_px: int | None = None
     crop_margin_px: int = 8
     blend: str = "poisson"
-    blend_regularization: float = 1e-7
+    blend_regularization: float = 0.02
     shading_ambient: float = 0.72
     shading_diffuse: float = 0.34
     obfuscation: ObfuscationParams = ObfuscationParams()
