@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,15 @@ from disguisor.synth.generate import write_box_room
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 KINECT_SAMPLE = SHARED / "data" / "azure_kinect_sample.mkv"
+
+
+def disguisor_cli(*args, timeout: float = 600, cwd: Path | None = ROOT, columns: int = 200,
+                  **kwargs) -> subprocess.CompletedProcess:
+    """The real command line in a child process (its entry point turns errors into one line),
+    output captured as text; a wide terminal so tables are not wrapped."""
+    env = dict(os.environ, COLUMNS=str(columns))
+    return subprocess.run([sys.executable, "-m", "disguisor", *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=timeout, cwd=cwd, **kwargs)
 
 
 @pytest.fixture(scope="session")

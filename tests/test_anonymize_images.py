@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from disguisor.facedet.scrfd import MODEL_FILE
 from disguisor.render.face2d import Face2DParams, canonical_points, landmark_check, paint_template, similarity
 from disguisor.render.templates import load_templates
+from tests.conftest import disguisor_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ROOT / "benchmarks" / "photos"
@@ -120,8 +120,7 @@ def _make_video(path: Path, frames: int = 6) -> None:
 
 
 def _cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "disguisor", *map(str, args)], capture_output=True, text=True,
-                          timeout=300)
+    return disguisor_cli(*args, timeout=300)
 
 
 @needs_scrfd

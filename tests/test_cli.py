@@ -1,20 +1,17 @@
 """The command line: help everywhere, one-line errors with exit code 2, commands that work."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import disguisor_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(*args, cwd=None):
-    env = dict(os.environ, COLUMNS="120")
-    return subprocess.run([sys.executable, "-m", "disguisor", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=300)
+    return disguisor_cli(*args, cwd=cwd, columns=120, timeout=300)
 
 
 @pytest.mark.parametrize("command", [[], ["info"], ["fuse"], ["preview"], ["synth"], ["eval"], ["import"],

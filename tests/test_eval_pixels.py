@@ -4,10 +4,8 @@ whose pixels were actually changed, per view and holistically, without trusting 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from disguisor.errors import InputError
 from disguisor.evaluate import load_ground_truth
 from disguisor.evaluate.pixels import PixelParams, box_pixels, changed_shares, measure_pixel_privacy
 from disguisor.synth.or_scene import generate_or_recording
+from tests.conftest import disguisor_cli
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,8 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     """The real command line (errors are turned into one line by the entry point, not by typer)."""
-    return subprocess.run([sys.executable, "-m", "disguisor", *args], capture_output=True, text=True,
-                          env=dict(os.environ, COLUMNS="200"), timeout=300, cwd=ROOT)
+    return disguisor_cli(*args, timeout=300)
 
 
 # --- the pure function --------------------------------------------------------------------------------

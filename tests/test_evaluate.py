@@ -3,9 +3,6 @@ breakdowns, validation errors and the ``disguisor eval`` command. Expected numbe
 out by hand in the comments."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +21,7 @@ from disguisor.evaluate import (
     predictions_from_json,
 )
 from disguisor.evaluate.report import result_to_json
+from tests.conftest import disguisor_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -443,9 +441,7 @@ def test_evaluate_refuses_bad_threshold():
 # --- command line ---------------------------------------------------------------------------
 
 def _cli(*args):
-    env = dict(os.environ, COLUMNS="200")
-    return subprocess.run([sys.executable, "-m", "disguisor", *map(str, args)], capture_output=True, text=True,
-                          env=env, timeout=300, cwd=ROOT)
+    return disguisor_cli(*args, timeout=300)
 
 
 def _one_line_error(res, *words):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -21,6 +20,7 @@ from disguisor.run.params import FailClosedParams, RunParams
 from disguisor.run.pipeline import run_pipeline
 from disguisor.settings import PipelineConfig
 from disguisor.synth.or_scene import generate_or_recording
+from tests.conftest import disguisor_cli
 
 pytestmark = pytest.mark.slow  # whole pipeline runs / subprocesses: `pytest -m "not slow"` skips them
 
@@ -47,8 +47,7 @@ def first_run(synth_rec, tmp_path_factory) -> tuple[Path, object]:
 
 
 def cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "disguisor", *map(str, args)], capture_output=True, text=True,
-                          timeout=600)
+    return disguisor_cli(*args, cwd=None)
 
 
 def _images(folder: Path) -> dict[str, bytes]:
