@@ -52,8 +52,15 @@ def iou(a: Iterable[float], b: Iterable[float]) -> float:
 
 
 def iou_xyxy(a: Iterable[float], b: Iterable[float]) -> float:
-    """IoU of two ``xyxy`` boxes."""
-    return iou(xyxy_to_xywh(np.asarray(list(a))), xyxy_to_xywh(np.asarray(list(b))))
+    """IoU of two ``xyxy`` boxes (scalar arithmetic on the corners: no round trip through widths,
+    so a detector's box decisions do not move by a rounding)."""
+    ax0, ay0, ax1, ay1 = (float(v) for v in a)
+    bx0, by0, bx1, by1 = (float(v) for v in b)
+    iw = max(0.0, min(ax1, bx1) - max(ax0, bx0))
+    ih = max(0.0, min(ay1, by1) - max(ay0, by0))
+    inter = iw * ih
+    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def nms_xywh(boxes: np.ndarray, iou_threshold: float) -> np.ndarray:

@@ -112,9 +112,12 @@ def entries(data: Mapping[str, Any], key: str, source: str | Path) -> list[Any]:
     return value
 
 
-def check_header(data: Any, source: str | Path, file_format: str, version: int, required: tuple[str, ...]) -> None:
-    """A stage file's top level: a JSON object with ``required`` keys, its ``format`` and a
-    ``version`` this reader knows, and ``units`` of metres when present."""
+def check_header(data: Any, source: str | Path, file_format: str, version: int | tuple[int, ...],
+                 required: tuple[str, ...]) -> None:
+    """A stage file's top level (the one check of every versioned stage file: poses3d.json,
+    bodies.json, faces.json): a JSON object with ``required`` keys, its ``format`` and a
+    ``version`` this reader knows (one, or a tuple of readable versions), and ``units`` of metres
+    when present."""
     if not isinstance(data, dict):
         raise InputError(source, "expected a JSON object", field="(top level)")
     for key in ("format", "version", *required):
@@ -122,9 +125,10 @@ def check_header(data: Any, source: str | Path, file_format: str, version: int, 
             raise InputError(source, "missing required field", field=key)
     if data["format"] != file_format:
         raise InputError(source, f"expected {file_format!r}, not {show(data['format'])}", field="format")
-    if data["version"] != version:
-        raise InputError(source, f"unsupported version {show(data['version'])} (this reader knows {version})",
-                         field="version")
+    readable = version if isinstance(version, tuple) else (version,)
+    if isinstance(data["version"], bool) or data["version"] not in readable:
+        raise InputError(source, f"unsupported version {show(data['version'])} (this reader knows "
+                         f"{', '.join(map(str, readable))})", field="version")
     if "units" in data and data["units"] != "metre":
         raise InputError(source, f"must be 'metre', not {show(data['units'])}", field="units")
 

@@ -12,6 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
+from disguisor.boxes import iou_xyxy as box_iou  # noqa: F401  (the one IoU; used by the detectors)
 from disguisor.coco import COCO_FLIP, COCO_SIGMAS, HEAD_JOINTS, NUM_JOINTS
 
 Box = tuple[float, float, float, float]
@@ -172,15 +173,6 @@ def merge_poses(poses: Sequence[PersonPose], oks_threshold: float, iou_threshold
         assert box is not None
         merged.append(PersonPose(keypoints=kp, score=lead.score, box=box))
     return merged
-
-
-def box_iou(a: Box, b: Box) -> float:
-    """Intersection over union of two ``(x0, y0, x1, y1)`` boxes."""
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def box_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:

@@ -37,6 +37,7 @@ import numpy as np
 
 from disguisor.errors import InputError
 from disguisor.io.atomic import atomic_write_bytes, atomic_write_text
+from disguisor.io.jsonfields import check_header, read_json
 from disguisor.refine.register import HeadRegistration
 from disguisor.refine.surface import FaceSurface
 
@@ -134,17 +135,8 @@ def load_faces(path: str | Path) -> dict[int, list[tuple[FaceSurface, dict | Non
     Raises :class:`InputError` naming the file and entry for anything malformed.
     """
     path = Path(path)
-    try:
-        index = json.loads(path.read_text())
-    except FileNotFoundError as e:
-        raise InputError(path, "file not found") from e
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(path, f"not valid JSON: {e}") from e
-    if not isinstance(index, dict) or index.get("format") != FORMAT:
-        raise InputError(path, f"not a {FORMAT} file", field="format")
-    if index.get("version") not in READABLE_VERSIONS:
-        raise InputError(path, f"unsupported version {index.get('version')!r} (readable: "
-                         f"{', '.join(map(str, READABLE_VERSIONS))})", field="version")
+    index = read_json(path)
+    check_header(index, path, FORMAT, tuple(READABLE_VERSIONS), ("arrays", "topologies"))
     arrays_name = index.get("arrays")
     if not isinstance(arrays_name, str) or "/" in arrays_name or "\\" in arrays_name:
         raise InputError(path, "must be a file name beside the index", field="arrays")
