@@ -586,3 +586,27 @@ def test_painted_region_is_closed_over_thin_gaps():
     # the dilation (6 px here) leaves a 3 px gap, which closing paints over
     assert not a.mask[mid, 159] and b.mask[mid, 159]
     assert not (a.mask & ~b.mask).any() and b.faces[0].bbox == a.faces[0].bbox
+
+
+def test_face_just_outside_the_image_gets_its_margin_blurred_inside():
+    """A face estimated just beyond the image border renders nothing, but its privacy margin
+    reaches into the image: that strip is blurred (the real face may show there); a face fully
+    inside the image but hidden by a nearer one is no border case."""
+    from disguisor.render.faces import FaceRenderer
+
+    cam = make_camera()
+    img = textured_image(21)
+    # 1 m from the camera, f = 300: the image spans x in [-0.53, 0.53] m; this face spans 0.56-0.76 m
+    outside = quad_face(centre=(0.66, 0.0, FACE_Z))
+    with FaceRenderer([cam], RenderParams(blend="paste", dilate_m=0.06)) as r:
+        res = r.anonymize_view(img, None, cam, [outside], {1: quadrant_template()})
+        margin = r.dilation_px(cam, outside)
+    assert [f.blend for f in res.faces] == ["blur"] and not res.skipped
+    x, y, w, h = res.faces[0].bbox
+    assert w <= margin and (x == 0 or x + w == W)                  # a strip along one border only
+    changed = np.any(res.image != img, axis=2)
+    assert changed.any() and not changed[:, W // 4: 3 * W // 4].any()
+    far_out = quad_face(centre=(1.5, 0.0, FACE_Z))                 # its margin does not reach the image
+    with FaceRenderer([cam], RenderParams(blend="paste", dilate_m=0.06)) as r:
+        res = r.anonymize_view(img, None, cam, [far_out], {1: quadrant_template()})
+    assert not res.faces and np.array_equal(res.image, img)

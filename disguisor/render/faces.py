@@ -17,8 +17,7 @@ The reported face box comes from a stricter depth test (see RenderParams).
 from __future__ import annotations
 
 import logging
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -29,8 +28,10 @@ from disguisor.geometry import project_points
 from disguisor.io.calibration import Camera
 from disguisor.refine.surface import FaceSurface
 from disguisor.render.blend import poisson_blend
+from disguisor.render.border import border_strip
 from disguisor.render.obfuscate import obfuscate
 from disguisor.render.params import RenderParams
+from disguisor.render.results import RenderedFace, ViewResult, facing_angle_deg  # noqa: F401  (API)
 from disguisor.render.templates import Template
 
 log = logging.getLogger(__name__)
@@ -38,56 +39,7 @@ log = logging.getLogger(__name__)
 METHODS = ("template", "blur", "pixelate", "blacken")
 _GL_CLAMP_TO_EDGE = 33071
 _NEAR_M = 0.05  # the GL near plane (gl.py): closer vertices are clipped
-
-
-@dataclass
-class RenderedFace:
-    """One face painted in one view.
-
-    bbox: (x, y, w, h) pixels, tight box of the face's likely visible pixels (the stricter depth
-    test, DepthTests.likely; all painted pixels before dilation when that leaves
-    none): the best estimate of the visible face, which the evaluation compares with face boxes.
-    full_bbox: the same for all its rendered pixels, including those behind sensor-depth
-    occluders. painted_bbox: the box of the pixels changed for this face (after dilation).
-    painted_pixels: pixels changed for this face (after dilation).
-    visible_fraction: visible / rendered pixels. no_depth_fraction: share of the visible pixels
-    painted without a depth reading. (Pixels where a nearer face is rendered count for that face
-    only.) facing_angle_deg: angle between the face's facing
-    direction and the direction to the camera. blend: how it was painted (poisson, mixed,
-    paste, blur, pixelate, blacken; "blacken-fallback" after a failed blend).
-    """
-
-    person_id: int
-    bbox: tuple[float, float, float, float]
-    full_bbox: tuple[float, float, float, float]
-    painted_bbox: tuple[float, float, float, float]
-    painted_pixels: int
-    visible_fraction: float
-    no_depth_fraction: float = 0.0
-    facing_angle_deg: float = 0.0
-    blend: str = "poisson"
-
-
-@dataclass
-class ViewResult:
-    """image: the anonymized (H, W, 3) uint8 RGB image. faces: faces painted in it. skipped:
-    (person_id, reason) of faces not painted. notes: fallbacks and other events to report."""
-
-    image: np.ndarray
-    faces: list[RenderedFace]
-    skipped: list[tuple[int, str]]
-    notes: list[str] = field(default_factory=list)
-    mask: np.ndarray | None = None  # (H, W) bool: every pixel that was painted
-
-
-def facing_angle_deg(face: FaceSurface, camera: Camera) -> float:
-    """Angle (degrees) between the face's facing direction and the direction from the face
-    centre to the camera centre: 0 = looking straight at the camera, 90 = profile."""
-    to_cam = np.asarray(camera.t, float) - np.asarray(face.centre, float)
-    n = np.linalg.norm(to_cam) * np.linalg.norm(face.facing)
-    if n < 1e-9:
-        return 0.0
-    return math.degrees(math.acos(float(np.clip(np.dot(face.facing, to_cam) / n, -1.0, 1.0))))
+_NOTHING_RENDERED = "hidden by nearer faces or outside the view"
 
 
 def vertex_shading(face: FaceSurface, params: RenderParams) -> np.ndarray:
@@ -373,7 +325,29 @@ class FaceRenderer:
                 tpl[f.person_id] = Template("_grey", np.full((8, 8, 3), 128, np.uint8))
         for group in _overlapping_groups(todo):
             self._paint_group(out, depth_m, camera, group, tpl, set(templates), method, result)
+        self._paint_borders(out, camera, faces, result)
         return result
+
+    def _paint_borders(self, out: np.ndarray, camera: Camera, faces: list[FaceSurface],
+                       result: ViewResult) -> None:
+        """Blur the privacy margin of faces that rendered nothing because they lie just outside
+        the image (:mod:`disguisor.render.border`); they count as painted faces (blend "blur")."""
+        unpainted = {pid for pid, why in result.skipped if why in ("outside the view", _NOTHING_RENDERED)}
+        for face in (f for f in faces if f.person_id in unpainted):
+            angle = facing_angle_deg(face, camera)
+            box = border_strip(camera, face, self.dilation_px(camera, face)) if angle <= 90 else None
+            if box is None:
+                continue
+            x0, y0, x1, y1 = box
+            mask = np.zeros(out.shape[:2], bool)
+            mask[y0:y1, x0:x1] = True
+            out[:] = obfuscate(out, mask, "blur", self.params.obfuscation)
+            result.mask |= mask
+            xywh = (float(x0), float(y0), float(x1 - x0), float(y1 - y0))
+            result.faces.append(RenderedFace(person_id=face.person_id, bbox=xywh, full_bbox=xywh, painted_bbox=xywh,
+                                             painted_pixels=int(mask.sum()), visible_fraction=0.0,
+                                             no_depth_fraction=1.0, facing_angle_deg=round(angle, 2), blend="blur"))
+            result.skipped = [(pid, why) for pid, why in result.skipped if pid != face.person_id]
 
     def _paint_group(self, out: np.ndarray, depth_m: np.ndarray | None, camera: Camera,
                      group: list[tuple[FaceSurface, tuple[int, int, int, int], float]], templates: dict[int, Template],
@@ -412,7 +386,7 @@ class FaceRenderer:
             if n_rendered == 0:
                 # a face seen from behind renders nothing (only the backs of its triangles face
                 # the camera)
-                why = f"turned away ({angle:.0f} deg)" if angle > 90 else "hidden by nearer faces or outside the view"
+                why = f"turned away ({angle:.0f} deg)" if angle > 90 else _NOTHING_RENDERED
                 result.skipped.append((face.person_id, why))
                 continue
             if n_rendered < p.min_rendered_px:
