@@ -34,9 +34,9 @@ from disguisor.pose3d import (
     save_poses3d,
     track_people,
 )
-from disguisor.pose3d.packing import _pack_exact, _pack_milp
 from disguisor.pose3d.cameras import epipolar_distance_px, essential_matrix, fov_overlap, view_geometry
 from disguisor.pose3d.metrics import evaluate_poses
+from disguisor.pose3d.packing import _pack_exact, _pack_milp
 from disguisor.pose3d.smoothing import fill_gaps, median_outliers, rts_smooth
 from disguisor.pose3d.triangulation import triangulate_robust, triangulate_weighted
 from disguisor.synth.rig import default_rig
