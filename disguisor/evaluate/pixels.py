@@ -32,9 +32,10 @@ import cv2
 import numpy as np
 
 from disguisor.errors import InputError
-from disguisor.evaluate.coco import FaceBox, GroundTruth
+from disguisor.evaluate.coco import FaceBox, GroundTruth, ImageInfo
+from disguisor.io.calibration import Camera
 from disguisor.io.jsonfields import Id
-from disguisor.io.recording import frame_file_name, open_recording
+from disguisor.io.recording import Recording, frame_file_name, open_recording
 
 DEFAULT_CHANGE_LEVELS = 6.0
 DEFAULT_HIDDEN_SHARE = 0.5
@@ -174,6 +175,30 @@ def anonymized_image_path(folder: Path, camera: str, frame: int) -> Path | None:
     return None
 
 
+def image_pair(rec: Recording, info: ImageInfo, anonymized: Path, source: str | Path, original: str | Path
+               ) -> tuple[Camera, np.ndarray, np.ndarray]:
+    """(camera, original BGR image, anonymized BGR image) of one ground-truth image entry; an
+    image missing on either side, unreadable or of another size is an :class:`InputError`."""
+    try:
+        cam = rec.calibration.camera(info.camera)
+        rec.color_path(info.camera, info.frame)
+    except KeyError:
+        raise InputError(source, f"camera {info.camera!r} frame {info.frame} is not in the recording {original}",
+                         field=f"images[id={info.id}]") from None
+    before = rec.read_color(cam, info.frame)
+    path = anonymized_image_path(anonymized, info.camera, info.frame)
+    if path is None:
+        raise InputError(anonymized / info.camera / frame_file_name(info.frame, ".jpg"),
+                         "anonymized image missing (a ground-truth image has no output)", field="--anonymized")
+    after = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if after is None:
+        raise InputError(path, "cannot decode the anonymized image", field="--anonymized")
+    if after.shape[:2] != before.shape[:2]:
+        raise InputError(path, f"anonymized image is {after.shape[1]}x{after.shape[0]}, the original "
+                               f"{before.shape[1]}x{before.shape[0]}", field="--anonymized")
+    return cam, before, after
+
+
 def measure_pixel_privacy(gt: GroundTruth, original: str | Path, anonymized: str | Path,
                           params: PixelParams = PixelParams(),
                           progress: Callable[[int], None] | None = None) -> PixelResult:
@@ -198,23 +223,7 @@ def measure_pixel_privacy(gt: GroundTruth, original: str | Path, anonymized: str
     source = gt.source or "annotations.json"
     for done, (image_id, faces) in enumerate(faces_by_image.items(), start=1):
         info = gt.images[image_id]
-        try:
-            cam = rec.calibration.camera(info.camera)
-            rec.color_path(info.camera, info.frame)
-        except KeyError:
-            raise InputError(source, f"camera {info.camera!r} frame {info.frame} is not in the recording {original}",
-                             field=f"images[id={image_id}]") from None
-        before = rec.read_color(cam, info.frame)
-        path = anonymized_image_path(anonymized, info.camera, info.frame)
-        if path is None:
-            raise InputError(anonymized / info.camera / frame_file_name(info.frame, ".jpg"),
-                             "anonymized image missing (a ground-truth image has no output)", field="--anonymized")
-        after = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if after is None:
-            raise InputError(path, "cannot decode the anonymized image", field="--anonymized")
-        if after.shape[:2] != before.shape[:2]:
-            raise InputError(path, f"anonymized image is {after.shape[1]}x{after.shape[0]}, the original "
-                                   f"{before.shape[1]}x{before.shape[0]}", field="--anonymized")
+        _, before, after = image_pair(rec, info, anonymized, source, original)
         shares = changed_shares(before, after, np.array([f.bbox for f in faces]), params.change_levels)
         for face, share in zip(faces, shares, strict=True):
             outcomes.append(BoxOutcome(face=face, camera=info.camera, frame=info.frame, scenario=info.scenario,

@@ -27,14 +27,13 @@ import numpy as np
 
 from disguisor.errors import InputError
 from disguisor.evaluate import load_ground_truth
+from disguisor.evaluate.pixels import image_pair
 from disguisor.io.atomic import atomic_write_text
-from disguisor.io.recording import frame_file_name, open_recording
+from disguisor.io.recording import open_recording
 from disguisor.quality.identity import IdentityModel, IdentitySummary, face_identity, summarize_identity
 from disguisor.quality.params import QualityParams
 from disguisor.quality.recognizer_leak import RecognizerLeak, RecognizerSummary, summarize
 from disguisor.quality.ssim import ssim
-
-ANON_EXTENSIONS = (".jpg", ".png", ".jpeg")
 
 
 @dataclass
@@ -55,24 +54,6 @@ class QualityReport:
     per_face: list[dict[str, Any]] = field(default_factory=list)
     recognizers: dict[str, RecognizerSummary] = field(default_factory=dict)
     recognizers_note: str | None = None
-
-
-def anonymized_path(folder: Path, camera: str, frame: int) -> Path:
-    for ext in ANON_EXTENSIONS:
-        path = folder / camera / frame_file_name(frame, ext)
-        if path.is_file():
-            return path
-    return folder / camera / frame_file_name(frame, ".jpg")
-
-
-def _read_rgb(path: Path, shape: tuple[int, int]) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError(path, "anonymized image missing or unreadable", field="--anonymized")
-    if image.shape[:2] != shape:
-        raise InputError(path, f"anonymized image is {image.shape[1]}x{image.shape[0]}, the original "
-                               f"{shape[1]}x{shape[0]}", field="--anonymized")
-    return np.ascontiguousarray(image[..., ::-1])
 
 
 def face_crop(image: np.ndarray, box: tuple[int, int, int, int], size: int) -> np.ndarray:
@@ -114,14 +95,8 @@ def measure_quality(original: str | Path, anonymized: str | Path, gt: str | Path
     done = 0
     for image_id, faces in faces_by_image.items():
         info = truth.images[image_id]
-        try:
-            cam = rec.calibration.camera(info.camera)
-            rec.color_path(info.camera, info.frame)
-        except KeyError:
-            raise InputError(gt, f"camera {info.camera!r} frame {info.frame} is not in the recording {original}",
-                             field=f"images[id={image_id}]") from None
-        img_o = np.ascontiguousarray(rec.read_color(cam, info.frame)[..., ::-1])
-        img_a = _read_rgb(anonymized_path(anonymized, info.camera, info.frame), img_o.shape[:2])
+        _, before, after = image_pair(rec, info, Path(anonymized), gt, original)
+        img_o, img_a = np.ascontiguousarray(before[..., ::-1]), np.ascontiguousarray(after[..., ::-1])
         h, w = img_o.shape[:2]
         for face in faces:
             x, y, bw, bh = face.bbox
