@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from disguisor.body.bodies_io import BodyFits, PersonFit
-from disguisor.body.model import BodyModel
+from disguisor.body.model import BodyModel, one_torch_thread
 from disguisor.body.params import FitParams
 from disguisor.body.rig import forward_kinematics, keypoint_parts, subtree_matrix
 from disguisor.pose3d.poses import Poses3D
@@ -75,30 +75,30 @@ def fit_shapes(model: BodyModel, lengths: np.ndarray, seen: np.ndarray, params: 
     def segments(kp):
         return (kp[:, a] - kp[:, b]).norm(dim=-1)
 
-    # the fast rest-pose keypoints, corrected by their segment-length difference to the identity
-    # pose (which the pose fit starts from) at the mean shape
-    with torch.no_grad():
-        mean = model.shape_from_unbounded(z0)[None]
-        bias = segments(model.identity_keypoints(mean)) - segments(model.shape_keypoints(mean))
-    opt = torch.optim.LBFGS([z], max_iter=params.shape_iterations, history_size=10, line_search_fn="strong_wolfe")
+    # every torch operation of the shape fit on one thread: the numbers do not depend on the
+    # caller's thread count (a reduction split over threads sums in another order), and tiny
+    # tensors gain nothing from more threads (they only cost, badly so on a loaded machine)
+    with one_torch_thread():
+        # the fast rest-pose keypoints, corrected by their segment-length difference to the
+        # identity pose (which the pose fit starts from) at the mean shape
+        with torch.no_grad():
+            mean = model.shape_from_unbounded(z0)[None]
+            bias = segments(model.identity_keypoints(mean)) - segments(model.shape_keypoints(mean))
+        opt = torch.optim.LBFGS([z], max_iter=params.shape_iterations, history_size=10,
+                                line_search_fn="strong_wolfe")
 
-    def closure():
-        opt.zero_grad()
-        d = segments(model.shape_keypoints(model.shape_from_unbounded(z))) + bias
-        loss = (w * ((d - target) / params.shape_length_scale_m) ** 2).sum() + \
-            params.shape_prior * ((z - z0) ** 2).sum()
-        loss.backward()
-        return loss
+        def closure():
+            opt.zero_grad()
+            d = segments(model.shape_keypoints(model.shape_from_unbounded(z))) + bias
+            loss = (w * ((d - target) / params.shape_length_scale_m) ** 2).sum() + \
+                params.shape_prior * ((z - z0) ** 2).sum()
+            loss.backward()
+            return loss
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: extra threads only cost (badly so on a loaded machine)
-    try:
         if (seen > 0).any():
             opt.step(closure)
         with torch.no_grad():
             return model.shape_from_unbounded(z).double().numpy()
-    finally:
-        torch.set_num_threads(threads)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ identity-pose COCO-17 keypoints as a differentiable function of it, and a reduce
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -169,13 +170,8 @@ def _rig_pose(rig: Rig, rotations: np.ndarray, translation: np.ndarray) -> tuple
 @lru_cache(maxsize=64)
 def _anny_rig(model: AnnyBodyModel, shape: tuple[float, ...]) -> Rig:
     torch = model._torch
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one small body: extra threads only cost (badly so on a loaded machine)
-    try:
-        with torch.no_grad():
-            verts, T, W = model._identity(torch.tensor(shape, dtype=torch.float32)[None])
-    finally:
-        torch.set_num_threads(threads)
+    with one_torch_thread(), torch.no_grad():  # one small body: the same numbers on any machine
+        verts, T, W = model._identity(torch.tensor(shape, dtype=torch.float32)[None])
     m = model.model
     slot_bones, slot_w = m.vertex_bone_indices.numpy(), m.vertex_bone_weights.numpy().astype(np.float64)
     vb, vw = collapse_skinning(verts[0].double().numpy(), T[0].double().numpy(), slot_bones, slot_w, model._bone_map)
@@ -185,13 +181,32 @@ def _anny_rig(model: AnnyBodyModel, shape: tuple[float, ...]) -> Rig:
     return Rig(model.fit_bones, model._parents, heads, A, vb, vw)
 
 
+@contextmanager
+def one_torch_thread():
+    """Torch on one intra-op thread inside the block (the caller's count restored after).
+
+    The body models' numbers must not depend on the machine or the process: a reduction that
+    torch splits over threads sums in another order, and a plain run (the cores' threads) and a
+    batch task (one thread per worker) would write bodies that differ in the last digits. Every
+    torch computation behind a fit or a loaded model runs here; the tensors are small."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 @lru_cache(maxsize=4)
 def _load_cached(name: str, smpl_dir: str | None) -> BodyModel:
-    if name == "anny":
-        return AnnyBodyModel()
-    from disguisor.body.smpl_model import SmplBodyModel
+    with one_torch_thread():  # the rest pose, regions and facing computed at load: see one_torch_thread
+        if name == "anny":
+            return AnnyBodyModel()
+        from disguisor.body.smpl_model import SmplBodyModel
 
-    return SmplBodyModel.load(Path(smpl_dir))  # type: ignore[arg-type]
+        return SmplBodyModel.load(Path(smpl_dir))  # type: ignore[arg-type]
 
 
 def load_body_model(name: str = "anny", smpl_dir: Path | None = None) -> BodyModel:

@@ -182,7 +182,9 @@ class SmplBodyModel:
         for j, name in enumerate(self.fit_bones):
             aa[SMPL_JOINTS.index(name)] = Rotation.from_matrix(rotations[j]).as_rotvec()
         f32 = lambda a: torch.tensor(np.asarray(a, float)[None], dtype=torch.float32)  # noqa: E731
-        with torch.no_grad():
+        from disguisor.body.model import one_torch_thread
+
+        with one_torch_thread(), torch.no_grad():  # the same vertices whatever the process's threads
             out = self.smpl(betas=f32(shape), global_orient=f32(aa[0]), body_pose=f32(aa[1:].ravel()),
                             transl=f32(translation))
         verts = out.vertices[0].double().numpy()
