@@ -90,8 +90,8 @@ def batch_cmd(
     chunk_frames: Annotated[int, typer.Option(min=1, help="Frames per render task.")] = DEFAULT_CHUNK_FRAMES,
     max_retries: Annotated[int, typer.Option(min=0, help="Retries of a task whose worker died.")] = MAX_RETRIES,
     threads_per_task: Annotated[Optional[int], typer.Option(min=1, help="CPU threads of each task (default: "
-                                                            "those of a plain `disguisor run` here, so that "
-                                                            "outputs are the same bytes).")] = None,
+                                                            "local: the cores divided among the workers; "
+                                                            "cluster: 1). Outputs do not depend on it.")] = None,
 ) -> None:
     """Anonymize every recording of an archive on Ray (local by default, a cluster with --address);
     resumable; one bad recording never stops the others (exit code 3 when any failed)."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from disguisor.batch.archive import Job, discover, estimate_frames
-from disguisor.batch.engine import EngineError, EngineOptions, JobState, Progress, run_jobs
+from disguisor.batch.engine import EngineError, EngineOptions, GpuError, JobState, Progress, run_jobs
 from disguisor.batch.report import build_report, write_batch_report
 from disguisor.batch.tasks import recording_path
 from disguisor.errors import InputError
@@ -90,6 +90,8 @@ def run_batch(archive: Path, out: Path, planned: list[PlannedJob], options: Engi
         except EngineError as exc:
             where = options.address or "local Ray instance"
             raise InputError(where, f"Ray could not start or connect: {exc}", field="--address") from None
+        except GpuError as exc:
+            raise InputError(None, str(exc), field="--gpus-per-task") from None
         report = build_report(Path(archive), out, states, facts, options, started, time.perf_counter() - t0)
         write_batch_report(out, report)
     return report

@@ -10,6 +10,14 @@ store; each worker process keeps its frame workers (renderer, templates, body mo
 The driver keeps at most as many tasks in flight as there are task slots (``--workers``, or the
 cluster's CPUs / GPUs per task), render chunks of open recordings first, then new recordings: a
 recording's frames start as soon as it is prepared and memory stays bounded on long archives.
+Chunks: at most ``chunk_frames`` frames; once no recording is left to start, a prepared
+recording's frames are cut into at least two chunks per slot, so that every worker stays busy to
+the end (a chunk costs milliseconds once its worker process holds the recording's frame worker).
+
+Threads: each task runs ``threads_per_task`` CPU threads (torch, BLAS, OpenCV). Default: locally
+the cores divided among the workers (2 cores, 1 worker: 2; 2 workers: 1 each: no
+oversubscription), on a cluster 1 (one CPU per task). The outputs do not depend on it: the body
+fit runs its torch code on one thread whatever the process's count.
 
 Faults: a task whose worker process dies (killed, out of memory, node lost) is retried by Ray
 (``max_retries``); what a recording's own failure raises is returned as one line and ends that
@@ -28,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from disguisor.batch.archive import Job, estimate_frames
-from disguisor.batch.tasks import finish_job, frames_done, prepare_job, render_job_frames
+from disguisor.batch.tasks import finish_job, frames_done, prepare_job, render_job_frames, use_threads
 from disguisor.settings import PipelineConfig
 
 log = logging.getLogger(__name__)
@@ -41,7 +49,8 @@ DEFAULT_CHUNK_FRAMES = 32
 class EngineOptions:
     """How the batch runs. address: None starts a local Ray instance with ``workers`` CPUs
     (default: the machine's cores); ``HOST:PORT`` or ``auto`` joins a running cluster (``workers``
-    then caps the tasks in flight). gpus_per_task: GPUs of each prepare and render task."""
+    then caps the tasks in flight). gpus_per_task: GPUs of each prepare and render task.
+    threads_per_task: CPU threads of each task (None: see :func:`task_threads`)."""
 
     address: str | None = None
     workers: int | None = None
@@ -53,14 +62,16 @@ class EngineOptions:
     threads_per_task: int | None = None
 
 
-def plain_run_threads() -> int:
-    """The CPU threads a plain ``disguisor run`` started here would use (torch's intra-op
-    threads; OMP_NUM_THREADS when set). Ray would give each task one thread, and the body fit's
-    numbers depend on the thread count: tasks use this count so that their outputs are the
-    bytes a plain run writes."""
-    import torch
-
-    return torch.get_num_threads()
+def task_threads(options: EngineOptions) -> int:
+    """CPU threads of each task: ``threads_per_task`` when given; a local instance shares the
+    machine's cores among its workers (at least 1 each); on a cluster 1, Ray's own rule for a
+    task of one CPU (a node runs as many tasks as it has CPUs)."""
+    if options.threads_per_task:
+        return options.threads_per_task
+    if options.address is None:
+        cores = os.cpu_count() or 1
+        return max(1, cores // (options.workers or cores))
+    return 1
 
 
 @dataclass
@@ -84,6 +95,7 @@ class JobState:
     frame_key: str | None = None
     render_seconds: float = 0.0
     task_seconds: dict[str, float] = field(default_factory=dict)
+    task_gpus: dict[str, list[str]] = field(default_factory=dict)  # GPU ids the tasks of each kind got
     started: float | None = None
     ended: float | None = None
     pids: set = field(default_factory=set)
@@ -91,6 +103,13 @@ class JobState:
 
     def add_seconds(self, kind: str, seconds: float) -> None:
         self.task_seconds[kind] = round(self.task_seconds.get(kind, 0.0) + seconds, 3)
+
+    def add_task(self, kind: str, result: dict[str, Any]) -> None:
+        """What every task reports: its worker process, its time and the GPUs it was given."""
+        self.pids.add(result.get("pid"))
+        self.add_seconds(kind, result.get("seconds", 0.0))
+        seen = set(self.task_gpus.get(kind, [])) | {str(g) for g in result.get("gpus", [])}
+        self.task_gpus[kind] = sorted(seen)
 
 
 class Progress:
@@ -124,7 +143,7 @@ def connect(options: EngineOptions):
         raise EngineError("Ray is not installed (pip install 'disguisor[batch]')") from None
 
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    threads = options.threads_per_task or plain_run_threads()
+    threads = task_threads(options)
     kwargs: dict[str, Any] = dict(include_dashboard=options.dashboard, logging_level=logging.WARNING,
                                   log_to_driver=options.log_to_driver, configure_logging=True,
                                   runtime_env={"env_vars": {"OMP_NUM_THREADS": str(threads)}})
@@ -142,12 +161,23 @@ def connect(options: EngineOptions):
     return ray
 
 
+class GpuError(Exception):
+    """More GPUs per task than any node of the cluster has: the tasks could never start."""
+
+
 def task_slots(ray, options: EngineOptions) -> int:
-    """How many tasks run at once: the cluster's CPUs (and GPUs per task), capped by ``workers``."""
+    """How many tasks run at once: the cluster's CPUs (and GPUs per task), capped by ``workers``.
+    Raises GpuError when no node has ``gpus_per_task`` GPUs (Ray would wait for them for ever)."""
     resources = ray.cluster_resources()
     slots = max(1, int(resources.get("CPU", 1)))
     if options.gpus_per_task > 0:
-        slots = min(slots, max(1, int(resources.get("GPU", 0) / options.gpus_per_task)))
+        per_node = [n.get("Resources", {}).get("GPU", 0.0) for n in ray.nodes() if n.get("Alive")]
+        most = max(per_node, default=0.0)
+        if most < options.gpus_per_task:
+            where = "the local Ray instance has" if options.address is None else "no node of the cluster has more than"
+            raise GpuError(f"{options.gpus_per_task:g} GPU(s) per task asked, {where} {most:g} "
+                           f"(a task's GPUs must be on one node)")
+        slots = min(slots, sum(int(g / options.gpus_per_task) for g in per_node))
     if options.workers:
         slots = min(slots, options.workers)
     return slots
@@ -156,18 +186,31 @@ def task_slots(ray, options: EngineOptions) -> int:
 def _remote_functions(ray, options: EngineOptions):
     retries = dict(max_retries=options.max_retries, retry_exceptions=False)
     gpus = dict(num_gpus=options.gpus_per_task) if options.gpus_per_task > 0 else {}
+    threads = task_threads(options)
+
+    def gpu_ids() -> list[str]:  # the GPUs Ray gave this task (CUDA_VISIBLE_DEVICES is set to them)
+        return [str(g) for g in ray.get_gpu_ids()]
 
     @ray.remote(num_returns=2, num_cpus=1, **retries, **gpus)
     def disguisor_prepare(job, out_root, config):
-        return prepare_job(job, out_root, config)
+        use_threads(threads)
+        info, shipped = prepare_job(job, out_root, config)
+        info["gpus"] = gpu_ids()
+        return info, shipped
 
     @ray.remote(num_cpus=1, **retries, **gpus)
     def disguisor_render(out, frame_key, frames, prepared):
-        return render_job_frames(out, frame_key, frames, lambda: ray.get(prepared[0]))
+        use_threads(threads)
+        result = render_job_frames(out, frame_key, frames, lambda: ray.get(prepared[0]))
+        result["gpus"] = gpu_ids()
+        return result
 
     @ray.remote(num_cpus=1, **retries)
     def disguisor_finish(out, frame_key, resumed, render_seconds, prepared):
-        return finish_job(out, frame_key, resumed, render_seconds, lambda: ray.get(prepared[0]))
+        use_threads(threads)
+        result = finish_job(out, frame_key, resumed, render_seconds, lambda: ray.get(prepared[0]))
+        result["gpus"] = gpu_ids()
+        return result
 
     return disguisor_prepare, disguisor_render, disguisor_finish
 
@@ -187,7 +230,7 @@ def run_jobs(jobs: list[tuple[Job, PipelineConfig]], out_root: Path, options: En
     try:
         slots = task_slots(ray, options)
         facts = {"address": options.address or "local", "slots": slots, "nodes": len(ray.nodes()),
-                 "threads_per_task": options.threads_per_task or plain_run_threads(),
+                 "threads_per_task": task_threads(options),
                  "connect_seconds": round(connect_seconds, 3), "ray": ray.__version__}
         _Scheduler(ray, states, out_root, options, slots, progress).run()
     finally:
@@ -267,8 +310,7 @@ class _Scheduler:
             info, result = result, None
             self._prepared(state, info)
         else:
-            state.pids.add(result.get("pid"))
-            state.add_seconds(kind, result.get("seconds", 0.0))
+            state.add_task(kind, result)
             if not result.get("ok"):
                 self._fail(state, result.get("error") or f"{kind} failed")
                 return
@@ -288,8 +330,7 @@ class _Scheduler:
                 self.progress.recording_done(state)
 
     def _prepared(self, state: JobState, info: dict[str, Any]) -> None:
-        state.pids.add(info.get("pid"))
-        state.add_seconds("prepare", info.get("seconds", 0.0))
+        state.add_task("prepare", info)
         if not info.get("ok"):
             self._fail(state, info.get("error") or "prepare failed")
             return
@@ -299,9 +340,18 @@ class _Scheduler:
         state.pending = len(pending)
         state.frames_done = state.resumed = state.frames - len(pending)
         state.warnings = info.get("warnings", [])
-        state.chunks = deque(_chunks(pending, self.options.chunk_frames))
+        state.chunks = deque(_chunks(pending, self._chunk_size(len(pending))))
         state.status = "rendering"
         self._maybe_finish(state)
+
+    def _chunk_size(self, pending: int) -> int:
+        """Frames per render chunk of a recording just prepared: ``chunk_frames``; once no
+        recording is left to start, small enough for two chunks per slot (the last recordings'
+        frames spread over every worker, which then finish together)."""
+        size = self.options.chunk_frames
+        if not self.queue and self.slots > 1:
+            size = min(size, max(1, math.ceil(pending / (2 * self.slots))))
+        return size
 
     def run(self) -> None:
         self.progress.start(len(self.states), sum(s.frames or 0 for s in self.states))

@@ -4,11 +4,12 @@ batch_report.json::
 
     {"version": 1, "archive": ..., "out": ..., "started": ISO time, "seconds": wall time,
      "engine": {"address": "local" | HOST:PORT, "slots": tasks at once, "nodes": ..., "ray": version,
-                "chunk_frames": ..., "max_retries": ...},
+                "threads_per_task": ..., "chunk_frames": ..., "max_retries": ..., "gpus_per_task": ...},
      "totals": {"recordings", "done", "failed", "frames", "frames_done", "faces_hidden", "failed_frames"},
      "recordings": [{"name", "source", "kind", "output", "status": "done" | "failed", "error": one line,
                      "frames", "frames_done", "resumed_frames", "faces_hidden", "failed_frames": [frame...],
                      "seconds": wall time, "task_seconds": {"prepare", "render", "finish"},
+                     "task_gpus": {"prepare", "render", "finish": GPU ids its tasks were given},
                      "workers": how many worker processes ran its tasks, "warnings": [...]}]}
 
 ``OUT/batch_summary.txt`` holds the table the command prints.
@@ -35,7 +36,7 @@ def recording_entry(state: JobState) -> dict[str, Any]:
         "status": state.status if state.status in ("done", "failed") else "unfinished", "error": state.error,
         "frames": state.frames, "frames_done": state.frames_done, "resumed_frames": state.resumed,
         "faces_hidden": state.faces_hidden, "failed_frames": sorted(state.failed_frames),
-        "seconds": round(seconds, 3), "task_seconds": state.task_seconds,
+        "seconds": round(seconds, 3), "task_seconds": state.task_seconds, "task_gpus": state.task_gpus,
         "workers": len({p for p in state.pids if p is not None}), "warnings": state.warnings,
     }
 

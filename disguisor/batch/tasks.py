@@ -38,6 +38,22 @@ CACHE_SIZE = 2  # frame workers kept per process (one recording's chunks usually
 IMPORTS = ".imported"  # OUT/.imported/<name>/: Kinect sets converted into recordings
 
 _CACHE: OrderedDict[tuple[str, str], tuple[Any, Any]] = OrderedDict()
+_THREADS: int | None = None  # the threads this process was set to (use_threads)
+
+
+def use_threads(threads: int) -> None:
+    """Run this worker process's CPU work on ``threads`` threads: torch's intra-op pool and
+    OpenCV's (BLAS follows OMP_NUM_THREADS, which the engine sets for the worker processes).
+    Called at the start of every task; a no-op after the first."""
+    global _THREADS
+    if _THREADS == threads:
+        return
+    import cv2
+    import torch
+
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
+    _THREADS = threads
 
 
 def one_line(exc: BaseException) -> str:
