@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,12 +23,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 FRAMES = 3
 SIZE = (320, 180)
+RAY_LOG_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d [\d:,]+ [A-Z] \d+ \d+\] \S+\.cc:\d+: ")
 RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}  # inside the test namespace only
 
 
@@ -47,8 +50,9 @@ def _serve_cluster(port: int, folder: Path) -> None:
     temp = folder / "ray"
     run(ray, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", "0",
         "--include-dashboard", "false", "--temp-dir", str(temp), "--disable-usage-stats")
+    # one logical GPU (Ray hands it out whether or not the machine has one): --gpus-per-task is tested
     run(ray, "start", "--address", f"127.0.0.1:{port}", "--node-ip-address", "127.0.0.1", "--num-cpus", "2",
-        "--disable-usage-stats")
+        "--num-gpus", "1", "--disable-usage-stats")
     (folder / "ready").write_text(str(port))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     while True:  # the namespace lives as long as this process; its end takes every Ray process with it
@@ -182,7 +186,8 @@ def _partial_files(folder: Path) -> list[Path]:
 
 
 class Cluster:
-    """Ray head + one worker node (2 CPUs) on 127.0.0.1, in new network, PID and mount namespaces."""
+    """Ray head + one worker node (2 CPUs, 1 logical GPU) on 127.0.0.1, in new network, PID and
+    mount namespaces."""
 
     def __init__(self, folder: Path, port: int = 6391):
         self.folder = folder
@@ -353,3 +358,117 @@ def test_worker_killed_mid_render_is_retried(cluster, archive, singles, tmp_path
     assert _outputs(out / "killed") == _outputs(singles["rec_a"])
     assert not _partial_files(out / "killed")
     assert killed not in cluster.processes("ray::")
+
+
+@pytest.mark.slow
+def test_gpus_per_task_reach_the_gpu_stages(cluster, archive, singles, tmp_path):
+    """The worker node has one logical GPU: with --gpus-per-task 1 the prepare (keypoints) and
+    render tasks are given it (Ray sets CUDA_VISIBLE_DEVICES for them), the finish task is not,
+    one task runs at a time, and the outputs stay those of a plain run. Asking for more GPUs
+    than a node has is one error line, not a wait for ever."""
+    manifest = tmp_path / "one.csv"
+    manifest.write_text(f"path,name\n{archive / 'rec_a'},gpu\n")
+    out = tmp_path / "out"
+    p = cluster.batch(manifest, "-o", out, "--keypoints", "keypoints2d.json", "--chunk-frames", "2",
+                      "--gpus-per-task", "1")
+    assert p.returncode == 0, p.stdout + p.stderr
+    report = json.loads((out / "batch_report.json").read_text())
+    entry = report["recordings"][0]
+    assert entry["status"] == "done" and entry["frames_done"] == FRAMES
+    assert entry["task_gpus"] == {"prepare": ["0"], "render": ["0"], "finish": []}
+    assert report["engine"]["slots"] == 1 and report["engine"]["gpus_per_task"] == 1
+    assert _outputs(out / "gpu") == _outputs(singles["rec_a"])
+
+    t0 = time.time()
+    too_many = cluster.batch(manifest, "-o", tmp_path / "out2", "--keypoints", "keypoints2d.json",
+                             "--gpus-per-task", "2")
+    assert time.time() - t0 < 120
+    # Ray's own log lines ("[time W pid pid] file.cc:line: ...": it finds no route out of the
+    # loopback-only namespace) are not the command's
+    lines = [line for line in too_many.stderr.strip().splitlines() if not RAY_LOG_LINE.match(line)]
+    assert too_many.returncode == 2 and len(lines) == 1, too_many.stderr
+    assert lines[0] == (f"error: {cluster.address}: --gpus-per-task: 2 GPU(s) per task asked, no node of the "
+                        "cluster has more than 1 (a task's GPUs must be on one node)"), lines[0]
+
+
+def _kinect_set(folder: Path) -> Path:
+    """Two fake Azure Kinect devices (3 captures each, 720p colour, NFOV depth) with their
+    extrinsics: a Kinect set as an archive holds it (tests/k4a_fixture.py writes the files)."""
+    from .k4a_fixture import write_fake_k4a_mkv
+    from .test_kinect_formats import fake_calibration, scene
+
+    folder.mkdir(parents=True)
+    colors, depths = scene(3)
+    write_fake_k4a_mkv(folder / "wall.mkv", colors, depths, [0, 33_333, 66_667], fake_calibration())
+    write_fake_k4a_mkv(folder / "ceiling.mkv", colors[::-1], depths[::-1], [900, 34_000, 67_000],
+                       fake_calibration("000999888777"))
+    level = [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]  # looking along +y, image x along +x
+    (folder / "extrinsics.json").write_text(json.dumps({"cameras": {
+        "wall": {"role": "workflow", "camera_to_world": {"rotation": level, "translation": [-0.6, 0.0, 1.6]}},
+        "ceiling": {"role": "surgical", "camera_to_world": {"rotation": level, "translation": [0.6, 0.0, 1.8]}},
+    }}))
+    return folder
+
+
+def _standing_person_keypoints(recording: Path, target: Path) -> None:
+    """keypoints2d.json for an imported recording: one person standing 3 m in front of the
+    cameras, projected into every camera and frame (what a 2D detector would report; joints
+    outside an image not detected)."""
+    from disguisor.geometry import project_points
+    from disguisor.io.recording import open_recording
+
+    rec = open_recording(recording)
+    # COCO-17 joints of a 1.75 m person facing the cameras (-y), world metres, x to its left
+    joints = np.array([[0, 0, 1.62], [0.03, -0.02, 1.65], [-0.03, -0.02, 1.65], [0.07, 0.02, 1.63],
+                       [-0.07, 0.02, 1.63], [0.19, 0.03, 1.45], [-0.19, 0.03, 1.45], [0.22, 0.03, 1.17],
+                       [-0.22, 0.03, 1.17], [0.23, 0.0, 0.92], [-0.23, 0.0, 0.92], [0.11, 0.03, 0.95],
+                       [-0.11, 0.03, 0.95], [0.11, 0.03, 0.5], [-0.11, 0.03, 0.5], [0.11, 0.05, 0.08],
+                       [-0.11, 0.05, 0.08]]) + np.array([0.0, 3.0, 0.0])
+    images, annotations = [], []
+    for frame in rec.frames:
+        for cam in rec.cameras:
+            images.append({"id": len(images) + 1, "file_name": f"{cam.name}/color/{frame:06d}.jpg",
+                           "width": cam.width, "height": cam.height, "camera": cam.name, "frame": frame})
+            uv = project_points(cam.world_to_camera(joints), cam.K, cam.dist)
+            seen = (uv >= 0).all(1) & (uv[:, 0] <= cam.width - 1) & (uv[:, 1] <= cam.height - 1)
+            kp = np.concatenate([np.where(seen[:, None], uv, 0.0), 0.9 * seen[:, None]], 1).ravel().round(3).tolist()
+            annotations.append({"id": len(annotations) + 1, "image_id": len(images), "category_id": 1,
+                                "keypoints": kp, "score": 0.9})
+    target.write_text(json.dumps({"images": images, "annotations": annotations}))
+
+
+@pytest.mark.slow
+def test_kinect_set_in_a_batch_matches_import_and_run(cluster, tmp_path):
+    """An archive holding an Azure Kinect set (two .mkv files and extrinsics.json): the batch
+    imports it and anonymizes it on the cluster; the outputs are the bytes of `disguisor import
+    kinect` followed by `disguisor run`."""
+    arch = tmp_path / "archive"
+    kset = _kinect_set(arch / "or_k4a")
+    # the reference: import (the files in name order, as the batch takes them), then run
+    imported = tmp_path / "imported"
+    p = subprocess.run([str(BIN / "disguisor"), "import", "kinect", *map(str, sorted(kset.glob("*.mkv"))),
+                        "--extrinsics", str(kset / "extrinsics.json"), "-o", str(imported)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    keypoints = tmp_path / "keypoints2d.json"  # absolute: the same file for the batch's own import
+    _standing_person_keypoints(imported, keypoints)
+    single = tmp_path / "single"
+    p = subprocess.run([str(BIN / "disguisor"), "run", str(imported), "-o", str(single), "--keypoints", str(keypoints)],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+
+    out = tmp_path / "out"
+    p = cluster.batch(arch, "-o", out, "--keypoints", keypoints, "--chunk-frames", "2")
+    assert p.returncode == 0, p.stdout + p.stderr
+    entry = json.loads((out / "batch_report.json").read_text())["recordings"][0]
+    single_report = json.loads((single / "report.json").read_text())
+    assert entry["name"] == "or_k4a" and entry["kind"] == "kinect" and entry["status"] == "done", entry
+    assert entry["frames_done"] == 3 and entry["faces_hidden"] == single_report["faces_hidden"] > 0
+    assert _outputs(out / ".imported" / "or_k4a") == _outputs(imported)  # the import itself
+    # frame records hold a cache key over the input files' times: two imports differ there only
+    batch_files, single_files = _outputs(out / "or_k4a"), _outputs(single)
+    for files in (batch_files, single_files):
+        for rel, record in files.items():
+            if rel.startswith("stages/frames/"):
+                record.pop("key")
+    assert batch_files == single_files

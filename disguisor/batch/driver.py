@@ -88,10 +88,10 @@ def run_batch(archive: Path, out: Path, planned: list[PlannedJob], options: Engi
         try:
             states, facts = run_jobs([(p.job, p.config) for p in planned], out, options, progress, ray_module)
         except EngineError as exc:
-            where = options.address or "local Ray instance"
-            raise InputError(where, f"Ray could not start or connect: {exc}", field="--address") from None
+            raise InputError(options.address or "local Ray instance", f"Ray could not start or connect: {exc}",
+                             field="--address") from None
         except GpuError as exc:
-            raise InputError(None, str(exc), field="--gpus-per-task") from None
+            raise InputError(options.address or "local Ray instance", str(exc), field="--gpus-per-task") from None
         report = build_report(Path(archive), out, states, facts, options, started, time.perf_counter() - t0)
         write_batch_report(out, report)
     return report

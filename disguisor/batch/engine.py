@@ -108,6 +108,8 @@ class JobState:
         """What every task reports: its worker process, its time and the GPUs it was given."""
         self.pids.add(result.get("pid"))
         self.add_seconds(kind, result.get("seconds", 0.0))
+        if "setup_seconds" in result:  # part of the render time: frame workers built
+            self.add_seconds("render_setup", result["setup_seconds"])
         seen = set(self.task_gpus.get(kind, [])) | {str(g) for g in result.get("gpus", [])}
         self.task_gpus[kind] = sorted(seen)
 

@@ -8,7 +8,8 @@ batch_report.json::
      "totals": {"recordings", "done", "failed", "frames", "frames_done", "faces_hidden", "failed_frames"},
      "recordings": [{"name", "source", "kind", "output", "status": "done" | "failed", "error": one line,
                      "frames", "frames_done", "resumed_frames", "faces_hidden", "failed_frames": [frame...],
-                     "seconds": wall time, "task_seconds": {"prepare", "render", "finish"},
+                     "seconds": wall time, "task_seconds": {"prepare", "render", "finish",
+                                      "render_setup": part of render spent building frame workers},
                      "task_gpus": {"prepare", "render", "finish": GPU ids its tasks were given},
                      "workers": how many worker processes ran its tasks, "warnings": [...]}]}
 

@@ -140,7 +140,8 @@ def _frame_worker(out: str, frame_key: str, load: Callable[[], Any]):
 
 def render_job_frames(out: str, frame_key: str, frames: list[int], load: Callable[[], Any]) -> dict[str, Any]:
     """Anonymize ``frames`` of a prepared recording (``load()`` gives the pickled prepared run when this
-    process has no frame worker for it yet). Returns ok, error, frames, resumed, failed, seconds, pid."""
+    process has no frame worker for it yet). Returns ok, error, frames, resumed, failed, seconds,
+    setup_seconds (getting the frame worker), pid."""
     from disguisor.run.pipeline import render_frames
 
     t0 = time.perf_counter()
@@ -148,6 +149,7 @@ def render_job_frames(out: str, frame_key: str, frames: list[int], load: Callabl
                               "pid": os.getpid()}
     try:
         run, worker = _frame_worker(out, frame_key, load)
+        result["setup_seconds"] = time.perf_counter() - t0  # 0 when this process already held the frame worker
         records, resumed = render_frames(run, frames, worker=worker)
         result.update(ok=True, resumed=resumed, failed=[r["frame"] for r in records if r.get("status") == "failed"])
     except Exception as exc:  # noqa: BLE001
