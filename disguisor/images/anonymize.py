@@ -24,6 +24,12 @@ Template choice ("auto"): per face, the template whose skin colour is nearest to
 median colour (cheeks and forehead under the posed template, in RGB), among templates without
 mask or cap (photographs outside the OR); in a video a face keeps the template of the face it
 overlaps in the previous frame, so templates do not flicker.
+
+Per-face variation: each face gets its own copy of its template, varied in geometry and tone by
+:mod:`disguisor.render.variation` from the key (``seed``, the picture's CRC-32, the face's index
+in the picture), so two people given one template do not become one drawn person; the output is
+reproducible (same inputs and seed, same pictures). A video face that continues a face of the
+previous frame keeps that face's key (no flicker).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
@@ -47,6 +54,7 @@ from disguisor.io.detections import FACE_CATEGORY, face_detection
 from disguisor.render.face2d import Face2DParams, blur_box, landmark_check, paint_template
 from disguisor.render.obfuscate import ObfuscationParams, box_mask, obfuscate
 from disguisor.render.templates import TEMPLATE_SIZE, Template, load_templates
+from disguisor.render.variation import VariationParams, vary_template
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +74,8 @@ class ImagesParams:
     share of a box's size added on every side before blur / pixelate / blacken. jpeg_quality:
     of written JPEGs. video_crf: H.264 quality (lower = better, 18 = visually lossless).
     track_iou: box overlap that makes a video face the same as one of the previous frame.
+    seed: of the per-face template variation (module docstring); variation: its ranges
+    (``VariationParams(enabled=False)``: every face gets the template as drawn).
     """
 
     detector: str = "scrfd"
@@ -76,6 +86,8 @@ class ImagesParams:
     jpeg_quality: int = 95
     video_crf: int = 18
     track_iou: float = 0.3
+    seed: int = 0
+    variation: VariationParams = field(default_factory=VariationParams)
     face2d: Face2DParams = field(default_factory=Face2DParams)
     obfuscation: ObfuscationParams = field(default_factory=ObfuscationParams)
 
@@ -134,21 +146,32 @@ class ImageAnonymizer:
         self.detector = make_face_detector(params.detector, None, params.score_threshold, DetectorParams())
         if params.method == "template" and not hasattr(self.detector, "detect_landmarks"):
             log.warning("detector %s gives no landmarks: every face is blurred", params.detector)
-        self._previous: list[tuple[np.ndarray, str]] = []  # (box, template name) of the last video frame
+        # (box, template name, variation key) of the faces of the last video frame
+        self._previous: list[tuple[np.ndarray, str, tuple[int, ...]]] = []
+        self._varied: dict[tuple[str, tuple[int, ...]], Template] = {}  # (name, key) -> varied template
 
     def reset_track(self) -> None:
         """Forget the previous frame's faces (call between videos)."""
         self._previous = []
 
-    def _template_for(self, image: np.ndarray, box: np.ndarray, check) -> Template:
-        if self.params.template != "auto":
-            return self.templates[self.params.template]
+    def _template_for(self, image: np.ndarray, box: np.ndarray, check,
+                      key: tuple[int, ...]) -> tuple[Template, tuple[int, ...]]:
+        """The (varied) template of a face and its variation key: a continued video face keeps
+        the template and key of the face it overlaps in the previous frame."""
+        name = None
         if self._previous:
-            ious = box_iou(box[None, :4], np.array([b[:4] for b, _ in self._previous]))[0]
+            ious = box_iou(box[None, :4], np.array([b[:4] for b, _, _ in self._previous]))[0]
             j = int(np.argmax(ious))
             if ious[j] >= self.params.track_iou:
-                return self.templates[self._previous[j][1]]
-        return nearest_tone(face_tone(image, check), self.plain)
+                name, key = self._previous[j][1], self._previous[j][2]
+        if name is None:
+            name = (self.params.template if self.params.template != "auto"
+                    else nearest_tone(face_tone(image, check), self.plain).name)
+        if (name, key) not in self._varied:
+            if len(self._varied) > 256:
+                self._varied.clear()
+            self._varied[(name, key)] = vary_template(self.templates[name], key, self.params.variation)
+        return self._varied[(name, key)], key
 
     def __call__(self, image_rgb: np.ndarray) -> tuple[np.ndarray, list[HiddenFace]]:
         """The anonymized picture (H, W, 3) uint8 RGB and the faces hidden in it."""
@@ -159,7 +182,8 @@ class ImageAnonymizer:
             boxes, marks = self.detector.detect(image_rgb), None
         out = image_rgb
         hidden: list[HiddenFace] = []
-        current: list[tuple[np.ndarray, str]] = []
+        current: list[tuple[np.ndarray, str, tuple[int, ...]]] = []
+        picture = zlib.crc32(np.ascontiguousarray(image_rgb[::4, ::4]).tobytes())
         for i, box in enumerate(boxes):
             box_t = tuple(float(v) for v in box[:5])
             if p.method != "template":
@@ -174,10 +198,10 @@ class ImageAnonymizer:
                 check = landmark_check(probe, box, marks[i], p.face2d)
                 reason = check.reason
                 if check.reliable:
-                    template = self._template_for(image_rgb, box, check)
+                    template, key = self._template_for(image_rgb, box, check, (p.seed, picture, i))
                     out, _ = paint_template(out, template, check, p.face2d)
                     hidden.append(HiddenFace(box_t, f"template:{template.name}"))
-                    current.append((np.asarray(box, float), template.name))
+                    current.append((np.asarray(box, float), template.name, key))
                     continue
             out, _ = blur_box(out, box, p.face2d)
             hidden.append(HiddenFace(box_t, "blur", reason))

@@ -153,3 +153,50 @@ def linkability(recognizer, photos: Photos, emb_a: np.ndarray, cal: Calibration)
     return {"pairs": len(pairs), "matched": float(np.mean(dist < cal.threshold)), "median_distance":
             float(np.median(dist)), "impostor_matched": float(np.mean(np.array(cal.impostor) < cal.threshold)),
             "impostor_median": cal.impostor_median}
+
+
+def cross_photo_leak(recognizer, photos: Photos, emb_a: np.ndarray, original_emb: np.ndarray,
+                     cal: Calibration) -> dict:
+    """Re-identification across photographs: each anonymized face against the *other* original
+    photographs of the same person (the attacker holds another picture of them; the context of
+    the photograph is not shared). ``emb_a`` / ``original_emb``: (N, D) embeddings of the faces in
+    the anonymized / original photographs. Returns the pairs, the share below the threshold and
+    the distances, with the originals' own cross-photograph distances for reference."""
+    faces = photos.faces
+    pairs = [(i, j) for i in range(len(faces)) for j in range(len(faces))
+             if i != j and faces[i].person == faces[j].person and faces[i].photo != faces[j].photo]
+    d = np.array([recognizer.distance(emb_a[i], original_emb[j]) for i, j in pairs])
+    d0 = np.array([recognizer.distance(original_emb[i], original_emb[j]) for i, j in pairs])
+    return {"pairs": len(pairs), "matched": float(np.mean(d < cal.threshold)) if len(d) else None,
+            "distances": [round(float(v), 3) for v in d], "original_distances": [round(float(v), 3) for v in d0]}
+
+
+def donor_template(photos: Photos, face: PhotoFace, size: tuple[int, int] = (320, 416)):
+    """A *real* face as a template: ``face`` cut from its photograph into the template layout
+    (mirrored like the drawn templates), for the stranger-swap control of :func:`swap_control`."""
+    from disguisor.render.face2d import CANONICAL_UV, similarity
+    from disguisor.render.templates import Template
+
+    M = similarity(CANONICAL_UV * size, face.landmarks)  # template px (camera view) -> photograph px
+    img = cv2.warpAffine(photos.images[face.photo], M, size, flags=cv2.WARP_INVERSE_MAP | cv2.INTER_AREA,
+                         borderMode=cv2.BORDER_REPLICATE)
+    return Template(f"donor:{face.person}", np.ascontiguousarray(img[:, ::-1]), {})
+
+
+def swap_control(photos: Photos, face2d_params=None) -> dict[str, np.ndarray]:
+    """The photographs with every face replaced by *another real person's* face, painted exactly
+    like a template (same region, same colour matching): what any replacement of that region,
+    however foreign, leaves to a recognizer. Donor of face k: the next face in the list that
+    belongs to a different person."""
+    from disguisor.render.face2d import Face2DParams, landmark_check, paint_template
+
+    params = face2d_params or Face2DParams()
+    faces = photos.faces
+    out = {n: im.copy() for n, im in photos.images.items()}
+    for k, face in enumerate(faces):
+        donor = next(faces[(k + s) % len(faces)] for s in range(1, len(faces) + 1)
+                     if faces[(k + s) % len(faces)].person != face.person)
+        template = donor_template(photos, donor)
+        check = landmark_check(template, face.box, face.landmarks, params)
+        out[face.photo], _ = paint_template(out[face.photo], template, check, params)
+    return out

@@ -36,7 +36,7 @@ import numpy as np
 from disguisor.geometry import project_points
 from disguisor.io.calibration import Camera
 from disguisor.refine.surface import FaceSurface, head_frame
-from disguisor.render.templates import Template, choose_template
+from disguisor.render.templates import Template, choose_template, vary_for_person
 
 LOWER_UV = ((0.30, 0.70), (0.62, 0.84))    # (u range, v range) of the mouth and chin
 FOREHEAD_UV = ((0.32, 0.68), (0.22, 0.32))  # above the brows (v 0.345), below the hairline
@@ -233,12 +233,13 @@ def decide(evidence: AttireEvidence, params: AttireParams = AttireParams()) -> A
 
 
 def choose_by_attire(estimate: AttireEstimate | None, templates: dict[str, Template], person_id: int,
-                     seed: int = 0) -> Template:
+                     seed: int = 0, variation=None) -> Template:
     """The template with the estimated mask and cap (unknown counts as: mask yes for staff is not
     assumed; unknown matches either) and the skin tone nearest in CIELAB to the estimate. Without
-    an estimate, the stable per-person choice of :func:`choose_template`."""
+    an estimate, the stable per-person choice of :func:`choose_template`. Either way varied for
+    the person (:func:`~disguisor.render.templates.vary_for_person`; ``variation`` as there)."""
     if estimate is None or (estimate.mask is None and estimate.cap is None and estimate.skin_rgb is None):
-        return choose_template(person_id, templates, None, seed)
+        return choose_template(person_id, templates, None, seed, variation)
     names = sorted(templates)
     cands = [n for n in names
              if (estimate.mask is None or bool(templates[n].info.get("has_mask")) == estimate.mask)
@@ -248,10 +249,11 @@ def choose_by_attire(estimate: AttireEstimate | None, templates: dict[str, Templ
                  or bool(templates[n].info.get("has_mask")) == estimate.mask] or names
     if estimate.skin_rgb is None:
         pick = np.random.default_rng([int(person_id) & 0xFFFFFFFF, int(seed) & 0xFFFFFFFF]).integers(len(cands))
-        return templates[cands[int(pick)]]
+        return vary_for_person(templates[cands[int(pick)]], person_id, seed, variation)
     tone = to_lab(np.asarray(estimate.skin_rgb, np.float32))[0]
     skins = to_lab(np.array([templates[n].info.get("skin", (180, 140, 110)) for n in cands], np.float32))
-    return templates[cands[int(np.argmin(np.linalg.norm(skins - tone, axis=1)))]]
+    best = templates[cands[int(np.argmin(np.linalg.norm(skins - tone, axis=1)))]]
+    return vary_for_person(best, person_id, seed, variation)
 
 
 def attire_frames(fits, frames: list[int], per_person: int) -> list[int]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
@@ -30,6 +30,46 @@ from disguisor.render.templates import (
 )
 
 SUPERSAMPLE = 2  # drawn at this multiple, then area-averaged: smooth anti-aliased edges
+
+
+@dataclass(frozen=True)
+class FeatureShape:
+    """Shapes of the drawn features, in canonical UV (shares of the template's width u and height
+    v). The defaults draw the shipped templates; :mod:`disguisor.render.variation` draws others
+    per person.
+
+    brow_inner / brow_outer / brow_peak: distance of a brow's inner end / outer end / highest
+    point from the centre line (u). brow_arch: height of the brow's arch (v). brow_tilt: the
+    outer end lower than the inner by this (v). brow_spread: scatter of the brow hairs across
+    the arc (v). brow_hairs: hairs per point of the arc. eye_half_w: half width of the eye
+    opening (u). eye_up / eye_down: opening above / below the eye line (v). eye_tilt: outer
+    corner raised by this (v). iris_r: iris radius (u). crease: height of the lid crease above
+    the eye line (v). nostril_u: nostril offset from the centre line (u). nostril_w: nostril
+    half width (u). mouth_half: half width of the mouth (u). lip_peak: distance of the upper
+    lip's peaks from the centre line (u). upper_lip / lower_lip: heights of the lips' curves
+    (v). bow: depth of the upper lip's central dip (v).
+    """
+
+    brow_inner: float = 0.065
+    brow_outer: float = 0.26
+    brow_peak: float = 0.16
+    brow_arch: float = 0.030
+    brow_tilt: float = 0.004
+    brow_spread: float = 0.006
+    brow_hairs: int = 5
+    eye_half_w: float = 0.075
+    eye_up: float = 0.020
+    eye_down: float = 0.014
+    eye_tilt: float = 0.005
+    iris_r: float = 0.034
+    crease: float = 0.062
+    nostril_u: float = 0.05
+    nostril_w: float = 0.022
+    mouth_half: float = 0.12
+    lip_peak: float = 0.10
+    upper_lip: float = 0.030
+    lower_lip: float = 0.085
+    bow: float = 0.008
 
 # Skin tones deliberately differ from the synthetic people's six tones.
 TEMPLATE_SPECS: tuple[TemplateSpec, ...] = (
@@ -172,17 +212,18 @@ def _draw_hairline(c: _Canvas, spec: TemplateSpec, rng: np.random.Generator) -> 
     c.blend(hair, np.asarray(spec.hair, np.float32)[None, None] * strands[..., None])
 
 
-def _draw_brows(c: _Canvas, spec: TemplateSpec, rng: np.random.Generator) -> None:
+def _draw_brows(c: _Canvas, spec: TemplateSpec, rng: np.random.Generator, f: FeatureShape) -> None:
     hair = np.asarray(spec.hair, np.float32)
     layer = np.zeros((c.h, c.w), np.float32)
     for sign in (-1, 1):
-        u_in, u_out = 0.5 + sign * 0.065, 0.5 + sign * 0.26
-        arc = _curve((u_in, BROW_V + 0.008), (0.5 + sign * 0.16, BROW_V - 0.030), (u_out, BROW_V + 0.012), 40)
+        u_in, u_out = 0.5 + sign * f.brow_inner, 0.5 + sign * f.brow_outer
+        arc = _curve((u_in, BROW_V + 0.008), (0.5 + sign * f.brow_peak, BROW_V - f.brow_arch),
+                     (u_out, BROW_V + 0.008 + f.brow_tilt), 40)
         # many short hairs along the arc, thicker towards the inner end
         for i, (u, v) in enumerate(arc):
             t = i / (len(arc) - 1)
-            for _ in range(5):
-                du, dv = rng.normal(0, 0.006), rng.normal(0, 0.006 * (1.2 - 0.6 * t))
+            for _ in range(f.brow_hairs):
+                du, dv = rng.normal(0, 0.006), rng.normal(0, f.brow_spread * (1.2 - 0.6 * t))
                 x0, y0 = c.px(u + du, v + dv)
                 ang = math.radians(-20 * sign + rng.normal(0, 12)) + (math.pi if sign < 0 else 0)
                 length = c.w * (0.018 + 0.01 * rng.random())
@@ -192,16 +233,16 @@ def _draw_brows(c: _Canvas, spec: TemplateSpec, rng: np.random.Generator) -> Non
     c.blend(np.minimum(_soften(layer, 0.6), 0.85), hair)
 
 
-def _draw_eye(c: _Canvas, spec: TemplateSpec, cu: float, rng: np.random.Generator) -> None:
-    half_w, open_up, open_down = 0.075, 0.020, 0.014
+def _draw_eye(c: _Canvas, spec: TemplateSpec, cu: float, rng: np.random.Generator, f: FeatureShape) -> None:
+    half_w, open_up, open_down = f.eye_half_w, f.eye_up, f.eye_down
     sign = 1 if cu > 0.5 else -1
-    inner, outer = (cu - sign * half_w, EYE_V + 0.002), (cu + sign * half_w, EYE_V - 0.003)
+    inner, outer = (cu - sign * half_w, EYE_V + 0.002), (cu + sign * half_w, EYE_V + 0.002 - f.eye_tilt)
     top = _curve(inner, (cu - sign * 0.01, EYE_V - 2.3 * open_up), outer)
     bottom = _curve(outer, (cu + sign * 0.01, EYE_V + 2.0 * open_down), inner)
     opening = c.poly_mask(np.vstack([top, bottom]), blur_px=0.6)
     # eye socket shadow and upper-lid crease
     c.scale(1.0 - 0.12 * c.gauss(cu, EYE_V - 0.005, 0.07, 0.03))
-    crease = _curve((inner[0], inner[1] - 0.02), (cu, EYE_V - 0.062), (outer[0], outer[1] - 0.024))
+    crease = _curve((inner[0], inner[1] - 0.02), (cu, EYE_V - f.crease), (outer[0], outer[1] - 0.024))
     crease_mask = np.zeros((c.h, c.w), np.float32)
     cv2.polylines(crease_mask, [np.round(crease * [c.w * 16, c.h * 16]).astype(np.int32)], False, 1.0,
                   max(1, c.w // 200), cv2.LINE_AA, shift=4)
@@ -210,7 +251,7 @@ def _draw_eye(c: _Canvas, spec: TemplateSpec, cu: float, rng: np.random.Generato
     sclera = np.asarray((232, 226, 220), np.float32) * (1.0 - 0.2 * np.clip(np.abs(c.u - cu) / half_w, 0, 1) ** 2)[
         ..., None]
     c.img = c.img * (1 - opening[..., None]) + opening[..., None] * sclera
-    r_iris = 0.034
+    r_iris = f.iris_r
     iris = c.ellipse(cu, EYE_V - 0.002, r_iris, r_iris * c.w / c.h)
     radial = np.clip(np.hypot((c.u - cu) * c.w, (c.v - EYE_V + 0.002) * c.h) / (r_iris * c.w), 0, 1)
     iris_rgb = np.asarray(spec.iris, np.float32) * (1.25 - 0.55 * radial[..., None] ** 3)
@@ -233,27 +274,28 @@ def _draw_eye(c: _Canvas, spec: TemplateSpec, cu: float, rng: np.random.Generato
     c.scale(1.0 - 0.25 * _soften(low, 0.8))
 
 
-def _draw_nose(c: _Canvas) -> None:
+def _draw_nose(c: _Canvas, f: FeatureShape) -> None:
     # shadows along both sides of the bridge, light on the ridge and tip
     for sign in (-1, 1):
         c.scale(1.0 - 0.10 * c.gauss(0.5 + sign * 0.06, 0.46, 0.018, 0.07))
     c.scale(1.0 + 0.08 * c.gauss(0.5, 0.45, 0.014, 0.08) + 0.07 * c.gauss(0.5, NOSE_TIP_V - 0.01, 0.02, 0.014))
     # nostrils and alar creases
     for sign in (-1, 1):
-        c.blend(c.ellipse(0.5 + sign * 0.05, NOSE_TIP_V + 0.022, 0.022, 0.008, angle_deg=sign * 15) * 0.75,
+        c.blend(c.ellipse(0.5 + sign * f.nostril_u, NOSE_TIP_V + 0.022, f.nostril_w, 0.008, angle_deg=sign * 15) * 0.75,
                 (58, 36, 32))
         c.scale(1.0 - 0.14 * c.gauss(0.5 + sign * 0.095, NOSE_TIP_V + 0.005, 0.012, 0.025))
     # shadow under the tip
     c.scale(1.0 - 0.12 * c.gauss(0.5, NOSE_TIP_V + 0.03, 0.05, 0.008))
 
 
-def _draw_mouth(c: _Canvas, spec: TemplateSpec) -> None:
-    half = 0.12
+def _draw_mouth(c: _Canvas, spec: TemplateSpec, f: FeatureShape) -> None:
+    half = f.mouth_half
     left, right = (0.5 - half, MOUTH_V), (0.5 + half, MOUTH_V)
-    upper = np.vstack([_curve(left, (0.40, MOUTH_V - 0.030), (0.5, MOUTH_V - 0.022)),
-                       _curve((0.5, MOUTH_V - 0.022), (0.60, MOUTH_V - 0.030), right)])
+    dip = MOUTH_V - f.upper_lip + f.bow
+    upper = np.vstack([_curve(left, (0.5 - f.lip_peak, MOUTH_V - f.upper_lip), (0.5, dip)),
+                       _curve((0.5, dip), (0.5 + f.lip_peak, MOUTH_V - f.upper_lip), right)])
     seam = _curve(right, (0.5, MOUTH_V + 0.006), left)
-    lower = _curve(left, (0.5, MOUTH_V + 0.085), right)
+    lower = _curve(left, (0.5, MOUTH_V + f.lower_lip), right)
     lips = np.asarray(spec.lips, np.float32)
     c.blend(c.poly_mask(np.vstack([upper, seam]), 0.8) * 0.85, lips * 0.9)
     lower_mask = c.poly_mask(np.vstack([seam[::-1], lower[::-1]]), 0.8)
@@ -331,18 +373,20 @@ def _draw_cap(c: _Canvas, spec: TemplateSpec, rng: np.random.Generator) -> None:
     c.scale(1.0 - 0.14 * np.clip((c.v - hem_v) / 0.004, 0, 1) * np.exp(-np.maximum(c.v - hem_v, 0) / 0.02))
 
 
-def draw_template(spec: TemplateSpec, size: tuple[int, int] = TEMPLATE_SIZE) -> np.ndarray:
-    """(H, W, 3) uint8 RGB template image drawn from ``spec`` (deterministic)."""
+def draw_template(spec: TemplateSpec, size: tuple[int, int] = TEMPLATE_SIZE, shape: FeatureShape = FeatureShape(),
+                  supersample: int = SUPERSAMPLE) -> np.ndarray:
+    """(H, W, 3) uint8 RGB template image drawn from ``spec`` with the features ``shape``
+    (deterministic; ``supersample``: drawn at this multiple of ``size`` px, then area-averaged)."""
     rng = np.random.default_rng(spec.seed)
-    c = _Canvas(size[0] * SUPERSAMPLE, size[1] * SUPERSAMPLE)
+    c = _Canvas(size[0] * supersample, size[1] * supersample)
     _draw_skin(c, spec, rng)
     if spec.cap is None:
         _draw_hairline(c, spec, rng)
-    _draw_brows(c, spec, rng)
+    _draw_brows(c, spec, rng, shape)
     for cu in (EYE_U, 1.0 - EYE_U):
-        _draw_eye(c, spec, cu, rng)
-    _draw_nose(c)
-    _draw_mouth(c, spec)
+        _draw_eye(c, spec, cu, rng, shape)
+    _draw_nose(c, shape)
+    _draw_mouth(c, spec, shape)
     if spec.mask is not None:
         _draw_mask(c, spec, rng)
     if spec.cap is not None:
