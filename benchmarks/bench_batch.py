@@ -6,13 +6,13 @@ the per-task overhead, and the memory of a worker over a long recording.
 
 Archive: ``--recordings`` synthetic OR recordings (easy scenario, 4 cameras, simulated 2D keypoints,
 so that the engine and the stages after the 2D detector are measured). Ray may only use loopback
-here: run as root, the script re-executes itself in a new network namespace (``unshare --net``)
-with loopback up. Results: printed and written to OUT/bench_batch.json.
+here: run as root, the script re-executes itself in new network and PID namespaces (``unshare
+--net --pid``) with loopback up. Results: printed and written to OUT/bench_batch.json.
 
 1 and 2 workers are measured in ``--pairs`` alternating pairs (1, 2, 1, 2, ...), so that a
 disturbance hits both sides alike; each run records the load average and the CPU time other
 processes of the machine took while it ran (``others_cpu_s``: all busy CPU time of /proc/stat
-minus this benchmark's children's). The last line printed is the throughput ratio of 2 workers
+minus this benchmark's processes'). The last line printed is the throughput ratio of 2 workers
 to 1 (median over the pairs; target >= 1.6) with the disturbance.
 """
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -95,22 +94,46 @@ def _busy_s() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def _children_s() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
+def _own_cpu() -> dict[int, float]:
+    """CPU seconds (user + system) of every process this /proc shows: this benchmark's own (it
+    runs in a PID namespace of its own, see main)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                fields = (p / "stat").read_text().rsplit(")", 1)[1].split()
+                out[int(p.name)] = (int(fields[11]) + int(fields[12])) / tick
+            except (OSError, IndexError, ValueError):
+                continue
+    return out
 
 
 class Disturbance:
-    """Load averages and the CPU time other processes took while the block ran."""
+    """Load averages and the CPU time other processes of the machine took while the block ran:
+    the machine's busy time (/proc/stat) minus this benchmark's processes' (sampled every 0.25 s,
+    so a process's last < 0.25 s before it ends is missed: others are slightly overestimated)."""
 
     def __enter__(self) -> Disturbance:
         self.load_before = os.getloadavg()
-        self.busy0, self.own0, self.t0 = _busy_s(), _children_s(), time.perf_counter()
+        self.base, self.last = _own_cpu(), {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self.busy0, self.t0 = _busy_s(), time.perf_counter()
+        self._thread.start()
         return self
 
+    def _sample(self) -> None:
+        while True:
+            self.last.update(_own_cpu())
+            if self._stop.wait(0.25):
+                return
+
     def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
         self.wall = time.perf_counter() - self.t0
-        self.own = _children_s() - self.own0
+        self.own = sum(cpu - self.base.get(pid, 0.0) for pid, cpu in self.last.items())
         self.others = max(0.0, _busy_s() - self.busy0 - self.own)
         self.load_after = os.getloadavg()
 
@@ -151,7 +174,10 @@ def main() -> None:
     args = ap.parse_args()
     if os.environ.get("DISGUISOR_BENCH_NETNS") != "1" and os.geteuid() == 0:
         env = {**os.environ, "DISGUISOR_BENCH_NETNS": "1"}
-        cmd = ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", sys.executable, *sys.argv]
+        # network, PID and /proc namespaces of its own: Ray only on loopback, every process it
+        # leaves ends with the benchmark, and /proc shows this benchmark's processes only
+        cmd = ["unshare", "--net", "--pid", "--fork", "--mount-proc", "sh", "-c", 'ip link set lo up && exec "$@"',
+               "sh", sys.executable, *sys.argv]
         raise SystemExit(subprocess.call(cmd, env=env))
 
     size = tuple(int(v) for v in args.size.split("x"))

@@ -11,8 +11,9 @@ The driver keeps at most as many tasks in flight as there are task slots (``--wo
 cluster's CPUs / GPUs per task), render chunks of open recordings first, then new recordings: a
 recording's frames start as soon as it is prepared and memory stays bounded on long archives.
 Chunks: at most ``chunk_frames`` frames; once no recording is left to start, a prepared
-recording's frames are cut into at least two chunks per slot, so that every worker stays busy to
-the end (a chunk costs milliseconds once its worker process holds the recording's frame worker).
+recording's frames are cut into one chunk per slot, so that no worker idles while another
+renders the last recording alone (each worker process that takes a chunk of a recording builds
+its frame worker once: ~1 s at 720p, so finer chunks would cost more than they balance).
 
 Threads: each task runs ``threads_per_task`` CPU threads (torch, BLAS, OpenCV). Default: locally
 the cores divided among the workers (2 cores, 1 worker: 2; 2 workers: 1 each: no
@@ -348,11 +349,11 @@ class _Scheduler:
 
     def _chunk_size(self, pending: int) -> int:
         """Frames per render chunk of a recording just prepared: ``chunk_frames``; once no
-        recording is left to start, small enough for two chunks per slot (the last recordings'
-        frames spread over every worker, which then finish together)."""
+        recording is left to start, one chunk per slot (the last recordings' frames spread over
+        every worker, which then finish together)."""
         size = self.options.chunk_frames
         if not self.queue and self.slots > 1:
-            size = min(size, max(1, math.ceil(pending / (2 * self.slots))))
+            size = min(size, max(1, math.ceil(pending / self.slots)))
         return size
 
     def run(self) -> None:
