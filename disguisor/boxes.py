@@ -89,3 +89,11 @@ def clip_xywh(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     y1 = np.clip(out[:, 1] + out[:, 3], 0, height)
     out[:, 0], out[:, 1], out[:, 2], out[:, 3] = x0, y0, x1 - x0, y1 - y0
     return out[(out[:, 2] > 0) & (out[:, 3] > 0)]
+
+
+def union_xywh(a: Iterable[float], b: Iterable[float]) -> list[float]:
+    """The smallest ``xywh`` box holding both ``xywh`` boxes ``a`` and ``b``."""
+    ax, ay, aw, ah = (float(v) for v in a)
+    bx, by, bw, bh = (float(v) for v in b)
+    x0, y0 = min(ax, bx), min(ay, by)
+    return [x0, y0, max(ax + aw, bx + bw) - x0, max(ay + ah, by + bh) - y0]

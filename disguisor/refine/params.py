@@ -44,6 +44,14 @@ class RefineParams:
       the pivot of the correction) and max_rotation_deg bound the correction, at least
       min_fitness of the cloud points near the head lie within inlier_distance_m of the
       registered head surface, and the capped RMS point-to-plane distance did not grow.
+      The bounds are wide because the default image detector's heads are off by 30-50 mm and
+      tens of degrees: on the people-finder benchmark (18 synthetic runs, BENCHMARKS.md) 6 cm /
+      20 degrees refused about half of the heads (their face centres stayed 34-45 mm off, the
+      accepted ones 6-11 mm). Over 817 registrations with wider bounds, corrections of 30-45
+      degrees still landed well (face centre median 12 mm off, facing 7 degrees), those of 45-60
+      degrees did not (19 mm, p90 132 mm, facing 17 degrees), and every correction under 45 degrees
+      moved the head less than 10 cm: hence 10 cm / 45 degrees. A head slid onto a wall turns by
+      ~48 degrees (tests/test_refine.py); the fitness and RMS checks refuse other wrong surfaces.
     """
 
     crop_scale: float = 1.0
@@ -64,8 +72,8 @@ class RefineParams:
     tukey_m: float = 0.02
     face_weight: float = 3.0
     min_target_points: int = 100
-    max_translation_m: float = 0.06
-    max_rotation_deg: float = 20.0
+    max_translation_m: float = 0.10
+    max_rotation_deg: float = 45.0
     inlier_distance_m: float = 0.015
     min_fitness: float = 0.4
 

@@ -3,6 +3,8 @@
 - a failed frame: every view fully blurred (:func:`full_blur`);
 - a person found in 3D without a face surface (no body fit at that frame): the sphere around
   their head joints blurred in every view (:func:`head_sphere_mask`, :func:`fallback_heads`);
+- a face placed by the body fit alone (head seen by no camera, not confirmed by the depth): the
+  sphere around it blurred on top of the template (:func:`unobserved_heads`);
 - a person detected in 2D whom no 3D person explains (seen by one camera only): the disk
   around their head keypoints blurred in that view (:func:`unexplained_heads`).
 """
@@ -69,6 +71,22 @@ def fallback_heads(people, with_body: set[int], params: FailClosedParams) -> lis
         else:
             out.append((person.id, head.mean(0), params.head_radius_m))
     return out
+
+
+def unobserved_heads(people, faces, params: FailClosedParams) -> list[tuple[int, np.ndarray, float]]:
+    """(person id, face centre (3,) world metres, sphere radius m) of every face of a frame that
+    only the body fit placed: its person has no finite head joint in the 3D pose at this frame
+    and the head registration against the depth was not accepted (``face.refined`` False).
+
+    Args:
+        people: the frame's 3D people (``id``, ``joints`` (17, 3) world metres, NaN = unseen).
+        faces: the frame's face surfaces (``person_id``, ``centre``, ``refined``).
+    """
+    if params.unobserved_head_radius_m <= 0:
+        return []
+    head_seen = {int(p.id): bool(np.isfinite(p.joints[HEAD, 0]).any()) for p in people}
+    return [(int(f.person_id), np.asarray(f.centre, float), params.unobserved_head_radius_m) for f in faces
+            if not f.refined and not head_seen.get(int(f.person_id), False)]
 
 
 def _median_distance(a: np.ndarray, b: np.ndarray, use: np.ndarray) -> float:
