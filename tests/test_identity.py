@@ -35,10 +35,20 @@ def photos():
 
 @pytest.fixture(scope="module")
 def anonymized(photos):
-    from disguisor.images.anonymize import ImageAnonymizer, ImagesParams
+    from disguisor.images.anonymize import ImagesParams
 
-    anonymizer = ImageAnonymizer(ImagesParams(template="auto"))
-    return {n: anonymizer(im)[0] for n, im in photos.images.items()}
+    return _anonymize(photos, ImagesParams(template="auto"))
+
+
+def _anonymize(photos, params):
+    from disguisor.images.anonymize import ImageAnonymizer
+
+    anonymizer = ImageAnonymizer(params)
+    out = {}
+    for name, image in photos.images.items():
+        anonymizer.reset_track()  # separate photographs, not frames of one video
+        out[name] = anonymizer(image)[0]
+    return out
 
 
 def test_photographs_hold_many_people(photos):
@@ -78,9 +88,39 @@ def test_quality_uses_the_calibrated_dlib_threshold():
     assert QualityParams().identity_threshold == THRESHOLDS["dlib"].value
 
 
-@pytest.mark.xfail(strict=True, reason="measured: MobileFaceNet still matches 6 of 36 template-anonymized faces "
-                   "to their originals (16.7%; blur 13.9%): the template keeps the landmark geometry, jaw "
-                   "outline and hair (BENCHMARKS.md)")
+def test_one_template_does_not_make_different_people_one_person(photos):
+    """Two different people given the same template get different faces (per-face variation):
+    without it dlib matched 100% of such pairs; measured with it 3.0-4.0% (seeds 0-2), against
+    1.1% of real impostor pairs and 2.9% when every face is replaced by another real face."""
+    from disguisor.images.anonymize import ImagesParams
+    from disguisor.quality.recognizers import make_recognizer
+
+    rec = make_recognizer("dlib")
+    cal, emb = pi.calibrate(rec, photos)
+    anon = _anonymize(photos, ImagesParams(template="light", seed=0))
+    lk = pi.leakage(rec, photos, anon, emb, cal)
+    assert lk["leak"] <= 0.02
+    link = pi.linkability(rec, photos, lk["embeddings"], cal)
+    assert link["matched"] <= 0.08
+    assert link["median_distance"] > 0.9 * cal.impostor_median
+
+
+def test_mobilefacenet_matches_the_context_not_only_the_face(photos):
+    """Why the MobileFaceNet target is out of reach of any face replacement of this region: with
+    every face replaced by *another real person's* face, painted like a template, MobileFaceNet
+    still matches 30.6% of them to their originals (dlib: 5.6%)."""
+    from disguisor.quality.recognizers import make_recognizer
+
+    rec = make_recognizer("mobilefacenet")
+    cal, emb = pi.calibrate(rec, photos)
+    swapped = pi.swap_control(photos)
+    assert pi.leakage(rec, photos, swapped, emb, cal)["leak"] >= 0.15
+
+
+@pytest.mark.xfail(strict=True, reason="measured: MobileFaceNet still matches 5-6 of 36 template-anonymized faces "
+                   "to their originals (13.9-16.7% over variation seeds 0-2; blur 13.9%; another real person's "
+                   "face painted the same way 30.6%): it matches the hair, head outline and skin tone around "
+                   "the painted face (BENCHMARKS.md)")
 def test_mobilefacenet_templates_leak_nothing(photos, anonymized):
     from disguisor.quality.recognizers import make_recognizer
 
