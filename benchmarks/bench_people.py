@@ -10,6 +10,8 @@ peak memory measured), then score
 - the boxes: recall / holistic recall (IoU 0.4) / precision of detections.json;
 - 3D people: recall of the people seen by at least one camera, precision, head joint error (mm),
   from out/stages/poses3d.json against gt_poses3d.json;
+- the faces drawn: median / p90 distance (mm) of the rendered face centres (after head
+  refinement) to the true ones, and the share of heads whose refinement was accepted;
 - 2D people per camera: recall of the keypoint stage (benchmarks/bench_detectors.py's matching);
 - the keypoint stage's seconds per frame (report.json) and the run's peak RSS.
 
@@ -43,6 +45,7 @@ from disguisor.pose3d.metrics import evaluate_poses  # noqa: E402
 from disguisor.pose3d.poses import load_poses3d  # noqa: E402
 from disguisor.synth.or_scene import generate_or_recording  # noqa: E402
 from disguisor.synth.rig import default_rig  # noqa: E402
+from disguisor.synth.truth import true_face_surfaces  # noqa: E402
 
 PEAK_WRAPPER = ("import resource, subprocess, sys; rc = subprocess.run(sys.argv[1:]).returncode; "
                 "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(rc)")
@@ -93,6 +96,29 @@ def people_3d(rec: Path, out: Path) -> dict:
     m = evaluate_poses(load_poses3d(out / "stages" / "poses3d.json"), joints, observable=seen, frames=frames)
     return {"recall": m.recall, "precision": m.precision, "head_mm": m.head_mpjpe_mm, "mpjpe_mm": m.mpjpe_mm,
             "id_switches": m.id_switches, "gt_person_frames": m.gt_person_frames}
+
+
+def rendered_faces(rec: Path, out: Path) -> dict:
+    """Error of the faces the render stage drew (after head refinement): for every true face
+    (the generator's face surfaces), the nearest rendered face centre of that frame within 0.3 m
+    (out/stages/frames/*.json). face_mm: median centre distance (mm); face_p90_mm; refined: share
+    of those faces whose head registration was accepted."""
+    errors, refined = [], []
+    for frame, faces in true_face_surfaces(rec).items():
+        path = out / "stages" / "frames" / f"{frame:06d}.json"
+        people = [p for p in json.loads(path.read_text())["people"] if "face_centre_m" in p] if path.is_file() else []
+        for face in faces:
+            if not people:
+                continue
+            dist = [float(np.linalg.norm(np.asarray(p["face_centre_m"]) - face.centre)) for p in people]
+            j = int(np.argmin(dist))
+            if dist[j] <= 0.3:
+                errors.append(1000.0 * dist[j])
+                refined.append(bool(people[j]["refined"]))
+    if not errors:
+        return {"face_mm": float("nan"), "face_p90_mm": float("nan"), "refined": float("nan")}
+    return {"face_mm": float(np.median(errors)), "face_p90_mm": float(np.percentile(errors, 90)),
+            "refined": float(np.mean(refined))}
 
 
 def people_2d(rec: Path, out: Path) -> dict[str, float]:
@@ -149,7 +175,7 @@ def main() -> None:
                        "hidden_visible_boxes": pixels.overall["visible"].hidden_share,
                        "holistic_recall": boxes.holistic_recall, "recall": boxes.recall,
                        "precision": boxes.precision, "people_3d": people_3d(rec, out),
-                       "people_2d_recall": people_2d(rec, out),
+                       "people_2d_recall": people_2d(rec, out), "faces": rendered_faces(rec, out),
                        "keypoints_s_per_frame": report["stage_seconds"].get("keypoints", 0.0) / max(n_frames, 1),
                        "run_s_per_frame": wall / max(n_frames, 1), "peak_rss_mb": peak_mb, "exit": rc}
                 rows.append(row)
@@ -157,7 +183,8 @@ def main() -> None:
                 print(f"{scenario:6s} {size_text:8s} seed {seed}: hidden (>=25% visible, every view) "
                       f"{row['hidden_visible_holistic']:.3f} all {row['hidden_all_holistic']:.3f} | holistic "
                       f"{boxes.holistic_recall:.3f} precision {boxes.precision:.3f} | 3D recall {p3['recall']:.3f} "
-                      f"precision {p3['precision']:.3f} head {p3['head_mm']:.0f} mm | 2D "
+                      f"precision {p3['precision']:.3f} head {p3['head_mm']:.0f} mm | face "
+                      f"{row['faces']['face_mm']:.0f} mm (p90 {row['faces']['face_p90_mm']:.0f}) | 2D "
                       + " ".join(f"{c} {v:.2f}" for c, v in row["people_2d_recall"].items())
                       + f" | keypoints {row['keypoints_s_per_frame']:.2f} s/frame, run {row['run_s_per_frame']:.2f}"
                       f" s/frame, peak {peak_mb:.0f} MB", flush=True)
