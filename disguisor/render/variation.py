@@ -12,16 +12,20 @@ What varies (deterministically, from a key such as the tracked person's id and t
 - the drawn features, for the templates drawn by :mod:`disguisor.render.template_drawing`: the
   template is drawn again with other shapes of brows, eyes, nose and lips
   (:class:`~disguisor.render.template_drawing.FeatureShape`), other brow, iris and lip colours
-  and another noise seed (about 0.2 s per person at the full 320 x 416 px);
+  and another noise seed (about 0.3 s per person with the warp, at the full 320 x 416 px);
 - geometry, by a smooth warp of the template image (a sum of Gaussian-weighted displacements,
   no fold-over): eye distance, eye height, eye size, brow height, nose length and width,
-  mouth height and width, chin height and face width;
+  mouth height and width, chin height and face width (scaled down where needed so that the
+  warp's Jacobian stays >= :data:`MIN_JACOBIAN`);
 - tone: a per-channel gain (skin colour within the template's tone class) and the contrast of
-  the drawn features against the skin.
+  the drawn features against the skin;
+- form: the light and shade of cheekbones, eye sockets, temples, jaw, chin and forehead
+  (:func:`form_field`).
 
 All amounts are uniform draws within :class:`VariationParams`; lengths are shares of the
-template's eye distance (0.30 of the template width, about 6 cm on a face), so a draw moves a
-feature by at most a few millimetres of a real face. The key decides everything: the same key
+template's eye distance (0.30 of the template width, about 6 cm on a face): a draw moves a
+feature by at most about 1.5 cm of a real face (the mouth; eyes at most 8 mm), so the features
+stay inside the painted face. The key decides everything: the same key
 gives the same face byte for byte.
 """
 
@@ -80,7 +84,8 @@ class VariationParams:
 
 @dataclass(frozen=True)
 class Variation:
-    """One draw of :class:`VariationParams` (same units); ``key`` is what it was drawn from."""
+    """One draw of :class:`VariationParams` (same units); ``key`` is what it was drawn from;
+    form_seed: seed of the weights of :func:`form_field`."""
 
     key: tuple[int, ...]
     eye_spread: float = 0.0
