@@ -14,6 +14,7 @@ import pytest
 from disguisor.facedet.scrfd import MODEL_FILE
 from disguisor.render.face2d import Face2DParams, canonical_points, landmark_check, paint_template, similarity
 from disguisor.render.templates import load_templates
+from disguisor.render.variation import VariationParams
 from tests.conftest import disguisor_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,6 +99,27 @@ def test_template_replaces_the_face_and_nothing_far_outside():
     # the painted face is the template's, not the noise: far smoother than the input there
     inner = mask & (cv2.erode(mask.astype(np.uint8), np.ones((15, 15))) > 0)
     assert out[inner].std(0).mean() < 0.6 * image[inner].std(0).mean()
+
+
+@needs_scrfd
+def test_two_people_one_template_get_different_faces_reproducibly():
+    from disguisor.images.anonymize import ImageAnonymizer, ImagesParams
+
+    img = astronaut()
+    pair = np.ascontiguousarray(np.hstack([img, img[:, ::-1]]))  # two faces, one template for both
+    a = ImageAnonymizer(ImagesParams(template="light"))
+    out, hidden = a(pair)
+    assert [h.hidden_by for h in hidden] == ["template:light", "template:light"]
+    boxes = [np.round(h.box[:4]).astype(int) for h in hidden]
+    left, right = (out[y:y + h, x:x + w].astype(float) for x, y, w, h in boxes)
+    right = cv2.resize(right[:, ::-1], left.shape[1::-1])
+    assert np.abs(left - right).mean() > 4.0  # not the same drawn face
+    a.reset_track()
+    assert np.array_equal(a(pair)[0], out)  # same picture, same seed: same bytes
+    other = ImageAnonymizer(ImagesParams(template="light", seed=1))(pair)[0]
+    assert not np.array_equal(other, out)
+    fixed = ImageAnonymizer(ImagesParams(template="light", variation=VariationParams(enabled=False)))(pair)[0]
+    assert not np.array_equal(fixed, out)
 
 
 def _make_video(path: Path, frames: int = 6) -> None:

@@ -168,7 +168,7 @@ class ImageAnonymizer:
             name = (self.params.template if self.params.template != "auto"
                     else nearest_tone(face_tone(image, check), self.plain).name)
         if (name, key) not in self._varied:
-            if len(self._varied) > 256:
+            if len(self._varied) >= 64:  # ~0.4 MB each; a dropped one is drawn again, identically
                 self._varied.clear()
             self._varied[(name, key)] = vary_template(self.templates[name], key, self.params.variation)
         return self._varied[(name, key)], key
