@@ -154,7 +154,7 @@ def batch(archive: Path, out: Path, workers: int, *extra: object, sampler: RssSa
         raise SystemExit(f"batch failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
     report = json.loads((out / "batch_report.json").read_text())
     return {"wall_s": round(wall, 2), "engine_s": report["seconds"], "connect_s": report["engine"]["connect_seconds"],
-            "threads_per_task": report["engine"]["threads_per_task"],
+            "threads_per_task": report["engine"]["threads_per_task"], "timeline": report["engine"].get("timeline"),
             "tasks": {k: round(sum(e["task_seconds"].get(k, 0.0) for e in report["recordings"]), 2)
                       for k in ("prepare", "render", "render_setup", "finish")},
             "frames": report["totals"]["frames_done"], **dist.facts()}

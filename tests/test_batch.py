@@ -69,7 +69,7 @@ if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "--cluster":
 
 from disguisor.batch.archive import discover  # noqa: E402
 from disguisor.batch.driver import plan  # noqa: E402
-from disguisor.batch.engine import _chunks  # noqa: E402
+from disguisor.batch.engine import _chunks, chunk_size  # noqa: E402
 from disguisor.errors import InputError  # noqa: E402
 
 
@@ -145,6 +145,15 @@ def test_chunks_are_consecutive_and_even():
     assert _chunks([], 3) == []
 
 
+def test_last_recordings_spread_over_the_workers():
+    assert chunk_size(10, 2, 32, last=False) == 32  # others still to start: whole chunks
+    assert chunk_size(40, 2, 32, last=True) == 20  # the last: one chunk per worker
+    assert chunk_size(16, 4, 32, last=True) == 8  # not below 8 frames (a frame worker per process)
+    assert chunk_size(10, 2, 32, last=True) == 10
+    assert chunk_size(300, 2, 32, last=True) == 32
+    assert chunk_size(40, 1, 32, last=True) == 32
+
+
 def test_dry_run_lists_and_writes_nothing(tmp_path):
     _fake_recording(tmp_path / "arch" / "a", frames=4)
     out = tmp_path / "out"
@@ -164,9 +173,9 @@ def test_dry_run_lists_and_writes_nothing(tmp_path):
 IGNORED = {"report.json", "summary.txt", "run_state.json"}  # hold times
 
 
-def _outputs(folder: Path) -> dict[str, object]:
-    """Every output file's bytes (frame records without their timings); what may differ between
-    two runs on the same inputs (times) is left out."""
+def _outputs(folder: Path, drop: tuple[str, ...] = ()) -> dict[str, object]:
+    """Every output file's bytes (frame records without their timings, and without ``drop``);
+    what may differ between two runs on the same inputs (times) is left out."""
     files: dict[str, object] = {}
     for p in sorted(folder.rglob("*")):
         rel = str(p.relative_to(folder))
@@ -174,7 +183,8 @@ def _outputs(folder: Path) -> dict[str, object]:
             continue
         if rel.startswith("stages/frames/"):
             record = json.loads(p.read_text())
-            record.pop("seconds", None)
+            for name in ("seconds", *drop):
+                record.pop(name, None)
             files[rel] = record
         else:
             files[rel] = p.read_bytes()
@@ -332,6 +342,26 @@ def test_batch_on_a_cluster_matches_single_runs(cluster, archive, singles, tmp_p
 
 
 @pytest.mark.slow
+def test_local_instance_two_workers_match_single_runs(cluster, archive, singles, tmp_path):
+    """Without --address the command starts a Ray instance of its own (here inside the test
+    namespace, beside the test cluster, which it must not join): 2 workers on 1 thread each
+    write what 2-thread plain runs write."""
+    manifest = tmp_path / "two.txt"
+    manifest.write_text(f"{archive / 'rec_a'}\n{archive / 'rec_b'}\n")
+    out = tmp_path / "out"
+    p = subprocess.run(cluster.command(BIN / "disguisor", "batch", manifest, "-o", out, "--keypoints",
+                                       "keypoints2d.json", "--workers", "2", "--threads-per-task", "1"),
+                       capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout + p.stderr
+    report = json.loads((out / "batch_report.json").read_text())
+    engine, timeline = report["engine"], report["engine"]["timeline"]
+    assert (engine["address"], engine["nodes"], engine["slots"], engine["threads_per_task"]) == ("local", 1, 2, 1)
+    assert 0 < timeline["busy_s"] <= 2 * timeline["span_s"] and 0 < timeline["utilization"] <= 1
+    for name, single in singles.items():
+        assert _outputs(out / name) == _outputs(single), name
+
+
+@pytest.mark.slow
 def test_worker_killed_mid_render_is_retried(cluster, archive, singles, tmp_path):
     manifest = tmp_path / "one.csv"
     manifest.write_text(f"path,name\n{archive / 'rec_a'},killed\n")
@@ -418,12 +448,12 @@ def _standing_person_keypoints(recording: Path, target: Path) -> None:
     from disguisor.io.recording import open_recording
 
     rec = open_recording(recording)
-    # COCO-17 joints of a 1.75 m person facing the cameras (-y), world metres, x to its left
-    joints = np.array([[0, 0, 1.62], [0.03, -0.02, 1.65], [-0.03, -0.02, 1.65], [0.07, 0.02, 1.63],
-                       [-0.07, 0.02, 1.63], [0.19, 0.03, 1.45], [-0.19, 0.03, 1.45], [0.22, 0.03, 1.17],
-                       [-0.22, 0.03, 1.17], [0.23, 0.0, 0.92], [-0.23, 0.0, 0.92], [0.11, 0.03, 0.95],
-                       [-0.11, 0.03, 0.95], [0.11, 0.03, 0.5], [-0.11, 0.03, 0.5], [0.11, 0.05, 0.08],
-                       [-0.11, 0.05, 0.08]]) + np.array([0.0, 3.0, 0.0])
+    # COCO-17 joints of a 1.75 m person 3 m away facing the cameras (-y), world metres: the nose,
+    # then each left joint (eye, ear, shoulder, elbow, wrist, hip, knee, ankle; +x) and its mirror
+    left = np.array([[0.03, -0.02, 1.65], [0.07, 0.02, 1.63], [0.19, 0.03, 1.45], [0.22, 0.03, 1.17],
+                     [0.23, 0.0, 0.92], [0.11, 0.03, 0.95], [0.11, 0.03, 0.5], [0.11, 0.05, 0.08]])
+    pairs = np.stack([left, left * [-1, 1, 1]], 1).reshape(-1, 3)
+    joints = np.concatenate([[[0.0, 0.0, 1.62]], pairs]) + [0.0, 3.0, 0.0]
     images, annotations = [], []
     for frame in rec.frames:
         for cam in rec.cameras:
@@ -466,9 +496,4 @@ def test_kinect_set_in_a_batch_matches_import_and_run(cluster, tmp_path):
     assert entry["frames_done"] == 3 and entry["faces_hidden"] == single_report["faces_hidden"] > 0
     assert _outputs(out / ".imported" / "or_k4a") == _outputs(imported)  # the import itself
     # frame records hold a cache key over the input files' times: two imports differ there only
-    batch_files, single_files = _outputs(out / "or_k4a"), _outputs(single)
-    for files in (batch_files, single_files):
-        for rel, record in files.items():
-            if rel.startswith("stages/frames/"):
-                record.pop("key")
-    assert batch_files == single_files
+    assert _outputs(out / "or_k4a", drop=("key",)) == _outputs(single, drop=("key",))

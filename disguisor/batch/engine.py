@@ -11,9 +11,9 @@ The driver keeps at most as many tasks in flight as there are task slots (``--wo
 cluster's CPUs / GPUs per task), render chunks of open recordings first, then new recordings: a
 recording's frames start as soon as it is prepared and memory stays bounded on long archives.
 Chunks: at most ``chunk_frames`` frames; once no recording is left to start, a prepared
-recording's frames are cut into one chunk per slot, so that no worker idles while another
-renders the last recording alone (each worker process that takes a chunk of a recording builds
-its frame worker once: ~1 s at 720p, so finer chunks would cost more than they balance).
+recording's frames are cut into up to one chunk per slot, so that no worker idles while another
+renders the last recording alone; not below MIN_TAIL_CHUNK frames (each worker process that
+takes a chunk of a recording builds its frame worker first: ~1 s at 720p, about one frame).
 
 Threads: each task runs ``threads_per_task`` CPU threads (torch, BLAS, OpenCV). Default: locally
 the cores divided among the workers (2 cores, 1 worker: 2; 2 workers: 1 each: no
@@ -44,6 +44,10 @@ log = logging.getLogger(__name__)
 
 MAX_RETRIES = 3  # retries of a task whose worker process died
 DEFAULT_CHUNK_FRAMES = 32
+# a chunk of the last recordings is not cut smaller: each worker process that renders a chunk of
+# a recording first builds its frame worker (~1 s at 720p, about one frame's time), which a
+# chunk of 8 frames or more pays back; a shorter recording is left to one worker
+MIN_TAIL_CHUNK = 8
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ class JobState:
     render_seconds: float = 0.0
     task_seconds: dict[str, float] = field(default_factory=dict)
     task_gpus: dict[str, list[str]] = field(default_factory=dict)  # GPU ids the tasks of each kind got
+    spans: list[tuple[float, float]] = field(default_factory=list)  # (start, end) of each task, wall clock
     started: float | None = None
     ended: float | None = None
     pids: set = field(default_factory=set)
@@ -113,6 +118,8 @@ class JobState:
             self.add_seconds("render_setup", result["setup_seconds"])
         seen = set(self.task_gpus.get(kind, [])) | {str(g) for g in result.get("gpus", [])}
         self.task_gpus[kind] = sorted(seen)
+        if result.get("span"):
+            self.spans.append(tuple(result["span"]))
 
 
 class Progress:
@@ -134,6 +141,17 @@ def _chunks(frames: list[int], size: int) -> list[list[int]]:
     return [frames[bounds[i]:bounds[i + 1]] for i in range(n)]
 
 
+def chunk_size(pending: int, slots: int, chunk_frames: int, last: bool) -> int:
+    """Frames per render chunk of a recording just prepared with ``pending`` frames to render:
+    ``chunk_frames``; for one of the last recordings (none left to start), up to one chunk per
+    slot of at least MIN_TAIL_CHUNK frames (its frames spread over the workers, which then
+    finish together)."""
+    if not last or slots < 2:
+        return chunk_frames
+    n = max(1, min(slots, pending // MIN_TAIL_CHUNK))
+    return min(chunk_frames, math.ceil(pending / n))
+
+
 class EngineError(Exception):
     """Ray could not start (locally) or join the cluster."""
 
@@ -146,21 +164,34 @@ def connect(options: EngineOptions):
         raise EngineError("Ray is not installed (pip install 'disguisor[batch]')") from None
 
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    threads = task_threads(options)
+    threads = str(task_threads(options))
     kwargs: dict[str, Any] = dict(include_dashboard=options.dashboard, logging_level=logging.WARNING,
-                                  log_to_driver=options.log_to_driver, configure_logging=True,
-                                  runtime_env={"env_vars": {"OMP_NUM_THREADS": str(threads)}})
+                                  log_to_driver=options.log_to_driver, configure_logging=True)
+    env: dict[str, str] = {}
     if options.address is None:
+        kwargs["address"] = "local"  # a new instance, even where `ray start` runs one already
         kwargs["num_cpus"] = options.workers or os.cpu_count() or 1
         if options.gpus_per_task == 0:
             kwargs["num_gpus"] = 0
+        # the instance's processes inherit this environment: its prestarted workers then serve the
+        # first tasks at once (a runtime_env would have Ray start other workers first, ~1.4 s)
+        env["OMP_NUM_THREADS"] = threads
     else:
         kwargs.pop("include_dashboard")  # set by `ray start`
         kwargs["address"] = options.address
+        kwargs["runtime_env"] = {"env_vars": {"OMP_NUM_THREADS": threads}}  # the nodes' workers
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
         ray.init(**kwargs)
     except Exception as exc:  # noqa: BLE001 - whatever Ray raises, one line
         raise EngineError(" ".join(str(exc).split())[:400] or type(exc).__name__) from None
+    finally:
+        for k, v in saved.items():  # the driver's own environment as it was
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return ray
 
 
@@ -196,23 +227,26 @@ def _remote_functions(ray, options: EngineOptions):
 
     @ray.remote(num_returns=2, num_cpus=1, **retries, **gpus)
     def disguisor_prepare(job, out_root, config):
+        t0 = time.time()
         use_threads(threads)
         info, shipped = prepare_job(job, out_root, config)
-        info["gpus"] = gpu_ids()
+        info.update(gpus=gpu_ids(), span=(t0, time.time()))
         return info, shipped
 
     @ray.remote(num_cpus=1, **retries, **gpus)
     def disguisor_render(out, frame_key, frames, prepared):
+        t0 = time.time()
         use_threads(threads)
         result = render_job_frames(out, frame_key, frames, lambda: ray.get(prepared[0]))
-        result["gpus"] = gpu_ids()
+        result.update(gpus=gpu_ids(), span=(t0, time.time()))
         return result
 
     @ray.remote(num_cpus=1, **retries)
     def disguisor_finish(out, frame_key, resumed, render_seconds, prepared):
+        t0 = time.time()
         use_threads(threads)
         result = finish_job(out, frame_key, resumed, render_seconds, lambda: ray.get(prepared[0]))
-        result["gpus"] = gpu_ids()
+        result.update(gpus=gpu_ids(), span=(t0, time.time()))
         return result
 
     return disguisor_prepare, disguisor_render, disguisor_finish
@@ -235,11 +269,28 @@ def run_jobs(jobs: list[tuple[Job, PipelineConfig]], out_root: Path, options: En
         facts = {"address": options.address or "local", "slots": slots, "nodes": len(ray.nodes()),
                  "threads_per_task": task_threads(options),
                  "connect_seconds": round(connect_seconds, 3), "ray": ray.__version__}
+        started = time.time()
         _Scheduler(ray, states, out_root, options, slots, progress).run()
+        facts["timeline"] = timeline(states, slots, started, time.time())
     finally:
         if own:
             ray.shutdown()
     return states, facts
+
+
+def timeline(states: list[JobState], slots: int, started: float, ended: float) -> dict[str, float]:
+    """How busy the task slots were, from the tasks' own start and end times (worker clocks):
+    first_task_s (from the scheduler's start to the first task's: worker process start and
+    imports), busy_s (the tasks' summed time), span_s (first task start to last task end),
+    utilization (busy / (slots x span)), tail_s (last task end to the scheduler's end)."""
+    spans = [s for state in states for s in state.spans]
+    if not spans:
+        return {}
+    first, last = min(a for a, _ in spans), max(b for _, b in spans)
+    busy = sum(b - a for a, b in spans)
+    span = max(last - first, 1e-9)
+    return {"first_task_s": round(first - started, 3), "busy_s": round(busy, 3), "span_s": round(span, 3),
+            "utilization": round(busy / (slots * span), 3), "tail_s": round(ended - last, 3)}
 
 
 class _Scheduler:
@@ -343,18 +394,10 @@ class _Scheduler:
         state.pending = len(pending)
         state.frames_done = state.resumed = state.frames - len(pending)
         state.warnings = info.get("warnings", [])
-        state.chunks = deque(_chunks(pending, self._chunk_size(len(pending))))
+        state.chunks = deque(_chunks(pending, chunk_size(len(pending), self.slots, self.options.chunk_frames,
+                                                         last=not self.queue)))
         state.status = "rendering"
         self._maybe_finish(state)
-
-    def _chunk_size(self, pending: int) -> int:
-        """Frames per render chunk of a recording just prepared: ``chunk_frames``; once no
-        recording is left to start, one chunk per slot (the last recordings' frames spread over
-        every worker, which then finish together)."""
-        size = self.options.chunk_frames
-        if not self.queue and self.slots > 1:
-            size = min(size, max(1, math.ceil(pending / self.slots)))
-        return size
 
     def run(self) -> None:
         self.progress.start(len(self.states), sum(s.frames or 0 for s in self.states))

@@ -4,7 +4,8 @@ batch_report.json::
 
     {"version": 1, "archive": ..., "out": ..., "started": ISO time, "seconds": wall time,
      "engine": {"address": "local" | HOST:PORT, "slots": tasks at once, "nodes": ..., "ray": version,
-                "threads_per_task": ..., "chunk_frames": ..., "max_retries": ..., "gpus_per_task": ...},
+                "threads_per_task": ..., "chunk_frames": ..., "max_retries": ..., "gpus_per_task": ...,
+                "connect_seconds": ..., "timeline": {"first_task_s", "busy_s", "span_s", "utilization", "tail_s"}},
      "totals": {"recordings", "done", "failed", "frames", "frames_done", "faces_hidden", "failed_frames"},
      "recordings": [{"name", "source", "kind", "output", "status": "done" | "failed", "error": one line,
                      "frames", "frames_done", "resumed_frames", "faces_hidden", "failed_frames": [frame...],
