@@ -29,6 +29,7 @@ from disguisor.io.calibration import Camera
 from disguisor.refine.surface import FaceSurface
 from disguisor.render.blend import poisson_blend
 from disguisor.render.border import border_strip
+from disguisor.render.check import box_of_mask, changed_share
 from disguisor.render.obfuscate import obfuscate
 from disguisor.render.params import RenderParams
 from disguisor.render.results import RenderedFace, ViewResult, facing_angle_deg  # noqa: F401  (API)
@@ -412,10 +413,10 @@ class FaceRenderer:
                 grown &= vis_i | head_region
             paint |= grown
             missing_template = method == "template" and face.person_id not in with_template
-            per_face.append((len(result.faces), grown))
             likely_i = rendered_i & likely
             if not likely_i.any():
                 likely_i = vis_i
+            per_face.append((len(result.faces), grown, box_of_mask(likely_i)))
             result.faces.append(RenderedFace(
                 person_id=face.person_id, bbox=_box_of(likely_i, x0, y0), full_bbox=_box_of(rendered_i, x0, y0),
                 painted_bbox=_box_of(grown, x0, y0), painted_pixels=int(grown.sum()),
@@ -426,9 +427,22 @@ class FaceRenderer:
             return
         if method == "template":
             crop = out[y0:y1, x0:x1]
-            blended, how = self._blend(crop, color, depth_r > 0, paint, result.notes)
-            crop[paint] = blended[paint]
-            for k, grown in per_face:
+            before = crop.copy()
+            boxes = [box for k, _, box in per_face if box is not None and result.faces[k].blend != "blacken-fallback"]
+            best = None  # (least changed share over the faces, blended crop, how)
+            for regularization in p.blend_regularization_steps():
+                blended, how = self._blend(before, color, depth_r > 0, paint, result.notes, regularization)
+                trial = before.copy()
+                trial[paint] = blended[paint]
+                least = min((changed_share(before, trial, b, p.check_grey_levels) for b in boxes), default=1.0)
+                if best is None or least > best[0]:
+                    best = (least, trial, how)
+                # too little of a face's own box changed: blend again, closer to the template's colours
+                if how != "poisson" or least >= p.check_min_share:
+                    break
+            crop[:] = best[1]
+            how = best[2]
+            for k, grown, _ in per_face:
                 if result.faces[k].blend == "blacken-fallback":
                     crop[grown] = 0
                 else:
@@ -439,7 +453,7 @@ class FaceRenderer:
             wx0, wy0 = max(x0 - m, 0), max(y0 - m, 0)
             wx1, wy1 = min(x1 + m, out.shape[1]), min(y1 + m, out.shape[0])
             window = np.zeros((wy1 - wy0, wx1 - wx0), bool)
-            for _, grown in per_face:
+            for _, grown, _ in per_face:
                 # one face at a time so pixelation cells follow each face's own box
                 window[:] = False
                 window[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0] = grown
@@ -447,7 +461,7 @@ class FaceRenderer:
         result.mask[y0:y1, x0:x1] |= paint
 
     def _blend(self, crop: np.ndarray, color: np.ndarray, rendered: np.ndarray, paint: np.ndarray,
-               notes: list[str]) -> tuple[np.ndarray, str]:
+               notes: list[str], regularization: float) -> tuple[np.ndarray, str]:
         """Blend the rendered faces into ``crop`` on ``paint``; never raises."""
         p = self.params
         try:
@@ -460,7 +474,7 @@ class FaceRenderer:
                 source = color
             if p.blend == "paste":
                 return source, "paste"
-            return poisson_blend(crop, source, paint, mode=p.blend, regularization=p.blend_regularization), p.blend
+            return poisson_blend(crop, source, paint, mode=p.blend, regularization=regularization), p.blend
         except Exception as exc:  # noqa: BLE001 - a face must never stay unpainted
             log.warning("face blending failed (%s: %s); pasting the rendered face instead", type(exc).__name__, exc)
             notes.append(f"blend failed ({type(exc).__name__}: {exc}); pasted")

@@ -96,6 +96,12 @@ class RenderParams:
       check, default detector, synthetic seed 1) easy 0.925 -> 0.975, medium 0.783 -> 0.883.
     shading_ambient / shading_diffuse: per-vertex relief shading of the template, from a light
       above and in front of the face (head frame), multiplies the template colour.
+    check_min_share / check_grey_levels / blend_regularization_max: after blending, the share of
+      each face's reported box whose grey value moved by more than check_grey_levels is measured
+      (disguisor/render/check.py, the pixel check of ``disguisor eval`` on the tool's own box);
+      below check_min_share the faces are blended again with 10x the regularization, up to
+      blend_regularization_max (0 for check_min_share: no check). The evaluation counts a box
+      hidden at 0.5; 0.6 leaves room for the true face box differing from the reported one.
     obfuscation: settings of the blur / pixelate / blacken methods.
     """
 
@@ -122,9 +128,22 @@ class RenderParams:
     crop_margin_px: int = 8
     blend: str = "poisson"
     blend_regularization: float = 0.02
+    check_min_share: float = 0.6
+    check_grey_levels: float = 6.0
+    blend_regularization_max: float = 2.0
     shading_ambient: float = 0.72
     shading_diffuse: float = 0.34
     obfuscation: ObfuscationParams = ObfuscationParams()
+
+    def blend_regularization_steps(self) -> list[float]:
+        """The regularizations tried in turn: blend_regularization, then x10 while below
+        blend_regularization_max (the last step is the max itself); one step without the check."""
+        steps = [self.blend_regularization]
+        if self.check_min_share <= 0:
+            return steps
+        while steps[-1] < self.blend_regularization_max:
+            steps.append(min(steps[-1] * 10.0, self.blend_regularization_max))
+        return steps
 
     def occluder_tolerance_m(self, z, margin_m: float | None = None):
         """Depth tolerance (metres) at rendered depth ``z`` (metres, scalar or array), with the
