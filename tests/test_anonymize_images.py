@@ -179,6 +179,13 @@ def test_anonymize_images_folder_and_video(tmp_path):
         assert [a.codec_context.name for a in c.streams.audio] == ["aac"]
         assert sum(1 for _ in c.decode(video=0)) == 6
 
+    # --seed: another seed, another varied face; the seed is recorded with the settings
+    seeded = tmp_path / "seed1"
+    assert _cli("anonymize-images", folder / "astronaut.png", "-o", seeded, "--seed", "1").returncode == 0
+    assert json.loads((seeded / "anonymize.json").read_text())["settings"]["seed"] == 1
+    other = cv2.imread(str(seeded / "astronaut.png"))[..., ::-1]
+    assert not np.array_equal(other[y:y + h, x:x + w], anon[y:y + h, x:x + w])
+
     blur_out = tmp_path / "blur"
     assert _cli("anonymize-images", folder / "astronaut.png", "-o", blur_out, "--method", "blur").returncode == 0
     assert json.loads((blur_out / "detections.json").read_text())[0]["hidden_by"] == "blur"

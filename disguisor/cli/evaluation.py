@@ -113,12 +113,15 @@ def anonymize_images_cmd(
     = "auto",
     detector: Annotated[str, typer.Option(help="Face detector (templates need landmarks: scrfd).")] = "scrfd",
     score_threshold: Annotated[Optional[float], typer.Option(help="Minimum detector score 0-1.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the per-face template variation: the same seed gives "
+                                           "the same faces (it is written to anonymize.json).")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output folder.")] = False,
 ) -> None:
     """Anonymize faces in plain images and videos (no calibration): templates or blur + detections.json."""
     from disguisor.images.anonymize import ImagesParams, anonymize_paths
 
-    params = ImagesParams(detector=detector, score_threshold=score_threshold, method=method, template=template)
+    params = ImagesParams(detector=detector, score_threshold=score_threshold, method=method, template=template,
+                          seed=seed)
     report = anonymize_paths(paths, out, params, overwrite=overwrite, progress=_progress)
     how = ", ".join(f"{n} by {k}" for k, n in sorted(report.hidden_by.items())) or "none"
     _say(f"wrote {out}: {report.images} image(s), {report.videos} video(s), {report.faces} face(s) hidden ({how})")
