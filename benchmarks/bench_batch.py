@@ -236,7 +236,7 @@ def main() -> None:
         for t, done, rss in sampler.samples:
             if rss:
                 curve.append((round(t, 1), done, round(max(rss.values()), 1)))
-        render = [c for c in curve if c[1] > 0]
+        render = [c for c in curve if 0 < c[1] < args.long_frames]  # while frames render (not the shutdown)
         results["long"] = {"frames": args.long_frames, "size": args.long_size, **r,
                            "rss_mib_max_worker": [c for c in curve[:: max(1, len(curve) // 25)]],
                            "rss_mib_render_first": render[0][2] if render else None,
