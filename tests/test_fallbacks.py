@@ -7,12 +7,13 @@ import numpy as np
 from disguisor.io.calibration import Camera
 from disguisor.pose3d.poses import Person3D
 from disguisor.refine.surface import FaceSurface
-from disguisor.run.fallbacks import head_sphere_mask, unobserved_heads
+from disguisor.run.fallbacks import fallback_heads, head_sphere_mask, torso_head_centre, unconfirmed_heads
 from disguisor.run.params import FailClosedParams
 
 
 def _person(pid: int, head_seen: bool) -> Person3D:
     joints = np.tile(np.array([0.0, 0.0, 1.0]), (17, 1)) + 0.01 * np.arange(17)[:, None]
+    joints[[5, 6], 2], joints[[11, 12], 2] = 1.45, 0.95  # shoulders above hips: a standing torso
     if not head_seen:
         joints[:5] = np.nan  # nose, eyes, ears: no camera saw the head
     return Person3D(id=pid, joints=joints, confidence=np.where(np.isfinite(joints[:, 0]), 0.8, 0.0))
@@ -25,16 +26,19 @@ def _face(pid: int, refined: bool, centre=(0.0, 0.0, 1.6)) -> FaceSurface:
                        up=np.array([0, 0, 1.0]), refined=refined)
 
 
-def test_only_faces_placed_by_the_body_fit_alone_get_the_sphere():
+def test_only_faces_the_depth_did_not_confirm_get_the_spheres():
     people = [_person(1, head_seen=False), _person(2, head_seen=True), _person(3, head_seen=False)]
     faces = [_face(1, refined=False, centre=(0.5, 0.2, 1.1)), _face(2, refined=False), _face(3, refined=True)]
-    got = unobserved_heads(people, faces, FailClosedParams())
-    # 2: a camera saw the head (its face follows the detector); 3: the depth confirmed it
-    assert [pid for pid, _, _ in got] == [1]
-    assert np.allclose(got[0][1], (0.5, 0.2, 1.1)) and got[0][2] == FailClosedParams().unobserved_head_radius_m
-    # a face whose person is missing from the frame's poses is treated as unseen
-    assert [pid for pid, _, _ in unobserved_heads([], faces[:1], FailClosedParams())] == [1]
-    assert unobserved_heads(people, faces, FailClosedParams(unobserved_head_radius_m=0.0)) == []
+    got = unconfirmed_heads(people, faces, FailClosedParams())
+    # 3: the depth confirmed the head. 1 and 2 (whatever the detector said of the head): a sphere
+    # around the fitted face and one beyond the shoulders (torso_head_centre)
+    assert [pid for pid, _, _ in got] == [1, 1, 2, 2]
+    assert np.allclose(got[0][1], (0.5, 0.2, 1.1)) and got[0][2] == FailClosedParams().unconfirmed_head_radius_m
+    assert np.allclose(got[1][1], torso_head_centre(people[0].joints, FailClosedParams()))
+    assert got[1][2] == FailClosedParams().torso_head_radius_m
+    # a face whose person is missing from the frame's poses: the fitted face's sphere only
+    assert [pid for pid, _, _ in unconfirmed_heads([], faces[:1], FailClosedParams())] == [1]
+    assert unconfirmed_heads(people, faces, FailClosedParams(unconfirmed_head_radius_m=0.0)) == []
 
 
 def test_the_sphere_covers_a_face_up_to_its_radius_away():
@@ -46,3 +50,42 @@ def test_the_sphere_covers_a_face_up_to_its_radius_away():
     assert 45 <= box[2] / 2 <= 60
     u, v = (K @ (centre + [0.15, 0.0, 0.0]))[:2] / 2.0
     assert mask[round(v), round(u)]
+
+
+def _body(shoulders, hips) -> np.ndarray:
+    joints = np.full((17, 3), np.nan)
+    joints[[5, 6]] = shoulders
+    joints[[11, 12]] = hips
+    return joints
+
+
+def test_the_head_is_beyond_the_shoulders_standing_or_lying():
+    p = FailClosedParams()
+    standing = _body([[0.2, 0, 1.45], [-0.2, 0, 1.45]], [[0.1, 0, 0.95], [-0.1, 0, 0.95]])
+    head = torso_head_centre(standing, p)
+    assert np.allclose(head, (0, 0, 1.45 + p.torso_head_ahead_m + p.torso_head_up_m))
+    # a patient lying along +y with the head towards +y, seen from one side only (one shoulder)
+    lying = _body([[0.16, 0.34, 1.0], [np.nan] * 3], [[0.09, -0.13, 1.0], [-0.09, -0.13, 1.0]])
+    head = torso_head_centre(lying, p)
+    true_face = np.array([0.0, 0.53, 1.16])  # the generator's patient: face up, above the table
+    assert np.linalg.norm(head - true_face) < p.torso_head_radius_m
+    assert head[1] > 0.34 + 0.15  # beyond the shoulder, not above the chest
+    assert torso_head_centre(_body([[np.nan] * 3] * 2, [[0, 0, 1.0]] * 2), p) is None
+    # a lying person without a body fit and without head joints: the sphere goes there too
+    person = Person3D(id=7, joints=lying, confidence=np.where(np.isfinite(lying[:, 0]), 0.5, 0.0))
+    [(pid, centre, radius)] = fallback_heads([person], set(), p)
+    assert pid == 7 and np.allclose(centre, head) and radius == p.torso_head_radius_m
+
+
+def test_head_joints_far_from_the_torso_make_even_a_registered_face_doubtful():
+    p = FailClosedParams()
+    # the joints of a lying patient found from one side (synthetic medium scenario, seed 3)
+    lying = _body([[-0.03, 0.37, 0.99], [np.nan] * 3], [[-0.02, -0.13, 1.04], [0.15, -0.15, 1.14]])
+    lying[[3, 4]] = [[0.10, 0.39, 1.14], [0.15, 0.37, 1.17]]  # "ears" on the shoulder
+    person = Person3D(id=4, joints=lying, confidence=np.where(np.isfinite(lying[:, 0]), 0.5, 0.0))
+    got = unconfirmed_heads([person], [_face(4, refined=True, centre=(0.16, 0.32, 1.12))], p)
+    assert [pid for pid, _, _ in got] == [4, 4]
+    # ears where the torso puts the head: a registered face needs nothing more
+    lying[[3, 4]] = torso_head_centre(lying, p) + [[0.08, 0, 0], [-0.08, 0, 0]]
+    person = Person3D(id=4, joints=lying, confidence=np.where(np.isfinite(lying[:, 0]), 0.5, 0.0))
+    assert unconfirmed_heads([person], [_face(4, refined=True)], p) == []

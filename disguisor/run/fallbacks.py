@@ -3,8 +3,8 @@
 - a failed frame: every view fully blurred (:func:`full_blur`);
 - a person found in 3D without a face surface (no body fit at that frame): the sphere around
   their head joints blurred in every view (:func:`head_sphere_mask`, :func:`fallback_heads`);
-- a face placed by the body fit alone (head seen by no camera, not confirmed by the depth): the
-  sphere around it blurred on top of the template (:func:`unobserved_heads`);
+- a face placed by the body fit alone (not confirmed by the depth): spheres around it and beyond
+  the shoulders blurred on top of the template (:func:`unconfirmed_heads`);
 - a person detected in 2D whom no 3D person explains (seen by one camera only): the disk
   around their head keypoints blurred in that view (:func:`unexplained_heads`).
 """
@@ -65,6 +65,10 @@ def fallback_heads(people, with_body: set[int], params: FailClosedParams) -> lis
             head = person.joints[np.isfinite(person.joints[:, 0])]
             if len(head) == 0:
                 continue
+            torso = torso_head_centre(person.joints, params)
+            if torso is not None:  # beyond the shoulders, whatever the body's posture
+                out.append((person.id, torso, params.torso_head_radius_m))
+                continue
             # no head joint: take the highest joints; the head is within ~0.5 m above them
             top = head[np.argmax(head[:, 2])]
             out.append((person.id, top + np.array([0, 0, 0.25]), 0.45))
@@ -73,20 +77,67 @@ def fallback_heads(people, with_body: set[int], params: FailClosedParams) -> lis
     return out
 
 
-def unobserved_heads(people, faces, params: FailClosedParams) -> list[tuple[int, np.ndarray, float]]:
-    """(person id, face centre (3,) world metres, sphere radius m) of every face of a frame that
-    only the body fit placed: its person has no finite head joint in the 3D pose at this frame
-    and the head registration against the depth was not accepted (``face.refined`` False).
+SHOULDERS, HIPS = [5, 6], [11, 12]  # COCO-17
+
+
+def torso_head_centre(joints: np.ndarray, params: FailClosedParams) -> np.ndarray | None:
+    """Where the head of a person whose head no camera saw most likely is (world metres, (3,)):
+    beyond the shoulders along the hip-to-shoulder axis by ``torso_head_ahead_m``, raised by
+    ``torso_head_up_m``. It holds for standing, bending and lying people alike, where a body prior
+    of an upright person puts a lying patient's head above their chest. None without a shoulder
+    and a hip, or when they are closer than 15 cm (the axis is unknown).
+
+    Args:
+        joints: (17, 3) COCO-17 joints, world metres (+z up), NaN where not estimated.
+    """
+    shoulders, hips = joints[SHOULDERS], joints[HIPS]
+    shoulders, hips = shoulders[np.isfinite(shoulders[:, 0])], hips[np.isfinite(hips[:, 0])]
+    if len(shoulders) == 0 or len(hips) == 0:
+        return None
+    top, bottom = shoulders.mean(0), hips.mean(0)
+    axis = top - bottom
+    length = float(np.linalg.norm(axis))
+    if length < 0.15:
+        return None
+    return top + params.torso_head_ahead_m * axis / length + np.array([0.0, 0.0, params.torso_head_up_m])
+
+
+def unconfirmed_heads(people, faces, params: FailClosedParams) -> list[tuple[int, np.ndarray, float]]:
+    """(person id, centre (3,) world metres, sphere radius m) of the spheres blurred for every face
+    of a frame that the depth did not confirm (head registration not accepted: ``face.refined``
+    False), so that only the body fit placed it, or whose head joints disagree with the torso
+    (:func:`_head_off_torso`). Two spheres per such face: around the fitted
+    face, and around :func:`torso_head_centre` (the fit's head can be far off: on a lying patient
+    whose shoulder was taken for an ear it sat on the chest, 27 cm from the face).
 
     Args:
         people: the frame's 3D people (``id``, ``joints`` (17, 3) world metres, NaN = unseen).
         faces: the frame's face surfaces (``person_id``, ``centre``, ``refined``).
     """
-    if params.unobserved_head_radius_m <= 0:
+    if params.unconfirmed_head_radius_m <= 0:
         return []
-    head_seen = {int(p.id): bool(np.isfinite(p.joints[HEAD, 0]).any()) for p in people}
-    return [(int(f.person_id), np.asarray(f.centre, float), params.unobserved_head_radius_m) for f in faces
-            if not f.refined and not head_seen.get(int(f.person_id), False)]
+    by_id = {int(p.id): p for p in people}
+    out = []
+    for face in faces:
+        person = by_id.get(int(face.person_id))
+        torso = None if person is None else torso_head_centre(person.joints, params)
+        if face.refined and not _head_off_torso(person, torso, params):
+            continue
+        out.append((int(face.person_id), np.asarray(face.centre, float), params.unconfirmed_head_radius_m))
+        if torso is not None:
+            out.append((int(face.person_id), torso, params.torso_head_radius_m))
+    return out
+
+
+def _head_off_torso(person, torso: np.ndarray | None, params: FailClosedParams) -> bool:
+    """Whether the person's head joints lie farther than ``torso_head_disagree_m`` from where their
+    torso puts the head: a shoulder taken for an ear, and a head registration that may then have
+    locked onto the chest (it happened on a lying patient: accepted at 0.63 fitness, 27 cm off)."""
+    if person is None or torso is None:
+        return False
+    head = person.joints[HEAD]
+    head = head[np.isfinite(head[:, 0])]
+    return bool(len(head)) and float(np.linalg.norm(head.mean(0) - torso)) > params.torso_head_disagree_m
 
 
 def _median_distance(a: np.ndarray, b: np.ndarray, use: np.ndarray) -> float:

@@ -36,7 +36,7 @@ from disguisor.render.faces import FaceRenderer
 from disguisor.render.obfuscate import blur_region, box_mask, obfuscate
 from disguisor.render.templates import choose_template, load_templates
 from disguisor.run import outputs
-from disguisor.run.fallbacks import fallback_heads, full_blur, head_sphere_mask, unexplained_heads, unobserved_heads
+from disguisor.run.fallbacks import fallback_heads, full_blur, head_sphere_mask, unconfirmed_heads, unexplained_heads
 from disguisor.settings import PipelineConfig
 
 log = logging.getLogger(__name__)
@@ -195,9 +195,9 @@ class FrameWorker:
         fallback = fallback_heads(people or (), {int(b.person_id) for b in posed}, self.params.fail_closed)
         for pid, _, _ in fallback:
             outcome.people.append({"person_id": int(pid), "fallback": "head sphere blurred (no body fit)"})
-        unseen = unobserved_heads(people or (), faces, self.params.fail_closed)
-        for pid, _, _ in unseen:
-            outcome.people.append({"person_id": int(pid), "fallback": "head sphere blurred (head seen by no camera)"})
+        unseen = unconfirmed_heads(people or (), faces, self.params.fail_closed)
+        for pid in dict.fromkeys(pid for pid, _, _ in unseen):
+            outcome.people.append({"person_id": int(pid), "fallback": "head spheres blurred (not confirmed by depth)"})
         fallback = fallback + unseen
         outcome.seconds["refine"] = time.perf_counter() - t0
         return faces, fallback
@@ -236,10 +236,10 @@ class FrameWorker:
             mask, box = hit
             image = blur_region(image, mask, FALLBACK_BLUR_KERNEL_PX)
             info.setdefault("fallback", []).append(int(pid))
-            own = [d for d in dets if d["source"] == "3d" and d.get("person_id") == pid]
-            if own:  # the face itself was drawn here: one report, its painted box grown by the sphere
-                grown = union_xywh(own[0].get("painted_bbox", own[0]["bbox"]), box)
-                own[0]["painted_bbox"] = [round(v, 2) for v in grown]
+            own = [d for d in dets if d["source"] in ("3d", "head-sphere") and d.get("person_id") == pid]
+            if own:  # the face (or another sphere) of this person is reported here: one report, grown
+                key = "painted_bbox" if own[0]["source"] == "3d" else "bbox"
+                own[0][key] = [round(v, 2) for v in union_xywh(own[0].get(key, own[0]["bbox"]), box)]
                 continue
             dets.append(face_detection(image_id, box, camera.name, frame, "head-sphere", person_id=pid))
         for centre, radius in unexplained_heads(camera, self.keypoints.get((camera.name, frame), []),
