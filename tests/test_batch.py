@@ -344,8 +344,8 @@ def test_batch_on_a_cluster_matches_single_runs(cluster, archive, singles, tmp_p
 @pytest.mark.slow
 def test_local_instance_two_workers_match_single_runs(cluster, archive, singles, tmp_path):
     """Without --address the command starts a Ray instance of its own (here inside the test
-    namespace, beside the test cluster, which it must not join): 2 workers on 1 thread each
-    write what 2-thread plain runs write."""
+    namespace, beside the test cluster, which it must not join): 2 workers on 1 thread each, at
+    nice 0, write what 2-thread plain runs write."""
     manifest = tmp_path / "two.txt"
     manifest.write_text(f"{archive / 'rec_a'}\n{archive / 'rec_b'}\n")
     out = tmp_path / "out"
@@ -356,6 +356,7 @@ def test_local_instance_two_workers_match_single_runs(cluster, archive, singles,
     report = json.loads((out / "batch_report.json").read_text())
     engine, timeline = report["engine"], report["engine"]["timeline"]
     assert (engine["address"], engine["nodes"], engine["slots"], engine["threads_per_task"]) == ("local", 1, 2, 1)
+    assert engine["worker_niceness"] == [0]  # a plain run's priority, not Ray's default 15
     assert 0 < timeline["busy_s"] <= 2 * timeline["span_s"] and 0 < timeline["utilization"] <= 1
     for name, single in singles.items():
         assert _outputs(out / name) == _outputs(single), name
@@ -393,9 +394,8 @@ def test_worker_killed_mid_render_is_retried(cluster, archive, singles, tmp_path
 @pytest.mark.slow
 def test_gpus_per_task_reach_the_gpu_stages(cluster, archive, singles, tmp_path):
     """The worker node has one logical GPU: with --gpus-per-task 1 the prepare (keypoints) and
-    render tasks are given it (Ray sets CUDA_VISIBLE_DEVICES for them), the finish task is not,
-    one task runs at a time, and the outputs stay those of a plain run. Asking for more GPUs
-    than a node has is one error line, not a wait for ever."""
+    render tasks get it (Ray sets their CUDA_VISIBLE_DEVICES), the finish task not, one task runs
+    at a time, outputs unchanged. More GPUs than a node has: one error line, no wait for ever."""
     manifest = tmp_path / "one.csv"
     manifest.write_text(f"path,name\n{archive / 'rec_a'},gpu\n")
     out = tmp_path / "out"

@@ -18,7 +18,9 @@ takes a chunk of a recording builds its frame worker first: ~1 s at 720p, about 
 Threads: each task runs ``threads_per_task`` CPU threads (torch, BLAS, OpenCV). Default: locally
 the cores divided among the workers (2 cores, 1 worker: 2; 2 workers: 1 each: no
 oversubscription), on a cluster 1 (one CPU per task). The outputs do not depend on it: the body
-fit runs its torch code on one thread whatever the process's count.
+fit runs its torch code on one thread whatever the process's count. The local instance's
+workers run at the priority of a plain run (nice 0, not Ray's 15); a cluster's nodes decide
+their own (``RAY_worker_niceness`` in ``ray start``'s environment).
 
 Faults: a task whose worker process dies (killed, out of memory, node lost) is retried by Ray
 (``max_retries``); what a recording's own failure raises is returned as one line and ends that
@@ -48,6 +50,7 @@ DEFAULT_CHUNK_FRAMES = 32
 # a recording first builds its frame worker (~1 s at 720p, about one frame's time), which a
 # chunk of 8 frames or more pays back; a shorter recording is left to one worker
 MIN_TAIL_CHUNK = 8
+WORKER_NICENESS = 0  # the local instance's workers (see connect)
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class JobState:
     task_seconds: dict[str, float] = field(default_factory=dict)
     task_gpus: dict[str, list[str]] = field(default_factory=dict)  # GPU ids the tasks of each kind got
     spans: list[tuple[float, float]] = field(default_factory=list)  # (start, end) of each task, wall clock
+    niceness: set = field(default_factory=set)  # the worker processes' nice values
     started: float | None = None
     ended: float | None = None
     pids: set = field(default_factory=set)
@@ -120,6 +124,8 @@ class JobState:
         self.task_gpus[kind] = sorted(seen)
         if result.get("span"):
             self.spans.append(tuple(result["span"]))
+        if result.get("nice") is not None:
+            self.niceness.add(result["nice"])
 
 
 class Progress:
@@ -176,6 +182,9 @@ def connect(options: EngineOptions):
         # the instance's processes inherit this environment: its prestarted workers then serve the
         # first tasks at once (a runtime_env would have Ray start other workers first, ~1.4 s)
         env["OMP_NUM_THREADS"] = threads
+        # the workers at a plain run's priority: Ray's default (nice 15) has them give way to any
+        # other job, and on a shared machine a worker beside such a job gets a few % of its core
+        env["RAY_worker_niceness"] = str(WORKER_NICENESS)
     else:
         kwargs.pop("include_dashboard")  # set by `ray start`
         kwargs["address"] = options.address
@@ -230,7 +239,7 @@ def _remote_functions(ray, options: EngineOptions):
         t0 = time.time()
         use_threads(threads)
         info, shipped = prepare_job(job, out_root, config)
-        info.update(gpus=gpu_ids(), span=(t0, time.time()))
+        info.update(gpus=gpu_ids(), span=(t0, time.time()), nice=os.nice(0))
         return info, shipped
 
     @ray.remote(num_cpus=1, **retries, **gpus)
@@ -238,7 +247,7 @@ def _remote_functions(ray, options: EngineOptions):
         t0 = time.time()
         use_threads(threads)
         result = render_job_frames(out, frame_key, frames, lambda: ray.get(prepared[0]))
-        result.update(gpus=gpu_ids(), span=(t0, time.time()))
+        result.update(gpus=gpu_ids(), span=(t0, time.time()), nice=os.nice(0))
         return result
 
     @ray.remote(num_cpus=1, **retries)
@@ -246,7 +255,7 @@ def _remote_functions(ray, options: EngineOptions):
         t0 = time.time()
         use_threads(threads)
         result = finish_job(out, frame_key, resumed, render_seconds, lambda: ray.get(prepared[0]))
-        result.update(gpus=gpu_ids(), span=(t0, time.time()))
+        result.update(gpus=gpu_ids(), span=(t0, time.time()), nice=os.nice(0))
         return result
 
     return disguisor_prepare, disguisor_render, disguisor_finish
@@ -272,6 +281,7 @@ def run_jobs(jobs: list[tuple[Job, PipelineConfig]], out_root: Path, options: En
         started = time.time()
         _Scheduler(ray, states, out_root, options, slots, progress).run()
         facts["timeline"] = timeline(states, slots, started, time.time())
+        facts["worker_niceness"] = sorted({n for state in states for n in state.niceness})
     finally:
         if own:
             ray.shutdown()
