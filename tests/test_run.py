@@ -73,6 +73,13 @@ def test_outputs_complete_and_faces_found(synth_rec, first_run):
     images = {im["id"]: im for im in json.loads((out / "images.json").read_text())["images"]}
     assert dets and all(d["image_id"] in images and d["category_id"] == 1 for d in dets)
     assert all(images[d["image_id"]]["camera"] == d["camera"] for d in dets)
+    # the report counts the hidden face-views by what found them, as detections.json lists them
+    by_source: dict[str, int] = {}
+    for d in dets:
+        by_source[d["source"]] = by_source.get(d["source"], 0) + 1
+    assert report.faces_by_source == by_source and sum(by_source.values()) == report.faces_hidden
+    assert json.loads((out / "report.json").read_text())["faces_by_source"] == by_source
+    assert f"3d {by_source['3d']}" in (out / "summary.txt").read_text()
 
 
 def test_faces_are_changed_in_the_images(synth_rec, first_run):

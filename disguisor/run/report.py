@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ class RunReport:
     per_frame_seconds: dict[str, float]
     resumed_frames: int
     warnings: list[str] = field(default_factory=list)
+    # face-views hidden per source: 3d, head-sphere, 2d-head, depth-head, border, 2d:<detector>
+    faces_by_source: dict[str, int] = field(default_factory=dict)
 
 
 
@@ -61,7 +64,8 @@ def write_report(rec: Recording, out: Path, config: PipelineConfig, records: lis
         people_per_frame={"mean": float(np.mean(people)) if people else 0.0, "max": max(people, default=0)},
         stage_seconds={k: round(v, 3) for k, v in stage_seconds.items()},
         per_frame_seconds={k: round(float(np.median(v)), 4) for k, v in per_frame.items()},
-        resumed_frames=resumed, warnings=warnings)
+        resumed_frames=resumed, warnings=warnings,
+        faces_by_source=dict(sorted(Counter(str(d.get("source", "")) for d in detections).items())))
     frames_doc = [{"frame": r["frame"], "status": r["status"], "people": r["people"], "views": r["views"]}
                   for r in records]
     outputs.write_json(out / "report.json", {**asdict(report), "config": config_dict(config),
@@ -79,7 +83,9 @@ def summary_text(report: RunReport) -> str:
     lines = [f"disguisor run: {report.recording} -> {report.out}",
              f"frames: {report.frames} ({report.resumed_frames} already done), cameras: {', '.join(report.cameras)}",
              f"people per frame: mean {report.people_per_frame['mean']:.1f}, max {report.people_per_frame['max']}",
-             f"faces hidden (face-views): {report.faces_hidden}"]
+             f"faces hidden (face-views): {report.faces_hidden}"
+             + (" (" + ", ".join(f"{k} {v}" for k, v in report.faces_by_source.items()) + ")"
+                if report.faces_by_source else "")]
     if report.faces_skipped:
         lines.append("face-views not painted: "
                      + ", ".join(f"{k}: {v}" for k, v in sorted(report.faces_skipped.items())))
