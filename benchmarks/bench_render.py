@@ -20,7 +20,8 @@ import numpy as np
 
 from disguisor.io.recording import open_recording
 from disguisor.render.faces import FaceRenderer
-from disguisor.render.templates import choose_template, load_templates
+from disguisor.render.templates import load_templates
+from disguisor.render.variation import choose_template
 from disguisor.synth.or_scene import generate_or_recording
 from disguisor.synth.truth import true_face_surfaces
 

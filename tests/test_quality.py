@@ -287,7 +287,8 @@ def test_template_replacement_removes_a_real_identity(id_model, face_rec):
     original's strong edges (eyes, mouth) and dlib still recognises the person."""
     from disguisor.io.recording import open_recording
     from disguisor.render.faces import FaceRenderer
-    from disguisor.render.templates import choose_template, load_templates
+    from disguisor.render.templates import load_templates
+    from disguisor.render.variation import choose_template
 
     rec = open_recording(face_rec)
     cam = rec.calibration.camera("c1")

@@ -17,7 +17,8 @@ from disguisor.refine.surface import FaceSurface, canonical_face_uv
 from disguisor.render.blend import poisson_blend
 from disguisor.render.params import RenderParams
 from disguisor.render.template_drawing import TEMPLATE_SPECS, draw_template
-from disguisor.render.templates import DEFAULT_FOLDER, Template, choose_template, load_templates
+from disguisor.render.templates import DEFAULT_FOLDER, Template, load_templates
+from disguisor.render.variation import choose_template
 
 W, H = 320, 240
 FACE_Z = 1.6

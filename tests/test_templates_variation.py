@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 
 from disguisor.render.template_drawing import TEMPLATE_SPECS, draw_template
-from disguisor.render.templates import EYE_U, EYE_V, MOUTH_V, choose_template, load_templates
+from disguisor.render.templates import EYE_U, EYE_V, MOUTH_V, load_templates
 from disguisor.render.variation import (
     EYE_DIST_U,
     GEOMETRY,
     MIN_JACOBIAN,
     Variation,
     VariationParams,
+    choose_template,
     displacement,
     draw_variation,
     drawing_spec,

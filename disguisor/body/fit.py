@@ -20,9 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from disguisor.body.bodies_io import BodyFits, PersonFit
-from disguisor.body.model import BodyModel, one_torch_thread
+from disguisor.body.model import BodyModel
 from disguisor.body.params import FitParams
 from disguisor.body.rig import forward_kinematics, keypoint_parts, subtree_matrix
+from disguisor.body.threads import one_torch_thread
 from disguisor.pose3d.poses import Poses3D
 
 # pose-invariant distances between COCO-17 joints: limbs, torso, head widths

@@ -9,7 +9,6 @@ identity-pose COCO-17 keypoints as a differentiable function of it, and a reduce
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -17,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from disguisor.body.rig import Rig, collapse_skinning, keypoint_weights, nearest_fitted
+from disguisor.body.threads import one_torch_thread
 from disguisor.coco import head_axes
 from disguisor.errors import InputError
 
@@ -179,24 +179,6 @@ def _anny_rig(model: AnnyBodyModel, shape: tuple[float, ...]) -> Rig:
     heads = W[0, [names.index(n) for n in model.fit_bones], :3, 3].double().numpy()
     A = keypoint_weights(model._regressor.double().numpy(), vb, vw, len(model.fit_bones))
     return Rig(model.fit_bones, model._parents, heads, A, vb, vw)
-
-
-@contextmanager
-def one_torch_thread():
-    """Torch on one intra-op thread inside the block (the caller's count restored after).
-
-    The body models' numbers must not depend on the machine or the process: a reduction that
-    torch splits over threads sums in another order, and a plain run (the cores' threads) and a
-    batch task (one thread per worker) would write bodies that differ in the last digits. Every
-    torch computation behind a fit or a loaded model runs here; the tensors are small."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @lru_cache(maxsize=4)

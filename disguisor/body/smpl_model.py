@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from disguisor.body.rig import Rig, collapse_skinning, keypoint_weights, nearest_fitted
+from disguisor.body.threads import one_torch_thread
 from disguisor.coco import head_axes
 from disguisor.errors import InputError
 
@@ -182,7 +183,6 @@ class SmplBodyModel:
         for j, name in enumerate(self.fit_bones):
             aa[SMPL_JOINTS.index(name)] = Rotation.from_matrix(rotations[j]).as_rotvec()
         f32 = lambda a: torch.tensor(np.asarray(a, float)[None], dtype=torch.float32)  # noqa: E731
-        from disguisor.body.model import one_torch_thread
 
         with one_torch_thread(), torch.no_grad():  # the same vertices whatever the process's threads
             out = self.smpl(betas=f32(shape), global_orient=f32(aa[0]), body_pose=f32(aa[1:].ravel()),

@@ -36,7 +36,8 @@ import numpy as np
 from disguisor.geometry import project_points
 from disguisor.io.calibration import Camera
 from disguisor.refine.surface import FaceSurface, head_frame
-from disguisor.render.templates import Template, choose_template, vary_for_person
+from disguisor.render.templates import Template
+from disguisor.render.variation import choose_template, vary_for_person
 
 LOWER_UV = ((0.30, 0.70), (0.62, 0.84))    # (u range, v range) of the mouth and chin
 FOREHEAD_UV = ((0.32, 0.68), (0.22, 0.32))  # above the brows (v 0.345), below the hairline

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from disguisor.errors import InputError
 from disguisor.render.template_drawing import TEMPLATE_SPECS, FeatureShape, draw_template
 from disguisor.render.templates import EYE_U, EYE_V, MOUTH_V, NOSE_TIP_V, Template, TemplateSpec
 
@@ -282,3 +283,29 @@ def vary_template(template: Template, key: tuple[int, ...],
         info["variation"]["redrawn"] = {"shape": shape.__dict__, "iris": new_spec.iris, "hair": new_spec.hair,
                                         "lips": new_spec.lips, "seed": new_spec.seed}
     return Template(template.name, vary_image(image, var), info)
+
+
+def choose_template(person_id: int, templates: dict[str, Template], fixed: str | None = None,
+                    seed: int = 0, variation=None) -> Template:
+    """The template of a person: ``fixed`` for everyone when given, else a choice that depends
+    only on (person_id, seed) and the set of template names (not on dict order or on the run);
+    then varied for this person by :func:`disguisor.render.variation.vary_template` with the key
+    (person_id, seed), so that two people never get the same face. ``variation``: its
+    :class:`~disguisor.render.variation.VariationParams` (None: the defaults; ``enabled=False``:
+    the template as drawn)."""
+    if fixed is not None:
+        if fixed not in templates:
+            raise InputError(None, f"unknown template {fixed!r}; available: {', '.join(sorted(templates))}",
+                             field="--template")
+        return vary_for_person(templates[fixed], person_id, seed, variation)
+    names = sorted(templates)
+    if not names:
+        raise InputError(None, "no face templates loaded", field="templates")
+    # a hash of the id (not id % n) so that neighbouring ids do not walk through the list in order
+    pick = np.random.default_rng([int(person_id) & 0xFFFFFFFF, int(seed) & 0xFFFFFFFF]).integers(len(names))
+    return vary_for_person(templates[names[int(pick)]], person_id, seed, variation)
+
+
+def vary_for_person(template: Template, person_id: int, seed: int = 0, variation=None) -> Template:
+    """``template`` varied for one person (key: person_id, seed); see :func:`choose_template`."""
+    return vary_template(template, variation_key("person", person_id, seed), variation or VariationParams())

@@ -34,7 +34,8 @@ from disguisor.refine.frame import refine_frame
 from disguisor.render.face2d import landmark_check, paint_template
 from disguisor.render.faces import FaceRenderer
 from disguisor.render.obfuscate import blur_region, box_mask, obfuscate
-from disguisor.render.templates import choose_template, load_templates
+from disguisor.render.templates import load_templates
+from disguisor.render.variation import choose_template
 from disguisor.run import outputs
 from disguisor.run.fallbacks import fallback_heads, full_blur, head_sphere_mask, unconfirmed_heads, unexplained_heads
 from disguisor.settings import PipelineConfig
