@@ -80,6 +80,11 @@ def test_outputs_complete_and_faces_found(synth_rec, first_run):
     assert report.faces_by_source == by_source and sum(by_source.values()) == report.faces_hidden
     assert json.loads((out / "report.json").read_text())["faces_by_source"] == by_source
     assert f"3d {by_source['3d']}" in (out / "summary.txt").read_text()
+    # slivers are painted but not listed (run.report_min_face_px); the report counts them
+    assert all(d["bbox"][2] * d["bbox"][3] >= RunParams().report_min_face_px for d in dets if d["source"] == "3d")
+    detail = json.loads((out / "report.json").read_text())["frames_detail"]
+    assert report.faces_painted_unlisted == sum(len(v.get("painted_unlisted", [])) for f in detail
+                                                for v in f["views"].values())
 
 
 def test_faces_are_changed_in_the_images(synth_rec, first_run):

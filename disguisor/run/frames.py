@@ -225,11 +225,16 @@ class FrameWorker:
         result = self.renderer.anonymize_view(rgb, depth, camera, faces, templates, method=self.params.method)
         image = result.image
         image_id = self.ids[camera.name, frame]
+        # painted either way; a sliver of a few pixels is no face box a user or an annotator would list
+        big = [rf.bbox[2] * rf.bbox[3] >= self.params.report_min_face_px for rf in result.faces]
+        listed = [rf for rf, ok in zip(result.faces, big, strict=True) if ok]
         dets = [face_detection(image_id, rf.bbox, camera.name, frame, "3d", person_id=rf.person_id,
-                               painted_bbox=rf.painted_bbox) for rf in result.faces]
+                               painted_bbox=rf.painted_bbox) for rf in listed]
         found = None  # landmarks of the original view, looked for once a 2D-only face needs them
         info: dict[str, Any] = {"faces": [int(rf.person_id) for rf in result.faces],
                                 "skipped": [{"person_id": int(p), "reason": r} for p, r in result.skipped]}
+        if len(listed) < len(result.faces):
+            info["painted_unlisted"] = [int(rf.person_id) for rf, ok in zip(result.faces, big, strict=True) if not ok]
         for pid, centre, radius in fallback:
             hit = head_sphere_mask(camera, centre, radius)
             if hit is None:

@@ -35,6 +35,8 @@ class RunReport:
     warnings: list[str] = field(default_factory=list)
     # face-views hidden per source: 3d, head-sphere, 2d-head, depth-head, border, 2d:<detector>
     faces_by_source: dict[str, int] = field(default_factory=dict)
+    # face-views painted but not listed in detections.json (under run.report_min_face_px)
+    faces_painted_unlisted: int = 0
 
 
 
@@ -65,7 +67,9 @@ def write_report(rec: Recording, out: Path, config: PipelineConfig, records: lis
         stage_seconds={k: round(v, 3) for k, v in stage_seconds.items()},
         per_frame_seconds={k: round(float(np.median(v)), 4) for k, v in per_frame.items()},
         resumed_frames=resumed, warnings=warnings,
-        faces_by_source=dict(sorted(Counter(str(d.get("source", "")) for d in detections).items())))
+        faces_by_source=dict(sorted(Counter(str(d.get("source", "")) for d in detections).items())),
+        faces_painted_unlisted=sum(len(v.get("painted_unlisted", [])) for r in records
+                                   for v in (r.get("views") or {}).values()))
     frames_doc = [{"frame": r["frame"], "status": r["status"], "people": r["people"], "views": r["views"]}
                   for r in records]
     outputs.write_json(out / "report.json", {**asdict(report), "config": config_dict(config),
@@ -85,7 +89,9 @@ def summary_text(report: RunReport) -> str:
              f"people per frame: mean {report.people_per_frame['mean']:.1f}, max {report.people_per_frame['max']}",
              f"faces hidden (face-views): {report.faces_hidden}"
              + (" (" + ", ".join(f"{k} {v}" for k, v in report.faces_by_source.items()) + ")"
-                if report.faces_by_source else "")]
+                if report.faces_by_source else "")
+             + (f"; {report.faces_painted_unlisted} more painted, too small to list" if report.faces_painted_unlisted
+                else "")]
     if report.faces_skipped:
         lines.append("face-views not painted: "
                      + ", ".join(f"{k}: {v}" for k, v in sorted(report.faces_skipped.items())))
