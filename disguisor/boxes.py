@@ -97,3 +97,11 @@ def union_xywh(a: Iterable[float], b: Iterable[float]) -> list[float]:
     bx, by, bw, bh = (float(v) for v in b)
     x0, y0 = min(ax, bx), min(ay, by)
     return [x0, y0, max(ax + aw, bx + bw) - x0, max(ay + ah, by + bh) - y0]
+
+
+def mask_bounds(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """``xyxy`` pixel bounds (exclusive ends) of the True pixels of an (H, W) mask; None when empty."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return None
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from disguisor.render.check import box_of_mask, changed_share
+from disguisor.boxes import mask_bounds
+from disguisor.render.check import changed_share
 from disguisor.render.params import RenderParams
 from disguisor.render.templates import Template
 from tests.test_render_faces import H, W, make_camera, quad_face
@@ -21,7 +22,7 @@ def test_changed_share_counts_pixels_moved_beyond_the_grey_levels():
     assert changed_share(a, b, (5, 0, 10, 10), 6.0) == 0.0
     mask = np.zeros((10, 10), bool)
     mask[2:4, 5:9] = True
-    assert box_of_mask(mask) == (5, 2, 9, 4) and box_of_mask(np.zeros((3, 3), bool)) is None
+    assert mask_bounds(mask) == (5, 2, 9, 4) and mask_bounds(np.zeros((3, 3), bool)) is None
 
 
 def test_regularization_steps():

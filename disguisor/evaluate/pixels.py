@@ -36,6 +36,7 @@ from disguisor.evaluate.coco import FaceBox, GroundTruth, ImageInfo
 from disguisor.io.calibration import Camera
 from disguisor.io.jsonfields import Id
 from disguisor.io.recording import Recording, frame_file_name, open_recording
+from disguisor.render.check import changed_pixels
 
 DEFAULT_CHANGE_LEVELS = 6.0
 DEFAULT_HIDDEN_SHARE = 0.5
@@ -64,12 +65,6 @@ def box_pixels(bbox: tuple[float, float, float, float], width: int, height: int)
     return x0, y0, max(x1, x0), max(y1, y0)
 
 
-def _grey(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        return image.astype(np.int16)
-    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.int16)
-
-
 def changed_shares(original: np.ndarray, anonymized: np.ndarray, boxes: np.ndarray,
                    change_levels: float = DEFAULT_CHANGE_LEVELS) -> np.ndarray:
     """Share (0-1) of each box's pixels whose grey value differs by more than ``change_levels``.
@@ -80,7 +75,7 @@ def changed_shares(original: np.ndarray, anonymized: np.ndarray, boxes: np.ndarr
     """
     if original.shape[:2] != anonymized.shape[:2]:
         raise ValueError(f"images differ in size: {original.shape[:2]} and {anonymized.shape[:2]}")
-    changed = np.abs(_grey(original) - _grey(anonymized)) > change_levels
+    changed = changed_pixels(original, anonymized, change_levels)
     h, w = changed.shape
     # summed-area table: each box's changed count in O(1)
     sat = np.zeros((h + 1, w + 1), np.int64)

@@ -10,27 +10,27 @@ and, where too little changed, blends again with a stronger pull towards the tem
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
-# ITU-R BT.601 luma of RGB, as OpenCV's RGB2GRAY
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+def changed_pixels(before: np.ndarray, after: np.ndarray, grey_levels: float, bgr: bool = True) -> np.ndarray:
+    """(H, W) bool: pixels whose grey value moved by more than ``grey_levels`` between ``before``
+    and ``after`` ((H, W, 3) uint8, BGR when ``bgr`` else RGB, or (H, W) grey; same size). The
+    one definition of a changed pixel, for the renderer's check and ``disguisor eval``'s."""
+    return np.abs(_grey(before, bgr) - _grey(after, bgr)) > grey_levels
 
 
-def box_of_mask(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    """(x0, y0, x1, y1) pixel bounds (exclusive ends) of the True pixels of ``mask`` (H, W); None
-    when it is empty."""
-    ys, xs = np.nonzero(mask)
-    if len(ys) == 0:
-        return None
-    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+def _grey(image: np.ndarray, bgr: bool) -> np.ndarray:
+    if image.ndim == 2:
+        return image.astype(np.int16)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY if bgr else cv2.COLOR_RGB2GRAY).astype(np.int16)
 
 
 def changed_share(before: np.ndarray, after: np.ndarray, box: tuple[int, int, int, int], grey_levels: float) -> float:
-    """Share of the pixels of ``box`` (x0, y0, x1, y1) whose luma moved by more than
-    ``grey_levels`` between ``before`` and ``after`` ((H, W, 3) uint8 RGB, same size)."""
+    """Share of the pixels of ``box`` (x0, y0, x1, y1) that changed (:func:`changed_pixels`)
+    between ``before`` and ``after`` ((H, W, 3) uint8 RGB, same size)."""
     x0, y0, x1, y1 = box
-    a = before[y0:y1, x0:x1].astype(np.float32) @ _LUMA
-    b = after[y0:y1, x0:x1].astype(np.float32) @ _LUMA
-    if a.size == 0:
+    if x1 <= x0 or y1 <= y0:
         return 1.0
-    return float((np.abs(np.round(a) - np.round(b)) > grey_levels).mean())
+    return float(changed_pixels(before[y0:y1, x0:x1], after[y0:y1, x0:x1], grey_levels, bgr=False).mean())

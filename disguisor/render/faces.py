@@ -23,13 +23,14 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+from disguisor.boxes import mask_bounds
 from disguisor.errors import InputError
 from disguisor.geometry import project_points
 from disguisor.io.calibration import Camera
 from disguisor.refine.surface import FaceSurface
 from disguisor.render.blend import poisson_blend
 from disguisor.render.border import border_strip
-from disguisor.render.check import box_of_mask, changed_share
+from disguisor.render.check import changed_share
 from disguisor.render.obfuscate import obfuscate
 from disguisor.render.params import RenderParams
 from disguisor.render.results import RenderedFace, ViewResult, facing_angle_deg  # noqa: F401  (API)
@@ -58,9 +59,8 @@ def vertex_shading(face: FaceSurface, params: RenderParams) -> np.ndarray:
 
 
 def _box_of(mask: np.ndarray, dx: int, dy: int) -> tuple[float, float, float, float]:
-    ys, xs = np.nonzero(mask)
-    return (float(xs.min() + dx), float(ys.min() + dy), float(xs.max() - xs.min() + 1),
-            float(ys.max() - ys.min() + 1))
+    x0, y0, x1, y1 = mask_bounds(mask)
+    return float(x0 + dx), float(y0 + dy), float(x1 - x0), float(y1 - y0)
 
 
 def _overlapping_groups(items: list) -> list[list]:
@@ -416,7 +416,7 @@ class FaceRenderer:
             likely_i = rendered_i & likely
             if not likely_i.any():
                 likely_i = vis_i
-            per_face.append((len(result.faces), grown, box_of_mask(likely_i)))
+            per_face.append((len(result.faces), grown, mask_bounds(likely_i)))
             result.faces.append(RenderedFace(
                 person_id=face.person_id, bbox=_box_of(likely_i, x0, y0), full_bbox=_box_of(rendered_i, x0, y0),
                 painted_bbox=_box_of(grown, x0, y0), painted_pixels=int(grown.sum()),

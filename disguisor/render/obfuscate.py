@@ -13,6 +13,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from disguisor.boxes import mask_bounds
+
 ObfuscationMethod = Literal["blur", "pixelate", "blacken"]
 
 
@@ -32,19 +34,12 @@ def _check(image: np.ndarray, mask: np.ndarray) -> None:
                          f"and {mask.shape}")
 
 
-def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
-        return None
-    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
-
-
 def blur_region(image: np.ndarray, mask: np.ndarray, kernel_px: int = 61) -> np.ndarray:
     """Gaussian blur (kernel_px x kernel_px) inside ``mask``. The blur is computed on a crop
     around the region (plus a kernel's margin) so its cost does not grow with the image."""
     _check(image, mask)
     out = image.copy()
-    box = _bbox(mask)
+    box = mask_bounds(mask)
     if box is None:
         return out
     k = kernel_px | 1
@@ -62,7 +57,7 @@ def pixelate_region(image: np.ndarray, mask: np.ndarray, cells: int = 8) -> np.n
     over the masked pixels of that cell)."""
     _check(image, mask)
     out = image.copy()
-    box = _bbox(mask)
+    box = mask_bounds(mask)
     if box is None:
         return out
     x0, y0, x1, y1 = box
