@@ -50,3 +50,28 @@ def test_a_blend_that_changes_too_little_is_redone_closer_to_the_template():
         shares[name] = changed_share(image, res.image, (x, y, x + w, y + h), 6.0)
         assert res.faces[0].blend == "poisson"
     assert shares["unchecked"] < 0.5 <= 0.6 <= shares["checked"]
+
+
+def test_a_box_the_blend_cannot_change_enough_is_painted_whole():
+    """A pole in front of the middle 60% of a face: the depth test leaves it unpainted, so no
+    blend changes 60% of the face's box; the box is then painted whole (check_fill_box)."""
+    from disguisor.render.faces import FaceRenderer
+
+    cam = make_camera()
+    image = np.full((H, W, 3), (150, 120, 100), np.uint8)
+    depth = np.full((H, W), 2.0, np.float32)
+    image[:, 142:178] = 40  # the face spans x 130-190 (0.2 m at 1 m, f 300 px)
+    depth[:, 142:178] = 0.5
+    template = {1: Template("flat", np.full((416, 320, 3), (90, 160, 210), np.uint8))}
+    shares, painted = {}, {}
+    for fill in (False, True):
+        params = RenderParams(dilate_m=0.01, check_fill_box=fill)
+        with FaceRenderer([cam], params) as renderer:
+            res = renderer.anonymize_view(image, depth, cam, [quad_face()], template)
+        x, y, w, h = (int(v) for v in res.faces[0].bbox)
+        assert w > 50  # the box spans both sides of the pole
+        shares[fill] = changed_share(image, res.image, (x, y, x + w, y + h), 6.0)
+        painted[fill] = int(res.mask[:, 142:178].sum())
+    # without: only the dilation ring (3 px on each side) reaches onto the pole (36 x 78 px)
+    assert shares[False] < 0.6 and painted[False] < 600
+    assert shares[True] >= 0.9 and painted[True] > 2500

@@ -34,3 +34,16 @@ def changed_share(before: np.ndarray, after: np.ndarray, box: tuple[int, int, in
     if x1 <= x0 or y1 <= y0:
         return 1.0
     return float(changed_pixels(before[y0:y1, x0:x1], after[y0:y1, x0:x1], grey_levels, bgr=False).mean())
+
+
+def boxes_to_fill(before: np.ndarray, after: np.ndarray, paint: np.ndarray, boxes: list[tuple[int, int, int, int]],
+                  min_share: float, grey_levels: float) -> np.ndarray:
+    """``paint`` ((H, W) bool) grown by the whole of every box (x0, y0, x1, y1, pixels of the
+    arrays) of which less than ``min_share`` changed between ``before`` and ``after`` ((H, W, 3)
+    uint8 RGB). Such a face is partly hidden or seen edge-on: its box holds occluder or background
+    pixels that the depth tests keep unpainted, so no blend of the face alone changes enough of it."""
+    fill = paint.copy()
+    for x0, y0, x1, y1 in boxes:
+        if changed_share(before, after, (x0, y0, x1, y1), grey_levels) < min_share:
+            fill[y0:y1, x0:x1] = True
+    return fill

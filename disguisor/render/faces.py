@@ -30,7 +30,7 @@ from disguisor.io.calibration import Camera
 from disguisor.refine.surface import FaceSurface
 from disguisor.render.blend import poisson_blend
 from disguisor.render.border import border_strip
-from disguisor.render.check import changed_share
+from disguisor.render.check import boxes_to_fill, changed_share
 from disguisor.render.obfuscate import obfuscate
 from disguisor.render.params import RenderParams
 from disguisor.render.results import RenderedFace, ViewResult, facing_angle_deg  # noqa: F401  (API)
@@ -440,8 +440,9 @@ class FaceRenderer:
                 # too little of a face's own box changed: blend again, closer to the template's colours
                 if how != "poisson" or least >= p.check_min_share:
                     break
-            crop[:] = best[1]
-            how = best[2]
+            if p.check_fill_box and best[0] < p.check_min_share:
+                best, paint = self._fill_boxes(before, color, depth_r > 0, paint, boxes, best, result.notes)
+            crop[:], how = best[1], best[2]
             for k, grown, _ in per_face:
                 if result.faces[k].blend == "blacken-fallback":
                     crop[grown] = 0
@@ -459,6 +460,17 @@ class FaceRenderer:
                 window[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0] = grown
                 out[wy0:wy1, wx0:wx1] = obfuscate(out[wy0:wy1, wx0:wx1], window, method, p.obfuscation)
         result.mask[y0:y1, x0:x1] |= paint
+
+    def _fill_boxes(self, before, color, rendered, paint, boxes, best, notes) -> tuple[tuple, np.ndarray]:
+        """Blend again at the strongest regularization with the boxes left too little changed painted
+        whole (check.boxes_to_fill); the better of ``best`` and that blend, with its paint mask."""
+        p = self.params
+        fill = boxes_to_fill(before, best[1], paint, boxes, p.check_min_share, p.check_grey_levels)
+        blended, how = self._blend(before, color, rendered, fill, notes, p.blend_regularization_max)
+        trial = before.copy()
+        trial[fill] = blended[fill]
+        least = min(changed_share(before, trial, b, p.check_grey_levels) for b in boxes)
+        return ((least, trial, how), fill) if least > best[0] else (best, paint)
 
     def _blend(self, crop: np.ndarray, color: np.ndarray, rendered: np.ndarray, paint: np.ndarray,
                notes: list[str], regularization: float) -> tuple[np.ndarray, str]:

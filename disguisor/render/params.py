@@ -102,6 +102,11 @@ class RenderParams:
       below check_min_share the faces are blended again with 10x the regularization, up to
       blend_regularization_max (0 for check_min_share: no check). The evaluation counts a box
       hidden at 0.5; 0.6 leaves room for the true face box differing from the reported one.
+    check_fill_box: when even the strongest regularization leaves a face's box below
+      check_min_share (a face partly hidden by an occluder or seen edge-on, whose box holds
+      pixels the depth tests keep unpainted), the whole box is painted with the template's
+      colours extended outward and blended once more (privacy first: the box a viewer would
+      search for the face changes; the painted rectangle can show as a patch).
     obfuscation: settings of the blur / pixelate / blacken methods.
     """
 
@@ -131,6 +136,7 @@ class RenderParams:
     check_min_share: float = 0.6
     check_grey_levels: float = 6.0
     blend_regularization_max: float = 2.0
+    check_fill_box: bool = True
     shading_ambient: float = 0.72
     shading_diffuse: float = 0.34
     obfuscation: ObfuscationParams = ObfuscationParams()
