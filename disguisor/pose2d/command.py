@@ -103,7 +103,9 @@ def detect_recording(rec: Recording, detector: PoseDetector, params: KeypointsPa
             img = _image_entry(rec, len(images) + 1, name, frame)
             images[img.id] = img
             rgb = np.ascontiguousarray(view.color[:, :, ::-1])
-            found = deduplicate(detector.detect(rgb, boxes.get(name)), params.dedup.oks_threshold,
+            # detectors that remember each view's last image (MoveNet's empty boxes) get its name
+            extra = {"view": name} if getattr(detector, "remembers_views", False) else {}
+            found = deduplicate(detector.detect(rgb, boxes.get(name), **extra), params.dedup.oks_threshold,
                                 params.dedup.box_iou_threshold, params.dedup.head_ratio)
             for pose in found:
                 x0, y0, x1, y1 = pose.box

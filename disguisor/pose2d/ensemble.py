@@ -32,6 +32,7 @@ class EnsembleDetector:
     """``detect(image_rgb, boxes)``: one pose per person found by any member (see the module doc)."""
 
     name = "ensemble"
+    remembers_views = True  # detect() takes the camera's name (images of a view in frame order)
 
     def __init__(self, params: KeypointsParams | None = None) -> None:
         self.params = params or KeypointsParams()
@@ -54,10 +55,12 @@ class EnsembleDetector:
             found = add_boxes(found, self.centernet.boxes(image_rgb)[0], self.params.ensemble.box_iou_same)
         return found
 
-    def detect(self, image_rgb: np.ndarray, boxes: Sequence[Box] | None = None) -> list[PersonPose]:
+    def detect(self, image_rgb: np.ndarray, boxes: Sequence[Box] | None = None,
+               view: str | None = None) -> list[PersonPose]:
+        """``view``: the camera's name, see :meth:`MoveNetDetector.detect`."""
         e = self.params.ensemble
         all_boxes = self.person_boxes(image_rgb, boxes)
-        readings = self.movenet.detect(image_rgb, all_boxes)
+        readings = self.movenet.detect(image_rgb, all_boxes, view)
         if self.blazepose is not None:
             readings += self.blazepose.detect(image_rgb, all_boxes)
         return merge_poses(readings, e.oks_threshold, e.box_iou_threshold, e.head_ratio, e.joint_radius)

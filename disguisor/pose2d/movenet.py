@@ -75,10 +75,16 @@ class MoveNetDetector:
     each crop tried at ``params.rotations``. ``detect(image_rgb, boxes)``; duplicates possible (the
     caller de-duplicates by OKS)."""
 
+    remembers_views = True  # detect() takes the camera's name (images of a view in frame order)
+
     def __init__(self, params: MoveNetParams | None = None, name: str = "movenet") -> None:
         self.params = params or MoveNetParams()
         self.name = name
         self._model: MoveNetModel | None = None
+        # per view: boxes whose crop found nobody in the last image, and how often skipped since
+        self._empty: dict[str, list[tuple[Box, int]]] = {}
+        # per view: images in a row whose orientation search found nobody, images seen
+        self._idle: dict[str, tuple[int, int]] = {}
 
     @property
     def model(self) -> MoveNetModel:
@@ -131,40 +137,86 @@ class MoveNetDetector:
         rotation's stray readings would add false people)."""
         p = self.params
         found = self.crop(image_rgb, box, p.rotations[0]) if p.rotations else []
-        best = max((q for q in found if _centre_in(q.box, box)), key=lambda q: q.score, default=None)
+        extra = self._turned(image_rgb, box, found) if rotate else None
+        return found + ([extra] if extra is not None else [])
+
+    def _turned(self, image_rgb: np.ndarray, box: Box, upright: Sequence[PersonPose]) -> PersonPose | None:
+        """The later rotations of :meth:`oriented` after the first one found ``upright``: the best
+        centred person better than every centred upright one, or None."""
+        p = self.params
+        best = max((q for q in upright if _centre_in(q.box, box)), key=lambda q: q.score, default=None)
         extra = None
-        for angle in p.rotations[1:] if rotate else ():
+        for angle in p.rotations[1:]:
             if best is not None and best.score >= p.rotate_below:
                 break
             cand = max((q for q in self.crop(image_rgb, box, angle) if _centre_in(q.box, box)),
                        key=lambda q: q.score, default=None)
             if cand is not None and (best is None or cand.score > best.score):
                 best = extra = cand
-        return found + ([extra] if extra is not None else [])
+        return extra
 
-    def detect(self, image_rgb: np.ndarray, boxes: Sequence[Box] | None = None) -> list[PersonPose]:
-        """Every person found in an RGB image (H, W, 3) uint8, pixels of that image."""
+    def detect(self, image_rgb: np.ndarray, boxes: Sequence[Box] | None = None,
+               view: str | None = None) -> list[PersonPose]:
+        """Every person found in an RGB image (H, W, 3) uint8, pixels of that image. ``view``: the
+        camera's name when the images of a recording come in frame order; boxes where the last
+        image of that view found nobody are then skipped (``empty_box_iou``), and the orientation
+        search pauses in a view where it found nobody for a while (``rotate_patience``)."""
         p = self.params
         found: list[PersonPose] = []
         if p.whole_image or not boxes:
             found.extend(self.whole_image(image_rgb))
-        if p.crops:
-            done: list[Box] = []
-            rotated = 0
-            for box in boxes or ():
-                # nearly the same crop again finds the same people: skip it
-                if any(box_iou(box, b) > p.same_box_iou for b in done):
-                    continue
-                done.append(box)
-                # a box whose one confident person the whole image already gave needs no crop
-                if p.skip_found is not None and sum(q.score >= p.skip_found and _centre_in(q.box, box)
-                                                    for q in found) == 1 and _single(box, found):
-                    continue
-                # orientation search is the costly part: at most max_rotated_crops boxes per image
-                poses = self.oriented(image_rgb, box, rotate=rotated < p.max_rotated_crops)
-                rotated += not any(q.score >= p.rotate_below and _centre_in(q.box, box) for q in poses)
-                found.extend(poses)
+        if not p.crops:
+            return found
+        remembered = self._empty.get(view, []) if view is not None else []
+        idle, images = self._idle.get(view, (0, 0)) if view is not None else (0, 0)
+        search = idle < p.rotate_patience or images % p.rotate_recheck == 0
+        searched = gained = False
+        empty: list[tuple[Box, int]] = []
+        done: list[Box] = []
+        rotated = 0
+        for box in boxes or ():
+            # nearly the same crop again finds the same people: skip it
+            if any(box_iou(box, b) > p.same_box_iou for b in done):
+                continue
+            done.append(box)
+            # a box whose one confident person the whole image already gave needs no crop
+            if p.skip_found is not None and sum(q.score >= p.skip_found and _centre_in(q.box, box)
+                                                for q in found) == 1 and _single(box, found):
+                continue
+            # the same box found nobody in this view's last image (furniture, mostly): skip it,
+            # but crop it again after empty_recheck skips in a row
+            seen = _same_empty(box, remembered, p.empty_box_iou, p.empty_recheck)
+            if seen is not None:
+                empty.append((seen[0], seen[1] + 1))
+                continue
+            poses = self.crop(image_rgb, box, p.rotations[0]) if p.rotations else []
+            # orientation search is the costly part: at most max_rotated_crops boxes per image
+            if search and rotated < p.max_rotated_crops:
+                searched = True
+                extra = self._turned(image_rgb, box, poses)
+                if extra is not None:
+                    poses.append(extra)
+                    gained = True
+            rotated += not any(q.score >= p.rotate_below and _centre_in(q.box, box) for q in poses)
+            found.extend(poses)
+            if not poses:
+                empty.append((box, 0))
+        if view is not None:
+            self._empty[view] = empty
+            self._idle[view] = (0 if gained else idle + searched, images + 1)
         return found
+
+
+def _same_empty(box: Box, remembered: Sequence[tuple[Box, int]], iou: float | None,
+                recheck: int) -> tuple[Box, int] | None:
+    """The remembered empty box (and how often it was skipped since its crop ran) that ``box``
+    overlaps by more than ``iou`` (IoU), if skipped fewer than ``recheck`` times; else None."""
+    if iou is None:
+        return None
+    for b, skips in remembered:
+        if skips < recheck and box_iou(box, b) > iou:
+            return b, skips
+    return None
 
 
 def _centre_in(a: Box, b: Box) -> bool:
