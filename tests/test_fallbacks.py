@@ -89,3 +89,52 @@ def test_head_joints_far_from_the_torso_make_even_a_registered_face_doubtful():
     lying[[3, 4]] = torso_head_centre(lying, p) + [[0.08, 0, 0], [-0.08, 0, 0]]
     person = Person3D(id=4, joints=lying, confidence=np.where(np.isfinite(lying[:, 0]), 0.5, 0.0))
     assert unconfirmed_heads([person], [_face(4, refined=True)], p) == []
+
+
+def test_a_face_placed_beside_a_confirmed_one_is_a_duplicate():
+    from disguisor.run.fallbacks import duplicate_faces
+
+    confirmed = _face(1, refined=True, centre=(0.0, 0.0, 1.6))
+    beside = _face(2, refined=False, centre=(0.2, 0.0, 1.6))       # 20 cm away, not confirmed: a duplicate
+    other = _face(3, refined=False, centre=(0.6, 0.0, 1.6))        # 60 cm away: another person
+    same_head = _face(4, refined=True, centre=(0.02, 0.0, 1.6))    # registered onto person 1's head
+    assert duplicate_faces([confirmed, beside, other, same_head], 0.3, 0.1) == {2, 4}
+    # without a confirmed face nearby nothing is a duplicate (privacy: each is still painted anyway)
+    assert duplicate_faces([beside, other], 0.3, 0.1) == set()
+
+
+def test_a_face_turned_away_and_mostly_hidden_is_painted_but_not_listed():
+    from disguisor.render.results import RenderedFace
+    from disguisor.run.fallbacks import listed_face
+    from disguisor.run.params import RunParams
+
+    def face(angle, visible, box=(10.0, 10.0, 20.0, 20.0), pid=1):
+        return RenderedFace(person_id=pid, bbox=box, full_bbox=box, painted_bbox=box, painted_pixels=400,
+                            visible_fraction=visible, facing_angle_deg=angle)
+
+    p = RunParams()
+    assert listed_face(face(30.0, 1.0), p)
+    assert listed_face(face(150.0, 0.4), p)        # seen from behind, but a good part of it shows
+    assert listed_face(face(60.0, 0.05), p)        # mostly behind an occluder, facing the camera
+    assert not listed_face(face(150.0, 0.05), p)   # the back of the head
+    assert not listed_face(face(30.0, 1.0, box=(0.0, 0.0, 3.0, 3.0)), p)   # a sliver
+    assert not listed_face(face(30.0, 1.0), p, duplicates={1})
+
+
+def test_a_sphere_without_a_face_reports_a_face_sized_box_at_the_eyes():
+    from disguisor.run.fallbacks import face_sphere_box
+
+    K = np.array([[525.0, 0, 320], [0, 525.0, 240], [0, 0, 1]])
+    cam = Camera(name="c", role="workflow", K=K, dist=np.zeros(5), R=np.eye(3), t=np.zeros(3), width=640, height=480)
+    joints = np.full((17, 3), np.nan)
+    joints[[0, 1, 2]] = [[0.1, 0.0, 2.0], [0.12, -0.03, 2.0], [0.08, -0.03, 2.0]]
+    person = Person3D(id=1, joints=joints, confidence=np.where(np.isfinite(joints[:, 0]), 0.8, 0.0))
+    p = FailClosedParams()
+    box = face_sphere_box(cam, person, np.array([0.0, 0.0, 2.0]), p)
+    sphere = head_sphere_mask(cam, np.array([0.0, 0.0, 2.0]), p.head_radius_m)[1]
+    # 8 cm at 2 m with f = 525 px: ~42 px wide, around the eyes' and nose's mean (x 0.1 m: u ~346)
+    assert 36 <= box[2] <= 48 and abs(box[0] + box[2] / 2 - (320 + 525 * 0.1 / 2.0)) < 3
+    assert box[2] * box[3] < 0.3 * sphere[2] * sphere[3]
+    # no head joints: the same size around the sphere's centre
+    box = face_sphere_box(cam, None, np.array([0.0, 0.0, 2.0]), p)
+    assert abs(box[0] + box[2] / 2 - 320) < 2

@@ -80,11 +80,19 @@ def test_outputs_complete_and_faces_found(synth_rec, first_run):
     assert report.faces_by_source == by_source and sum(by_source.values()) == report.faces_hidden
     assert json.loads((out / "report.json").read_text())["faces_by_source"] == by_source
     assert f"3d {by_source['3d']}" in (out / "summary.txt").read_text()
-    # slivers are painted but not listed (run.report_min_face_px); the report counts them
+    # slivers (run.report_min_face_px) and faces seen from behind (run.report_away_*) are painted but
+    # not listed; the report counts them
     assert all(d["bbox"][2] * d["bbox"][3] >= RunParams().report_min_face_px for d in dets if d["source"] == "3d")
     detail = json.loads((out / "report.json").read_text())["frames_detail"]
     assert report.faces_painted_unlisted == sum(len(v.get("painted_unlisted", [])) for f in detail
                                                 for v in f["views"].values())
+    assert report.spheres_unlisted == sum(len(v.get("spheres_unlisted", [])) for f in detail
+                                          for v in f["views"].values())
+    # a head sphere is listed with a face-sized box inside the painted sphere
+    for d in dets:
+        if d["source"] == "head-sphere":
+            (x, y, w, h), (px, py, pw, ph) = d["bbox"], d["painted_bbox"]
+            assert w * h < pw * ph and px <= x + w / 2 <= px + pw and py <= y + h / 2 <= py + ph
 
 
 def test_faces_are_changed_in_the_images(synth_rec, first_run):

@@ -22,6 +22,7 @@ from disguisor.pose2d.keypoints_io import HEAD_JOINTS
 from disguisor.run.params import FailClosedParams
 
 HEAD = list(HEAD_JOINTS)  # nose, eyes, ears (COCO-17)
+FACE_FRONT = [0, 1, 2]  # nose, eyes
 
 
 def full_blur(image: np.ndarray, width_px: int) -> np.ndarray:
@@ -50,6 +51,55 @@ def head_sphere_mask(camera: Camera, centre: np.ndarray, radius_m: float) -> tup
     ys, xs = np.nonzero(mask)
     box = [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
     return mask.astype(bool), box
+
+
+def face_sphere_box(camera: Camera, person, centre: np.ndarray, params: FailClosedParams) -> list[float] | None:
+    """The box [x, y, w, h] (pixels) reported for the face of a person hidden by a head sphere
+    without a face surface: a sphere of ``face_report_radius_m`` (a face's size) around the mean
+    of their nose and eyes (where the face is), else around the sphere's ``centre`` (world
+    metres); None when it is outside the image."""
+    face = None if person is None else person.joints[FACE_FRONT]
+    face = None if face is None else face[np.isfinite(face[:, 0])]
+    at = face.mean(0) if face is not None and len(face) else np.asarray(centre, float)
+    hit = head_sphere_mask(camera, at, params.face_report_radius_m)
+    return None if hit is None else hit[1]
+
+
+def listed_face(face, params, duplicates: set[int] = frozenset()) -> bool:
+    """Whether a face painted in a view is listed in detections.json (it is painted either way):
+    it is no duplicate (its person id not in ``duplicates``, :func:`duplicate_faces`), its
+    depth-confirmed box covers at least ``report_min_face_px`` pixels, and it is not turned
+    away from the camera (``facing_angle_deg`` > ``report_away_angle_deg``) with less than
+    ``report_away_min_visible`` of its rendered pixels visible (its own head and occluders hide
+    the rest). ``face``: a :class:`~disguisor.render.results.RenderedFace`; ``params``: RunParams."""
+    if int(face.person_id) in duplicates or face.bbox[2] * face.bbox[3] < params.report_min_face_px:
+        return False
+    return not (face.facing_angle_deg > params.report_away_angle_deg
+                and face.visible_fraction < params.report_away_min_visible)
+
+
+def duplicate_faces(faces, distance_m: float, same_head_m: float) -> set[int]:
+    """Person ids of the faces that duplicate another person's face: not confirmed by the depth
+    (``refined`` False: placed by the body fit alone) and centred within ``distance_m`` (metres)
+    of a face the depth confirmed, or confirmed too but within ``same_head_m`` of a confirmed face
+    of a lower person id (both registered onto one head). Two 3D people found for one (an
+    association split, a view lifted from depth a little off) give such pairs.
+
+    Args:
+        faces: the frame's face surfaces (``person_id``, ``centre`` (3,) world metres, ``refined``).
+    """
+    confirmed = [f for f in faces if f.refined]
+    out = set()
+    for face in faces:
+        centre = np.asarray(face.centre, float)
+        for other in confirmed:
+            d = float(np.linalg.norm(np.asarray(other.centre, float) - centre))
+            if int(other.person_id) == int(face.person_id):
+                continue
+            if (not face.refined and d < distance_m) or (face.refined and d < same_head_m
+                                                          and int(other.person_id) < int(face.person_id)):
+                out.add(int(face.person_id))
+    return out
 
 
 def fallback_heads(people, with_body: set[int], params: FailClosedParams) -> list[tuple[int, np.ndarray, float]]:

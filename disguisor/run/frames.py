@@ -37,7 +37,16 @@ from disguisor.render.obfuscate import blur_region, box_mask, obfuscate
 from disguisor.render.templates import load_templates
 from disguisor.render.variation import choose_template
 from disguisor.run import outputs
-from disguisor.run.fallbacks import fallback_heads, full_blur, head_sphere_mask, unconfirmed_heads, unexplained_heads
+from disguisor.run.fallbacks import (
+    duplicate_faces,
+    face_sphere_box,
+    fallback_heads,
+    full_blur,
+    head_sphere_mask,
+    listed_face,
+    unconfirmed_heads,
+    unexplained_heads,
+)
 from disguisor.settings import PipelineConfig
 
 log = logging.getLogger(__name__)
@@ -225,16 +234,19 @@ class FrameWorker:
         result = self.renderer.anonymize_view(rgb, depth, camera, faces, templates, method=self.params.method)
         image = result.image
         image_id = self.ids[camera.name, frame]
-        # painted either way; a sliver of a few pixels is no face box a user or an annotator would list
-        big = [rf.bbox[2] * rf.bbox[3] >= self.params.report_min_face_px for rf in result.faces]
-        listed = [rf for rf, ok in zip(result.faces, big, strict=True) if ok]
+        # painted either way; listed only when the view shows a face a user or an annotator would list
+        duplicates = duplicate_faces(faces, self.params.report_duplicate_face_m, self.params.report_same_head_m)
+        shown = [listed_face(rf, self.params, duplicates) for rf in result.faces]
+        listed = [rf for rf, ok in zip(result.faces, shown, strict=True) if ok]
         dets = [face_detection(image_id, rf.bbox, camera.name, frame, "3d", person_id=rf.person_id,
                                painted_bbox=rf.painted_bbox) for rf in listed]
         found = None  # landmarks of the original view, looked for once a 2D-only face needs them
         info: dict[str, Any] = {"faces": [int(rf.person_id) for rf in result.faces],
                                 "skipped": [{"person_id": int(p), "reason": r} for p, r in result.skipped]}
         if len(listed) < len(result.faces):
-            info["painted_unlisted"] = [int(rf.person_id) for rf, ok in zip(result.faces, big, strict=True) if not ok]
+            info["painted_unlisted"] = [int(rf.person_id) for rf, ok in zip(result.faces, shown, strict=True) if not ok]
+        with_face = {int(f.person_id) for f in faces}
+        people = {int(p.id): p for p in (self._people(frame) or ())}
         for pid, centre, radius in fallback:
             hit = head_sphere_mask(camera, centre, radius)
             if hit is None:
@@ -246,10 +258,18 @@ class FrameWorker:
             info.setdefault("fallback", []).append(int(pid))
             own = [d for d in dets if d["source"] in ("3d", "head-sphere") and d.get("person_id") == pid]
             if own:  # the face (or another sphere) of this person is reported here: one report, grown
-                key = "painted_bbox" if own[0]["source"] == "3d" else "bbox"
-                own[0][key] = [round(v, 2) for v in union_xywh(own[0].get(key, own[0]["bbox"]), box)]
+                own[0]["painted_bbox"] = [round(v, 2) for v in union_xywh(own[0].get("painted_bbox", own[0]["bbox"]),
+                                                                          box)]
                 continue
-            dets.append(face_detection(image_id, box, camera.name, frame, "head-sphere", person_id=pid))
+            if int(pid) in with_face:
+                # the sphere around a face that is placed but not listed in this view (hidden,
+                # turned away, a sliver): a safety margin, painted, not a face seen here
+                info.setdefault("spheres_unlisted", []).append(int(pid))
+                continue
+            # no face surface: the face's box is a face-sized sphere at the head, the sphere the painted area
+            face_box = face_sphere_box(camera, people.get(int(pid)), centre, self.params.fail_closed)
+            dets.append(face_detection(image_id, face_box or box, camera.name, frame, "head-sphere", person_id=pid,
+                                       painted_bbox=box))
         for centre, radius in unexplained_heads(camera, self.keypoints.get((camera.name, frame), []),
                                                 self._people(frame) or (), self.params.fail_closed):
             yy, xx = np.ogrid[:image.shape[0], :image.shape[1]]

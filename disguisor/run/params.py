@@ -46,6 +46,14 @@ class FailClosedParams:
     even when the registration was accepted): over 1041 person-frames of the people-finder runs
     the head joints lay a median 0.155 m from that point and 98% within 0.25 m; the lying patient
     whose shoulder was taken for an ear, 0.28 m.
+
+    face_report_radius_m: a head sphere of a person without a face surface is listed in
+    detections.json with the box of a sphere this large (a face's size, metres) around their
+    nose and eyes (painted_bbox: the whole sphere): the sphere's own box is 3-5 times a face's
+    area and never reaches IoU 0.4 with a face box. The spheres around a face that is placed
+    but not listed in a view (hidden, turned away, a sliver) are painted and not listed (the
+    view's ``spheres_unlisted`` in report.json): on the 30 people-finder runs (BENCHMARKS.md,
+    issue 13) no such sphere box matched a true face, and 178 were false positives.
     """
 
     full_blur_width_px: int = 24
@@ -60,6 +68,7 @@ class FailClosedParams:
     torso_head_up_m: float = 0.08
     torso_head_radius_m: float = 0.25
     torso_head_disagree_m: float = 0.25
+    face_report_radius_m: float = 0.08
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,21 @@ class RunParams:
     minimum of visible face pixels, below which no face is annotated. On the 30 people-finder
     runs (BENCHMARKS.md) it raised mean precision from 0.767 to 0.795 (>= 0.80 in 14 -> 17 runs)
     with recall and holistic recall unchanged; 40 would drop matched faces.
+    report_away_angle_deg / report_away_min_visible: a face turned further than this from the
+    camera (the angle between its facing direction and the direction to the camera; 90 = profile)
+    whose visible share of its rendered pixels (the rest hidden by its own head or by sensor
+    depth) is below this is painted but not listed: the camera sees the back of the head, where
+    the synthetic ground truth has no face box. On the tuning runs (seeds 0-1, 1280x720 and
+    640x480, 8 runs) such listed faces were 33 false positives and 1 matched face (turned > 90
+    degrees and < 10% visible); < 15% visible: 44 and 3.
+    report_duplicate_face_m: a face the depth did not confirm (placed by the body fit alone)
+    whose centre lies within this (metres) of another person's depth-confirmed face is painted
+    but not listed: it is the same face, from a second 3D person found for one. On the 30
+    people-finder runs every pair of faces closer than 0.4 m belonged to one true person (41
+    pairs, 0.01-0.35 m apart; two true people's faces: >= 0.41 m), and in 37 of them one was
+    confirmed and the other not. report_same_head_m: two confirmed faces closer than this
+    (metres) were registered onto one head; the one of the higher person id is not listed
+    (3 such pairs, 0.011-0.024 m apart).
     """
 
     method: Method = "template"
@@ -92,6 +116,10 @@ class RunParams:
     video: bool = False
     jpeg_quality: int = 95
     report_min_face_px: float = 16.0
+    report_away_angle_deg: float = 90.0
+    report_away_min_visible: float = 0.10
+    report_duplicate_face_m: float = 0.3
+    report_same_head_m: float = 0.1
     fail_closed: FailClosedParams = FailClosedParams()
 
     def __post_init__(self) -> None:

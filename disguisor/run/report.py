@@ -35,8 +35,10 @@ class RunReport:
     warnings: list[str] = field(default_factory=list)
     # face-views hidden per source: 3d, head-sphere, 2d-head, depth-head, border, 2d:<detector>
     faces_by_source: dict[str, int] = field(default_factory=dict)
-    # face-views painted but not listed in detections.json (under run.report_min_face_px)
+    # face-views painted but not listed in detections.json (run.report_min_face_px, report_away_*)
     faces_painted_unlisted: int = 0
+    # head spheres blurred around a face placed but not listed in that view (a safety margin)
+    spheres_unlisted: int = 0
 
 
 
@@ -69,7 +71,9 @@ def write_report(rec: Recording, out: Path, config: PipelineConfig, records: lis
         resumed_frames=resumed, warnings=warnings,
         faces_by_source=dict(sorted(Counter(str(d.get("source", "")) for d in detections).items())),
         faces_painted_unlisted=sum(len(v.get("painted_unlisted", [])) for r in records
-                                   for v in (r.get("views") or {}).values()))
+                                   for v in (r.get("views") or {}).values()),
+        spheres_unlisted=sum(len(v.get("spheres_unlisted", [])) for r in records
+                             for v in (r.get("views") or {}).values()))
     frames_doc = [{"frame": r["frame"], "status": r["status"], "people": r["people"], "views": r["views"]}
                   for r in records]
     outputs.write_json(out / "report.json", {**asdict(report), "config": config_dict(config),
@@ -90,8 +94,10 @@ def summary_text(report: RunReport) -> str:
              f"faces hidden (face-views): {report.faces_hidden}"
              + (" (" + ", ".join(f"{k} {v}" for k, v in report.faces_by_source.items()) + ")"
                 if report.faces_by_source else "")
-             + (f"; {report.faces_painted_unlisted} more painted, too small to list" if report.faces_painted_unlisted
-                else "")]
+             + (f"; {report.faces_painted_unlisted} more painted, not listed (slivers, turned away)"
+                if report.faces_painted_unlisted else "")
+             + (f"; {report.spheres_unlisted} head spheres blurred around faces not listed"
+                if report.spheres_unlisted else "")]
     if report.faces_skipped:
         lines.append("face-views not painted: "
                      + ", ".join(f"{k}: {v}" for k, v in sorted(report.faces_skipped.items())))
