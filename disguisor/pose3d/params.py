@@ -22,6 +22,26 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class HeadParams:
+    """The head joints of the tracked skeletons (:mod:`disguisor.pose3d.head`): a rigid head of
+    human size fitted to the five head joints (``[pose3d.head]``).
+
+    enabled: replace the head joints by the fitted layout (False, the default: the triangulated
+      joints). Head joint error (nose, eyes, ears) on the 30 people-finder runs (BENCHMARKS.md,
+      "Boxes and heads"): 41.2 mm triangulated, 35.2 mm with the layout, lower in every run. Off
+      by default: with it the body fit and head registration downstream changed, and some wrong
+      head registrations were accepted (a lying patient's face registered 17-20 cm off, so no
+      safety spheres): faces at least 25% visible hidden in every view fell in 4 runs (by
+      0.025-0.033) and rose in 6; privacy must not fall.
+    layout_max_residual_m: when the median distance between the fitted layout and the joints
+      exceeds this (metres), the joints are kept as they are: they do not look like one head.
+    """
+
+    enabled: bool = False
+    layout_max_residual_m: float = 0.08
+
+
+@dataclass(frozen=True)
 class Pose3DParams:
     """Per-frame multi-view association and triangulation.
 
@@ -98,6 +118,7 @@ class Pose3DParams:
       (radians; 0.05 = 26 px at f = 525).
     lift_merge_distance_m: a lifted skeleton closer than this (mean joint distance, m) to a
       person already found is that person, not a new one.
+    head: the head joints of the tracked skeletons (:class:`HeadParams`).
     """
 
     min_joint_score: float = 0.2
@@ -131,6 +152,7 @@ class Pose3DParams:
     lift_confidence_scale: float = 0.7
     lift_explained_rad: float = 0.05
     lift_merge_distance_m: float = 0.3
+    head: HeadParams = HeadParams()
 
 
 @dataclass(frozen=True)
@@ -199,3 +221,4 @@ class TrackingParams:
     outlier_min_m: float = 0.12
     hold_frames: int = 10
     hold_max_speed_m_per_frame: float = 0.02
+

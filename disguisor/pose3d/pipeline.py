@@ -17,6 +17,7 @@ from disguisor.errors import InputError
 from disguisor.io.calibration import Calibration
 from disguisor.pose2d.keypoints_io import Keypoints2D
 from disguisor.pose3d.association import PersonObservation, prepare_rig, reconstruct_frame
+from disguisor.pose3d.head import place_heads
 from disguisor.pose3d.lifting import DepthSource, lift_unexplained
 from disguisor.pose3d.params import Pose3DParams, TrackingParams
 from disguisor.pose3d.poses import Poses3D
@@ -82,10 +83,12 @@ def estimate_poses3d(calibration: Calibration, keypoints: Keypoints2D, params: P
     frame number)`` (optional) returns that view's depth registered to its colour image ((H, W)
     float metres or the raw uint16 of the recording, 0 = no reading) or None; with it, people
     seen by one camera are lifted to 3D from that depth (see :func:`reconstruct_frames`,
-    :func:`depth_from_recording`).
+    :func:`depth_from_recording`). With ``params.head.enabled`` the head joints are a rigid head
+    of human size fitted to the tracked head keypoints (:mod:`~disguisor.pose3d.head`).
     """
     frames, people = reconstruct_frames(calibration, keypoints, params, progress, depth_of)
-    poses = track_people(frames, people, tracking)
+    # optionally a head of human size on the head keypoints (they shrink towards the head's centre)
+    poses = place_heads(track_people(frames, people, tracking), (params or Pose3DParams()).head)
     log.info("3D poses: %d frames, %d people (tracks), %d person-frames", len(frames), len(poses.ids),
              sum(len(f.people) for f in poses.frames))
     return poses
