@@ -26,7 +26,7 @@ class CenterNetBoxes:
         if self._session is None:
             from disguisor.pose2d.movenet import onnx_session
 
-            self._session = onnx_session("centernet", self.params.threads)
+            self._session = onnx_session("centernet", self.params.threads, self.params.spin_wait)
             self._input = self._session.get_inputs()[0].name
         return self._session.run(["tower_0/detections"], {self._input: x})[0][0]
 

@@ -20,8 +20,11 @@ from disguisor.pose2d.params import MoveNetParams
 _STRIDE = 32  # the model's input sides must be multiples of this
 
 
-def onnx_session(name: str, threads: int):
-    """An onnxruntime CPU session of a packaged model (sha256 checked; see :mod:`disguisor.assets`)."""
+def onnx_session(name: str, threads: int, spin_wait: bool = False):
+    """An onnxruntime CPU session of a packaged model (sha256 checked; see :mod:`disguisor.assets`).
+    spin_wait: idle threads busy-wait for the next work item (onnxruntime's default); without it
+    they sleep, which costs nothing on free cores and halves the time on cores shared with other
+    jobs (BENCHMARKS.md, "Keypoint stage speed")."""
     import onnxruntime as ort
 
     from disguisor.assets import model_path
@@ -29,6 +32,8 @@ def onnx_session(name: str, threads: int):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = max(1, int(threads))
     opts.inter_op_num_threads = 1
+    if not spin_wait:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.log_severity_level = 3  # its warnings about unused initializers are noise here
     return ort.InferenceSession(str(model_path(name)), opts, providers=["CPUExecutionProvider"])
 
@@ -37,8 +42,8 @@ class MoveNetModel:
     """The raw model: ``infer(image_rgb)`` -> (6, 17, 3) keypoints x, y, score in pixels of that image
     and (6,) person scores. The image is letterboxed (top-left aligned, grey pad) to multiples of 32."""
 
-    def __init__(self, threads: int = 2) -> None:
-        self.session = onnx_session("movenet_multipose", threads)
+    def __init__(self, threads: int = 2, spin_wait: bool = False) -> None:
+        self.session = onnx_session("movenet_multipose", threads, spin_wait)
         self.input_name = self.session.get_inputs()[0].name
 
     def infer(self, image_rgb: np.ndarray, long_side: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +94,7 @@ class MoveNetDetector:
     @property
     def model(self) -> MoveNetModel:
         if self._model is None:
-            self._model = MoveNetModel(self.params.threads)
+            self._model = MoveNetModel(self.params.threads, self.params.spin_wait)
         return self._model
 
     def _poses(self, kps: np.ndarray, scores: np.ndarray, width: int, height: int) -> list[PersonPose]:
