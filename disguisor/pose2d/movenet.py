@@ -196,7 +196,8 @@ class MoveNetDetector:
                 continue
             poses = self.crop(image_rgb, box, p.rotations[0]) if p.rotations else []
             # orientation search is the costly part: at most max_rotated_crops boxes per image
-            if search and rotated < p.max_rotated_crops:
+            turned = search and rotated < p.max_rotated_crops
+            if turned:
                 searched = True
                 extra = self._turned(image_rgb, box, poses)
                 if extra is not None:
@@ -204,7 +205,9 @@ class MoveNetDetector:
                     gained = True
             rotated += not any(q.score >= p.rotate_below and _centre_in(q.box, box) for q in poses)
             found.extend(poses)
-            if not poses:
+            # remembered as empty only once every rotation found nobody there: a box left unturned
+            # (the image's search budget spent, or the view's search paused) stays a candidate
+            if not poses and (turned or len(p.rotations) <= 1):
                 empty.append((box, 0))
         if view is not None:
             self._empty[view] = empty
