@@ -140,16 +140,18 @@ class MoveNetParams:
     dropped.
 
     Per view (the images of one camera in frame order, as ``disguisor run`` gives them): a box
-    overlapping by more than ``empty_box_iou`` (IoU) a box whose crop found nobody at all in that
-    view's last image is skipped (None: never), at most ``empty_recheck`` images in a row, then
-    cropped again; after ``rotate_patience`` images in a row whose orientation search found nobody,
-    a view's search runs only in every ``rotate_recheck``-th image (until it finds someone again).
-    Measured on the crops of 5 synthetic recordings (1280x720, seeds 0-1, 10 frames; BENCHMARKS.md,
-    "Keypoint stage speed"): a third of the upright crops find nobody, mostly furniture boxes of
-    clips too short for a background model; the search's people come from the ceiling cameras
-    (none in one workflow camera); the 180-degree turn, tried last, added nobody. Together these
-    three cut the crop runs by 30% (every=1: 4082 -> 2838; every=3: 1662 -> 1187) at the same 2D
-    recall (637 -> 636 and 257 -> 256 of 873 person-views).
+    overlapping by more than ``empty_box_iou`` (IoU) a box in which every rotation found nobody at
+    all in that view's last image is skipped (None: never), at most ``empty_recheck`` images in a
+    row, then cropped again (a box left unturned stays a candidate: remembering those after an
+    upright crop alone lost a person in 3D on hard 640x480 seed 0); after ``rotate_patience``
+    images in a row whose orientation search found nobody, a view's search runs only in every
+    ``rotate_recheck``-th image (until it finds someone again). Measured on 6 synthetic recordings
+    (1280x720, seeds 0-1, 10 frames; BENCHMARKS.md, "Keypoint stage speed"): a third of the
+    upright crops find nobody, mostly furniture boxes of clips too short for a background model;
+    the search's people come from the ceiling cameras (none in one workflow camera); the
+    180-degree turn, tried last, added nobody. Together these cut the crop runs by 18% (every=1:
+    4988 -> 4064) and 17% (every=3: 2016 -> 1665) with the same person-views found (744 and 300
+    of 1011, per camera the same); on hard 640x480 seed 0 585 -> 412 runs, 86 -> 90 found.
     """
 
     threads: int = 2
