@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from disguisor.io.calibration import Camera
 from disguisor.pose3d.poses import Person3D
@@ -138,3 +139,37 @@ def test_a_sphere_without_a_face_reports_a_face_sized_box_at_the_eyes():
     # no head joints: the same size around the sphere's centre
     box = face_sphere_box(cam, None, np.array([0.0, 0.0, 2.0]), p)
     assert abs(box[0] + box[2] / 2 - 320) < 2
+
+
+def _camera_looking(direction, f=500.0) -> Camera:
+    """A 640x480 camera at 3 m height whose optical axis is ``direction`` (world, z up)."""
+    z = np.asarray(direction, float) / np.linalg.norm(direction)
+    x = np.cross(z, [0.0, 0.0, 1.0]) if abs(z[2]) < 0.999 else np.array([1.0, 0.0, 0.0])
+    x /= np.linalg.norm(x)
+    y = np.cross(z, x)
+    K = np.array([[f, 0, 320.0], [0, f, 240.0], [0, 0, 1.0]])
+    return Camera("c", "surgical", 640, 480, K, np.zeros(5), np.stack([x, y, z], axis=1), np.array([0.0, 0.0, 3.0]))
+
+
+def test_looking_down_measures_the_optical_axis_below_the_horizon():
+    from disguisor.run.fallbacks import looking_down_deg
+
+    assert looking_down_deg(_camera_looking([0, 0, -1])) == pytest.approx(90.0)
+    assert looking_down_deg(_camera_looking([1, 0, -1])) == pytest.approx(45.0)
+    assert looking_down_deg(_camera_looking([1, 0, 0])) == pytest.approx(0.0, abs=1e-9)
+    assert looking_down_deg(_camera_looking([1, 0, 0.3])) < 0
+
+
+def test_head_sized_keeps_boxes_of_a_face_size_at_their_depth():
+    from disguisor.run.fallbacks import head_sized
+
+    cam = _camera_looking([0, 0, -1], f=500.0)
+    depth = np.zeros((480, 640), np.float32)
+    depth[:, :320] = 2.0  # left half read at 2 m; right half without readings
+    boxes = np.array([[100, 100, 40, 40, 0.9],   # 40 px at 2 m: 0.16 m, a face
+                      [100, 300, 6, 6, 0.8],     # 0.024 m: a speck
+                      [150, 200, 150, 150, 0.7],  # 0.6 m: no face
+                      [400, 100, 6, 6, 0.6]])    # no reading: kept
+    kept = head_sized(boxes, cam, depth, 0.08, 0.40)
+    assert kept[:, 4].tolist() == [0.9, 0.6]
+    assert len(head_sized(boxes, cam, None, 0.08, 0.40)) == 4

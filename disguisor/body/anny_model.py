@@ -165,21 +165,9 @@ class AnnyBody:
 def load_anny() -> AnnyBody:
     """The Anny model, loaded once per process (the first load ever builds a ~0.8 GB cache in
     ~/.cache/anny, about 40 s; later loads take under a second)."""
-    import contextlib
-    import io
-    import os
-    import sys
+    from disguisor.native import native_output_silenced
 
     # warp prints a banner and kernel-load lines on stdout, and from C a "no CUDA driver" line on
-    # stderr: keep the CLI's output clean (Python-level errors still propagate as exceptions)
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        with contextlib.redirect_stdout(io.StringIO()):
-            return AnnyBody()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    # stderr: keep the CLI's output clean
+    with native_output_silenced(stdout=True):
+        return AnnyBody()

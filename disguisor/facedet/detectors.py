@@ -11,6 +11,7 @@ SCRFD also gives five landmarks per face (``ScrfdDetector.detect_landmarks``).
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -21,6 +22,7 @@ import numpy as np
 from disguisor.boxes import clip_xywh, nms_xywh
 from disguisor.errors import InputError
 from disguisor.facedet.image import check_rgb
+from disguisor.native import native_output_silenced
 
 DETECTOR_NAMES = ("centerface", "blazeface", "dlib", "dlib-cnn", "scrfd", "dsfd")
 
@@ -107,10 +109,14 @@ class BlazeFaceDetector:
     name = "blazeface"
 
     def __init__(self, threshold: float, full_range: bool, tiles: int, overlap: float, nms_iou: float):
+        os.environ.setdefault("GLOG_minloglevel", "2")
         from mediapipe.python.solutions import face_detection
 
-        self._fd = face_detection.FaceDetection(model_selection=1 if full_range else 0,
-                                                min_detection_confidence=threshold)
+        # the graph prints TFLite and absl lines when built and on its first image
+        with native_output_silenced():
+            self._fd = face_detection.FaceDetection(model_selection=1 if full_range else 0,
+                                                    min_detection_confidence=threshold)
+            self._fd.process(np.zeros((64, 64, 3), np.uint8))
         self.tiles, self.overlap, self.nms_iou = max(int(tiles), 1), overlap, nms_iou
 
     def detect(self, image_rgb: np.ndarray) -> np.ndarray:

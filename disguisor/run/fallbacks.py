@@ -232,3 +232,27 @@ def unexplained_heads(camera: Camera, detections: Sequence[np.ndarray], people,
         radius = max(params.min_head_radius_px, params.head_disk_scale * spread * (1.0 if ears else 2.0))
         out.append((head.mean(0), radius))
     return out
+
+
+def looking_down_deg(camera: Camera) -> float:
+    """How far (degrees) the camera's optical axis points below the horizon (world z up): 90 for
+    a camera looking straight down, 0 for a level one, negative when it looks up."""
+    return float(np.degrees(np.arcsin(np.clip(-camera.R[2, 2], -1.0, 1.0))))
+
+
+def head_sized(boxes: np.ndarray, camera: Camera, depth_m: np.ndarray | None, min_m: float, max_m: float) -> np.ndarray:
+    """The (N, 5) face boxes (x, y, w, h, score px) whose size (square root of the box area) at
+    the median sensor depth of the box's central half lies in [min_m, max_m] metres; a box
+    without any depth reading there is kept (privacy first)."""
+    keep = []
+    for b in np.asarray(boxes, float).reshape(-1, 5):
+        x, y, w, h = b[:4]
+        z = 0.0
+        if depth_m is not None:
+            inner = depth_m[int(y + h / 4):int(y + 3 * h / 4) + 1, int(x + w / 4):int(x + 3 * w / 4) + 1]
+            inner = inner[np.isfinite(inner) & (inner > 0)]
+            z = float(np.median(inner)) if inner.size else 0.0
+        size_m = float(np.sqrt(w * h)) * z / float(camera.K[0, 0])
+        if z <= 0 or min_m <= size_m <= max_m:
+            keep.append(b)
+    return np.asarray(keep, float).reshape(-1, 5)

@@ -42,8 +42,10 @@ from disguisor.run.fallbacks import (
     face_sphere_box,
     fallback_heads,
     full_blur,
+    head_sized,
     head_sphere_mask,
     listed_face,
+    looking_down_deg,
     unconfirmed_heads,
     unexplained_heads,
 )
@@ -102,11 +104,14 @@ class FrameWorker:
         self._template_of: dict[int, Any] = {}
         self._attire: dict[int, Any] | None = None
         self._landmarker: Any = None  # SCRFD for templates on 2D faces; False when not installed
+        self._turned: Any = None  # run.turned_faces' detector, made when a steep view first needs it
         # the static background of the detector-free floor, made once per recording (lazily per camera)
         self.floor = floor_background(rec, config.floor) if config.floor.enabled else None
 
     def close(self) -> None:
         self.renderer.close()
+        if self._turned is not None:
+            self._turned.close()
 
     def attire(self) -> dict[int, Any]:
         """person_id -> attire estimate (disguisor/render/attire.py), made once per recording from
@@ -297,27 +302,76 @@ class FrameWorker:
             image = blur_region(image, mask.astype(bool), FALLBACK_BLUR_KERNEL_PX)
             dets.append(face_detection(image_id, (x0, y0, x1 - x0, y1 - y0), camera.name, frame, "depth-head"))
             info["depth_heads"] = info.get("depth_heads", 0) + 1
+        turned = self.turned_faces(camera, rgb, depth)
+        if len(turned):
+            # blurred spheres and 2D heads do not count as covering a face: a large blur changes
+            # too few pixels of a smooth face, the template does
+            covered = [d["bbox"] for d in dets if d["source"] == "3d"]
+            extra = [b for b in turned if not _covered(b[:4], covered)]
+            # the template is posed on landmarks found at the same quarter turns (upright only, a
+            # lying face gets no landmarks and would be blurred, which leaves a smooth face as it was)
+            turned_found = self.turned_landmarks(rgb) if extra else None
+            image, _ = self.hide_2d_faces(image, rgb, extra, turned_found, info)
+            dets += [face_detection(image_id, b[:4], camera.name, frame, "2d-turned", b[4]) for b in extra]
+            info["turned_2d"] = len(extra)
         if self.detector is not None:
             boxes = self.detector.detect(rgb)
             covered = [d["bbox"] for d in dets]
             extra = [b for b in boxes if not _covered(b[:4], covered)]
-            if extra and self.params.method == "template":
-                found = self.landmark_faces(rgb) if found is None else found
-                rest = box_mask(image.shape[:2], np.array([b[:4] for b in extra]))
-                for b in extra:
-                    image, painted = self.template_2d(image, b, found)
-                    if painted is not None:
-                        info["templates_2d"] = info.get("templates_2d", 0) + 1
-                        rest &= ~painted
-                # what the templates did not cover is blurred: nothing of a detected box stays as it was
-                image = obfuscate(image, rest, "blur")
-            elif extra:
-                boxes_2d = np.array([b[:4] for b in extra])
-                image = obfuscate(image, box_mask(image.shape[:2], boxes_2d), self.params.method)
+            image, found = self.hide_2d_faces(image, rgb, extra, found, info)
             dets += [face_detection(image_id, b[:4], camera.name, frame, f"2d:{self.params.also_2d}", b[4])
                      for b in extra]
             info["extra_2d"] = len(extra)
         return np.ascontiguousarray(image[..., ::-1]), info, dets
+
+    def hide_2d_faces(self, image: np.ndarray, rgb: np.ndarray, boxes, found, info: dict[str, Any]):
+        """Hide face boxes found in 2D only ((x, y, w, h, score) px) in ``image`` (RGB): the
+        template where landmarks of the original view ``rgb`` allow (``found``: those landmarks,
+        or None when not looked for yet), the rest of each box blurred (or ``run.method``'s
+        obfuscation): nothing of a detected box stays as it was. Returns (image, found)."""
+        if not len(boxes):
+            return image, found
+        rest = box_mask(image.shape[:2], np.array([b[:4] for b in boxes]))
+        if self.params.method != "template":
+            return obfuscate(image, rest, self.params.method), found
+        found = self.landmark_faces(rgb) if found is None else found
+        for b in boxes:
+            image, painted = self.template_2d(image, b, found)
+            if painted is not None:
+                info["templates_2d"] = info.get("templates_2d", 0) + 1
+                rest &= ~painted
+        return obfuscate(image, rest, "blur"), found
+
+    def turned_landmarks(self, rgb: np.ndarray):
+        """As :meth:`landmark_faces`, with the faces found at the three other quarter turns of the
+        view mapped back to it (None without templates or a landmark detector)."""
+        from disguisor.facedet.turned import box_from_turned, points_from_turned
+
+        upright = self.landmark_faces(rgb)
+        if upright is None:
+            return None
+        h, w = rgb.shape[:2]
+        boxes, marks = [np.asarray(upright[0], float).reshape(-1, 5)], [np.asarray(upright[1], float).reshape(-1, 5, 2)]
+        for k in (1, 2, 3):
+            b, lm = self._landmarker.detect_landmarks(np.ascontiguousarray(np.rot90(rgb, k)))
+            boxes.append(np.array([[*box_from_turned(x, k, w, h), x[4]] for x in b], float).reshape(-1, 5))
+            marks.append(np.array([points_from_turned(m, k, w, h) for m in lm], float).reshape(-1, 5, 2))
+        return np.concatenate(boxes), np.concatenate(marks)
+
+    def turned_faces(self, camera: Camera, rgb: np.ndarray, depth: np.ndarray | None) -> np.ndarray:
+        """(N, 5) faces (x, y, w, h, score px) that ``run.turned_faces`` finds at quarter turns
+        in a view looking down steeply, kept when head-sized at the sensor depth (see RunParams)."""
+        p = self.params
+        if p.turned_faces is None or looking_down_deg(camera) < p.turned_faces_min_down_deg:
+            return np.zeros((0, 5))
+        if self._turned is None:
+            from disguisor.facedet import make_face_detector
+            from disguisor.facedet.detectors import DetectorParams
+            from disguisor.facedet.turned import TurnedFaceDetector
+
+            self._turned = TurnedFaceDetector(make_face_detector(
+                p.turned_faces, params=DetectorParams(blazeface_tiles=p.turned_faces_tiles)))
+        return head_sized(self._turned.detect(rgb), camera, depth, p.turned_face_min_m, p.turned_face_max_m)
 
     def process(self, frame: int) -> tuple[FrameOutcome, list[dict[str, Any]]]:
         """Anonymize every view of ``frame`` and write them; fail closed on any error."""

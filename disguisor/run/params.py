@@ -92,6 +92,17 @@ class RunParams:
     minimum of visible face pixels, below which no face is annotated. On the 30 people-finder
     runs (BENCHMARKS.md) it raised mean precision from 0.767 to 0.795 (>= 0.80 in 14 -> 17 runs)
     with recall and holistic recall unchanged; 40 would drop matched faces.
+    turned_faces: a 2D face detector (disguisor/facedet) run at four quarter turns of every view
+      whose optical axis points at least ``turned_faces_min_down_deg`` below the horizon (ceiling
+      cameras), for the faces the 3D path leaves uncovered: a patient lying below such a camera
+      shows a face turned by 90-180 degrees, which the body detectors often miss. A face it finds
+      whose size at the sensor depth lies in ``turned_face_min_m`` - ``turned_face_max_m`` (no
+      reading: kept) and that no 3D face covers gets the template (on landmarks) or a blur,
+      ``source: "2d-turned"``. None switches it off. BlazeFace (Apache 2.0, in the mediapipe
+      wheel): 7.5 ms per turn of a 640x480 view with one window; on the 40 face-views the 30
+      people-finder runs left visible it found 9 (all lying patients below sc1/sc2); with 2x2
+      tiles 16 but 4x the time (BENCHMARKS.md, "People finder"). turned_faces_tiles: BlazeFace's
+      tiles per side for it (1: the whole view only).
     report_away_angle_deg / report_away_min_visible: a face turned further than this from the
     camera (the angle between its facing direction and the direction to the camera; 90 = profile)
     whose visible share of its rendered pixels (the rest hidden by its own head or by sensor
@@ -118,6 +129,11 @@ class RunParams:
     video: bool = False
     jpeg_quality: int = 95
     report_min_face_px: float = 16.0
+    turned_faces: str | None = "blazeface"
+    turned_faces_min_down_deg: float = 45.0
+    turned_face_min_m: float = 0.08
+    turned_face_max_m: float = 0.40
+    turned_faces_tiles: int = 1
     report_away_angle_deg: float = 90.0
     report_away_min_visible: float = 0.10
     report_duplicate_face_m: float = 0.3
