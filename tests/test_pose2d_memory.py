@@ -86,6 +86,10 @@ def test_orientation_search_pauses_where_it_found_nobody() -> None:
     turned = [sum(angle != 0.0 for _, angle in calls) for calls in runs]
     # searched in image 0 (nobody: 2 more angles), paused, searched again every 3rd image
     assert turned == [2, 0, 0, 2, 0, 0, 2]
+    # by default the search never pauses (pausing lost people end to end)
+    det = Stub(MoveNetParams(rotations=(0.0, 90.0, 270.0), empty_box_iou=None))
+    runs = _crops_per_image(det, 4, "cam", [FURNITURE])
+    assert [sum(angle != 0.0 for _, angle in calls) for calls in runs] == [2, 2, 2, 2]
 
 
 def test_orientation_search_continues_where_it_pays() -> None:

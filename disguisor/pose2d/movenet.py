@@ -174,7 +174,7 @@ class MoveNetDetector:
             return found
         remembered = self._empty.get(view, []) if view is not None else []
         idle, images = self._idle.get(view, (0, 0)) if view is not None else (0, 0)
-        search = idle < p.rotate_patience or images % p.rotate_recheck == 0
+        search = p.rotate_patience is None or idle < p.rotate_patience or images % p.rotate_recheck == 0
         searched = gained = False
         empty: list[tuple[Box, int]] = []
         done: list[Box] = []

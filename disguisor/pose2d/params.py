@@ -143,15 +143,15 @@ class MoveNetParams:
     overlapping by more than ``empty_box_iou`` (IoU) a box in which every rotation found nobody at
     all in that view's last image is skipped (None: never), at most ``empty_recheck`` images in a
     row, then cropped again (a box left unturned stays a candidate: remembering those after an
-    upright crop alone lost a person in 3D on hard 640x480 seed 0); after ``rotate_patience``
-    images in a row whose orientation search found nobody, a view's search runs only in every
-    ``rotate_recheck``-th image (until it finds someone again). Measured on 6 synthetic recordings
-    (1280x720, seeds 0-1, 10 frames; BENCHMARKS.md, "Keypoint stage speed"): a third of the
-    upright crops find nobody, mostly furniture boxes of clips too short for a background model;
-    the search's people come from the ceiling cameras (none in one workflow camera); the
-    180-degree turn, tried last, added nobody. Together these cut the crop runs by 18% (every=1:
-    4988 -> 4064) and 17% (every=3: 2016 -> 1665) with the same person-views found (744 and 300
-    of 1011, per camera the same); on hard 640x480 seed 0 585 -> 412 runs, 86 -> 90 found.
+    upright crop alone lost a person in 3D on hard 640x480 seed 0). With ``rotate_patience`` set,
+    after that many images in a row whose orientation search found nobody, a view's search runs
+    only in every ``rotate_recheck``-th image (until it finds someone again); None (default): it
+    never pauses. Measured (BENCHMARKS.md, "Keypoint stage speed"): a third of the upright crops
+    find nobody, mostly furniture boxes of clips too short for a background model; the 180-degree
+    turn, tried last, added nobody on the tuning recordings. Pausing the search (patience 1) saved
+    another ~10% of the crop runs with the same 2D recall, but end to end it lost people at
+    640x480 (medium seed 4: 3D recall 0.967 -> 0.850, hidden 0.883 -> 0.817; medium seed 0 hidden
+    0.967 -> 0.917): the people a ceiling camera finds only turned decide the 3D association.
     """
 
     threads: int = 2
@@ -168,7 +168,7 @@ class MoveNetParams:
     rotations: tuple[float, ...] = (0.0, 90.0, 270.0)
     rotate_below: float = 0.5
     max_rotated_crops: int = 2
-    rotate_patience: int = 1
+    rotate_patience: int | None = None
     rotate_recheck: int = 3
     skip_found: float | None = 0.5
     empty_box_iou: float | None = 0.8
