@@ -307,7 +307,10 @@ class FrameWorker:
             # blurred spheres and 2D heads do not count as covering a face: a large blur changes
             # too few pixels of a smooth face, the template does
             covered = [d["bbox"] for d in dets if d["source"] == "3d"]
-            extra = [b for b in turned if not _covered(b[:4], covered)]
+            # a face box (BlazeFace's are square and generous) around a face the template replaced
+            # is that face: neither painted again nor listed twice
+            extra = [b for b in turned if not _covered(b[:4], covered)
+                     and not any(_covered(c, [b[:4]]) for c in covered)]
             # the template is posed on landmarks found at the same quarter turns (upright only, a
             # lying face gets no landmarks and would be blurred, which leaves a smooth face as it was)
             turned_found = self.turned_landmarks(rgb) if extra else None
