@@ -55,3 +55,21 @@ def test_blazeface_finds_a_real_face_upside_down():
     centre = [(b[0] + b[2] / 2, b[1] + b[3] / 2) for b in boxes]
     assert any(262 < cx < 342 and 382 < cy < 472 for cx, cy in centre)
     assert not any(262 < b[0] + b[2] / 2 < 342 and 382 < b[1] + b[3] / 2 < 472 for b in upright_hits)
+
+
+def test_landmarks_found_at_a_turn_map_back_onto_the_face():
+    class _BlobWithMarks(_BrightBlob):
+        def detect_landmarks(self, rgb):
+            boxes = self.detect(rgb)
+            marks = [np.array([[b[0] + 1, b[1] + 1], [b[0] + b[2] - 1, b[1] + 1], [b[0] + b[2] / 2, b[1] + b[3] / 2],
+                               [b[0] + 1, b[1] + b[3] - 1], [b[0] + b[2] - 1, b[1] + b[3] - 1]]) for b in boxes]
+            return boxes, np.array(marks).reshape(-1, 5, 2)
+
+    rgb = np.zeros((60, 80, 3), np.uint8)
+    rgb[10:40, 30:40] = 255
+    boxes, marks = TurnedFaceDetector(_BlobWithMarks()).detect_landmarks(rgb)
+    assert len(boxes) == 2 and marks.shape == (2, 5, 2)  # at 90 and 270 degrees, not merged
+    for b, m in zip(boxes, marks, strict=True):
+        assert b[:4] == pytest.approx((30, 10, 10, 30))
+        assert np.all((m[:, 0] > 30) & (m[:, 0] < 40) & (m[:, 1] > 10) & (m[:, 1] < 40))
+        assert m[2] == pytest.approx((35, 25))  # the centre stays the centre

@@ -56,6 +56,19 @@ class TurnedFaceDetector:
         boxes = clip_xywh(np.asarray(rows, float).reshape(-1, 5), w, h)
         return nms_xywh(boxes, self.nms_iou)
 
+    def detect_landmarks(self, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``base.detect_landmarks`` at every turn, mapped back to ``image_rgb``: (N, 5) boxes
+        (x, y, w, h, score) and (N, 5, 2) landmarks in its pixels, turn by turn (not merged: a
+        face found at two turns is listed twice, each with its own landmarks)."""
+        h, w = image_rgb.shape[:2]
+        boxes, marks = [], []
+        for k in self.turns:
+            turned = np.ascontiguousarray(np.rot90(image_rgb, k)) if k % 4 else image_rgb
+            b, lm = self.base.detect_landmarks(turned)
+            boxes.append(np.array([[*box_from_turned(x, k, w, h), x[4]] for x in b], float).reshape(-1, 5))
+            marks.append(np.array([points_from_turned(m, k, w, h) for m in lm], float).reshape(-1, 5, 2))
+        return np.concatenate(boxes), np.concatenate(marks)
+
     def close(self) -> None:
         if hasattr(self.base, "close"):
             self.base.close()

@@ -143,9 +143,10 @@ class FrameWorker:
             out["attire"] = self.attire()[person_id].as_dict()
         return out
 
-    def landmark_faces(self, rgb: np.ndarray):
-        """SCRFD's (N, 5) boxes (x, y, w, h, score px) and (N, 5, 2) landmarks of a view (RGB), or
-        None when templates are off or no landmark detector is installed (2D faces are then blurred)."""
+    def landmark_detector(self):
+        """The detector of 2D faces with landmarks (the hybrid detector when it has them, else
+        SCRFD), made once; None when templates are off or none is installed (2D faces are then
+        blurred)."""
         if self.params.method != "template":
             return None
         if self._landmarker is None:
@@ -160,7 +161,13 @@ class FrameWorker:
                 except InputError as exc:  # a changed model file: blur 2D faces rather than fail every frame
                     log.warning("no templates on 2D faces: %s", exc)
                     self._landmarker = False
-        return self._landmarker.detect_landmarks(rgb) if self._landmarker else None
+        return self._landmarker or None
+
+    def landmark_faces(self, rgb: np.ndarray):
+        """SCRFD's (N, 5) boxes (x, y, w, h, score px) and (N, 5, 2) landmarks of a view (RGB), or
+        None when there is no landmark detector (:meth:`landmark_detector`)."""
+        detector = self.landmark_detector()
+        return detector.detect_landmarks(rgb) if detector is not None else None
 
     def template_2d(self, image: np.ndarray, box, found) -> tuple[np.ndarray, np.ndarray | None]:
         """Paint the template on the face of a 2D-only region, ``box`` (x, y, w, h px) of ``image``
@@ -348,18 +355,11 @@ class FrameWorker:
     def turned_landmarks(self, rgb: np.ndarray):
         """As :meth:`landmark_faces`, with the faces found at the three other quarter turns of the
         view mapped back to it (None without templates or a landmark detector)."""
-        from disguisor.facedet.turned import box_from_turned, points_from_turned
+        from disguisor.facedet.turned import TurnedFaceDetector
 
-        upright = self.landmark_faces(rgb)
-        if upright is None:
+        if self.landmark_detector() is None:
             return None
-        h, w = rgb.shape[:2]
-        boxes, marks = [np.asarray(upright[0], float).reshape(-1, 5)], [np.asarray(upright[1], float).reshape(-1, 5, 2)]
-        for k in (1, 2, 3):
-            b, lm = self._landmarker.detect_landmarks(np.ascontiguousarray(np.rot90(rgb, k)))
-            boxes.append(np.array([[*box_from_turned(x, k, w, h), x[4]] for x in b], float).reshape(-1, 5))
-            marks.append(np.array([points_from_turned(m, k, w, h) for m in lm], float).reshape(-1, 5, 2))
-        return np.concatenate(boxes), np.concatenate(marks)
+        return TurnedFaceDetector(self._landmarker).detect_landmarks(rgb)
 
     def turned_faces(self, camera: Camera, rgb: np.ndarray, depth: np.ndarray | None) -> np.ndarray:
         """(N, 5) faces (x, y, w, h, score px) that ``run.turned_faces`` finds at quarter turns
