@@ -146,3 +146,14 @@ class RunParams:
     def __post_init__(self) -> None:
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError(f"jpeg_quality must lie in 1-100, not {self.jpeg_quality}")
+        if self.turned_faces is not None:
+            from disguisor.facedet.detectors import DETECTOR_NAMES
+
+            usable = [n for n in DETECTOR_NAMES if n != "dsfd"]  # dsfd needs a weights file
+            if self.turned_faces.strip().lower() not in usable:
+                raise ValueError(f"must be one of {', '.join(usable)} or none, not {self.turned_faces!r}")
+        if self.turned_faces_tiles < 1:
+            raise ValueError(f"turned_faces_tiles must be >= 1, not {self.turned_faces_tiles}")
+        if not 0 < self.turned_face_min_m < self.turned_face_max_m:
+            raise ValueError(f"turned_face_min_m ({self.turned_face_min_m:g}) must be > 0 and below "
+                             f"turned_face_max_m ({self.turned_face_max_m:g})")
