@@ -173,3 +173,44 @@ def test_head_sized_keeps_boxes_of_a_face_size_at_their_depth():
     kept = head_sized(boxes, cam, depth, 0.08, 0.40)
     assert kept[:, 4].tolist() == [0.9, 0.6]
     assert len(head_sized(boxes, cam, None, 0.08, 0.40)) == 4
+
+
+def _detection_of(cam: Camera, joints: np.ndarray) -> np.ndarray:
+    """(17, 3) keypoints (x, y px, score 0.9) of world joints seen by ``cam``."""
+    from disguisor.geometry import project_points
+
+    uv = project_points(cam.world_to_camera(joints), cam.K, cam.dist)
+    return np.column_stack([uv, np.full(len(joints), 0.9)])
+
+
+def test_a_2d_head_that_the_3d_person_does_not_place_is_painted():
+    """A person bent over the table: the body found in 3D explains the 2D detection, but the 3D
+    person has no head joints (its face would be guessed above the torso) or a head elsewhere:
+    the head the detector saw is still hidden, unless that spot is painted already."""
+    from disguisor.run.fallbacks import unexplained_heads
+
+    K = np.array([[525.0, 0, 320], [0, 525.0, 240], [0, 0, 1]])
+    cam = Camera(name="c", role="workflow", K=K, dist=np.zeros(5), R=np.eye(3), t=np.zeros(3), width=640, height=480)
+    body = np.zeros((17, 3))
+    body[:, 0] = np.linspace(-0.3, 0.3, 17)
+    body[:, 1] = np.linspace(-0.6, 0.6, 17)
+    body[:, 2] = 3.0
+    body[:5] = [[0.0, 0.3, 3.0], [-0.03, 0.27, 3.0], [0.03, 0.27, 3.0], [-0.07, 0.28, 3.0], [0.07, 0.28, 3.0]]
+    det = _detection_of(cam, body)
+    params = FailClosedParams()
+    whole = Person3D(id=1, joints=body, confidence=np.full(17, 0.8))
+    assert unexplained_heads(cam, [det], [whole], params) == []            # body and head explained
+    headless = body.copy()
+    headless[:5] = np.nan
+    got = unexplained_heads(cam, [det], [Person3D(id=1, joints=headless, confidence=np.full(17, 0.8))], params)
+    assert len(got) == 1 and np.allclose(got[0][0], det[:5, :2].mean(0))
+    elsewhere = body.copy()
+    elsewhere[:5, 1] -= 0.5                                                  # head 0.5 m off, body in place
+    assert len(unexplained_heads(cam, [det], [Person3D(id=1, joints=elsewhere, confidence=np.full(17, 0.8))],
+                                 params)) == 1
+    painted = np.zeros((480, 640), bool)
+    x, y = np.round(det[:5, :2].mean(0)).astype(int)
+    painted[y - 3:y + 4, x - 3:x + 4] = True                                 # the head is hidden already
+    assert unexplained_heads(cam, [det], [Person3D(id=1, joints=headless, confidence=np.full(17, 0.8))],
+                             params, painted) == []
+    assert len(unexplained_heads(cam, [det], [], params, painted)) == 1      # nobody in 3D: as before

@@ -5,8 +5,9 @@
   their head joints blurred in every view (:func:`head_sphere_mask`, :func:`fallback_heads`);
 - a face placed by the body fit alone (not confirmed by the depth): spheres around it and beyond
   the shoulders blurred on top of the template (:func:`unconfirmed_heads`);
-- a person detected in 2D whom no 3D person explains (seen by one camera only): the disk
-  around their head keypoints blurred in that view (:func:`unexplained_heads`).
+- a person detected in 2D whom no 3D person explains (seen by one camera only), or whose head
+  the 3D person's head does not explain: the disk around their head keypoints blurred in that
+  view (:func:`unexplained_heads`).
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from disguisor.coco import HEAD_JOINTS, NUM_JOINTS
 from disguisor.geometry import project_points
 from disguisor.io.calibration import Camera
-from disguisor.pose2d.keypoints_io import HEAD_JOINTS
 from disguisor.run.params import FailClosedParams
 
 HEAD = list(HEAD_JOINTS)  # nose, eyes, ears (COCO-17)
 FACE_FRONT = [0, 1, 2]  # nose, eyes
+IS_HEAD = np.isin(np.arange(NUM_JOINTS), HEAD)
 
 
 def full_blur(image: np.ndarray, width_px: int) -> np.ndarray:
@@ -197,10 +199,17 @@ def _median_distance(a: np.ndarray, b: np.ndarray, use: np.ndarray) -> float:
     return float(np.median(np.linalg.norm(a[both] - b[both], axis=1))) if both.sum() >= 2 else np.inf
 
 
-def unexplained_heads(camera: Camera, detections: Sequence[np.ndarray], people,
-                      params: FailClosedParams) -> list[tuple[np.ndarray, float]]:
+def unexplained_heads(camera: Camera, detections: Sequence[np.ndarray], people, params: FailClosedParams,
+                      painted: np.ndarray | None = None) -> list[tuple[np.ndarray, float]]:
     """(centre (2,) px, radius px) of the head of every 2D detection of this view that no 3D
     person explains (see :class:`FailClosedParams`).
+
+    A 3D person whose projected joints lie on the detection's explains its body; its head only
+    when its projected head joints lie on the detection's head keypoints too (both within the same
+    tolerance), or when the detection's head centre is already painted (``painted``: (H, W) bool,
+    the view's painted pixels). A person found in 3D without head joints, or with a head placed
+    off the body, leaves the head the detector saw unexplained: their face is placed from the
+    torso, and where the head is not above the torso (bent over the table) it would stay visible.
 
     Args:
         detections: (17, 3) keypoints (x, y px, score) of each 2D detection of the view.
@@ -225,13 +234,31 @@ def unexplained_heads(camera: Camera, detections: Sequence[np.ndarray], people,
         pts = kp[seen, :2]
         size = float(np.linalg.norm(pts.max(0) - pts.min(0)))
         tol = max(params.explained_px, params.explained_share * size)
-        if any(_median_distance(kp[:, :2], uv, seen) < tol for uv in projected):
+        bodies = [uv for uv in projected if _median_distance(kp[:, :2], uv, seen) < tol]
+        if not bodies:
+            out.append(_head_disk(kp, seen, head, params))
             continue
-        spread = float(np.max(np.linalg.norm(head[:, None] - head[None], axis=2)))
-        ears = seen[3] or seen[4]
-        radius = max(params.min_head_radius_px, params.head_disk_scale * spread * (1.0 if ears else 2.0))
-        out.append((head.mean(0), radius))
+        if any(_median_distance(kp[:, :2], uv, seen & IS_HEAD) < tol for uv in bodies):
+            continue
+        centre = head.mean(0)
+        if painted is not None and _inside(painted, centre):
+            continue
+        out.append(_head_disk(kp, seen, head, params))
     return out
+
+
+def _head_disk(kp: np.ndarray, seen: np.ndarray, head: np.ndarray,
+               params: FailClosedParams) -> tuple[np.ndarray, float]:
+    """(centre (2,) px, radius px) of the disk blurred around a detection's head keypoints."""
+    spread = float(np.max(np.linalg.norm(head[:, None] - head[None], axis=2)))
+    ears = seen[3] or seen[4]
+    radius = max(params.min_head_radius_px, params.head_disk_scale * spread * (1.0 if ears else 2.0))
+    return head.mean(0), radius
+
+
+def _inside(mask: np.ndarray, point: np.ndarray) -> bool:
+    x, y = int(round(float(point[0]))), int(round(float(point[1])))
+    return 0 <= y < mask.shape[0] and 0 <= x < mask.shape[1] and bool(mask[y, x])
 
 
 def looking_down_deg(camera: Camera) -> float:

@@ -259,11 +259,13 @@ class FrameWorker:
             info["painted_unlisted"] = [int(rf.person_id) for rf, ok in zip(result.faces, shown, strict=True) if not ok]
         with_face = {int(f.person_id) for f in faces}
         people = {int(p.id): p for p in (self._people(frame) or ())}
+        painted = result.mask.copy()  # what is hidden so far: a 2D head there is not painted again
         for pid, centre, radius in fallback:
             hit = head_sphere_mask(camera, centre, radius)
             if hit is None:
                 continue
             mask, box = hit
+            painted |= mask
             # a kernel as wide as the sphere: a face anywhere in it melts into its surroundings (a
             # 61 px kernel on a smooth face 100 px wide changes too few pixels to hide it)
             image = blur_region(image, mask, max(FALLBACK_BLUR_KERNEL_PX, round(max(box[2], box[3]))))
@@ -283,7 +285,7 @@ class FrameWorker:
             dets.append(face_detection(image_id, face_box or box, camera.name, frame, "head-sphere", person_id=pid,
                                        painted_bbox=box))
         for centre, radius in unexplained_heads(camera, self.keypoints.get((camera.name, frame), []),
-                                                self._people(frame) or (), self.params.fail_closed):
+                                                self._people(frame) or (), self.params.fail_closed, painted):
             yy, xx = np.ogrid[:image.shape[0], :image.shape[1]]
             mask = (xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 <= radius ** 2
             if not mask.any():
