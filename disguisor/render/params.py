@@ -55,7 +55,11 @@ class RenderParams:
       behind it; near the silhouette the gap shrinks, and a small margin there cuts off
       slivers that are really visible (head-pose error). Swept on the 20-frame synthetic
       scenarios (holistic recall easy / medium): 0.03 m 0.863 / 0.891, 0.05 m 0.925 / 0.899,
-      0.08 m 0.938 / 0.916, 0.12 m the same as 0.08. None switches the test off.
+      0.08 m 0.938 / 0.916, 0.12 m the same as 0.08. None switches the test off. With the
+      default image detector (head orientation ~20 degrees off) 0.12 m is the default: on the 30
+      people-finder runs (bench_people.py, seeds 0-4) faces >= 25% visible hidden in every view
+      in >= 97% in 24 runs instead of 23 (medium 640x480 seed 1 0.967 -> 0.983; no run lower),
+      precision 0.816 -> 0.814 (mean).
     self_occlusion_min_angle_deg: the test runs only for faces turned at least this far from
       the camera (the own head cannot cover a face seen from the front; saves a render pass).
     min_rendered_px: a face whose rendered (unoccluded) area is smaller than this is skipped as
@@ -121,7 +125,7 @@ class RenderParams:
     depth_fill_px: int = 3
     depth_fill_min_share: float = 0.25
     max_facing_angle_deg: float = 180.0
-    self_occlusion_margin_m: float | None = 0.08
+    self_occlusion_margin_m: float | None = 0.12
     self_occlusion_min_angle_deg: float = 60.0
     min_rendered_px: int = 1
     dilate_m: float = 0.06
