@@ -236,19 +236,18 @@ def unexplained_heads(camera: Camera, detections: Sequence[np.ndarray], people, 
         tol = max(params.explained_px, params.explained_share * size)
         bodies = [uv for uv in projected if _median_distance(kp[:, :2], uv, seen) < tol]
         if not bodies:
-            out.append(_head_disk(kp, seen, head, params))
+            out.append(_head_disk(seen, head, params))
             continue
         if any(_median_distance(kp[:, :2], uv, seen & IS_HEAD) < tol for uv in bodies):
             continue
         centre = head.mean(0)
         if painted is not None and _inside(painted, centre):
             continue
-        out.append(_head_disk(kp, seen, head, params))
+        out.append(_head_disk(seen, head, params))
     return out
 
 
-def _head_disk(kp: np.ndarray, seen: np.ndarray, head: np.ndarray,
-               params: FailClosedParams) -> tuple[np.ndarray, float]:
+def _head_disk(seen: np.ndarray, head: np.ndarray, params: FailClosedParams) -> tuple[np.ndarray, float]:
     """(centre (2,) px, radius px) of the disk blurred around a detection's head keypoints."""
     spread = float(np.max(np.linalg.norm(head[:, None] - head[None], axis=2)))
     ears = seen[3] or seen[4]
