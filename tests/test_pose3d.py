@@ -608,3 +608,28 @@ def test_view_geometry_projects_like_the_camera():
     X = np.array([[0.3, 0.2, 1.2]])
     xc = v.P @ np.append(X[0], 1.0)
     assert np.allclose(xc, cam.world_to_camera(X)[0])
+
+
+def test_the_depth_check_holds_a_lost_walker_while_the_depth_shows_a_body_there():
+    """With the depth check (disguisor.pose3d.presence) a lost walker is held while the depth shows
+    a body at its head, not where it does not; a lost still person is held either way."""
+    still = _walker((-1.0, 0.5), (1e-9, 0.0), 20)
+    walker = _walker((1.5, -1.0), (0.0, 0.05), 20, 1.6)
+    seen = np.stack([still, walker], axis=1)
+    seen[12:, :] = np.nan                          # both lost after frame 11
+    frames, people = _frames(simulate_detections(CALIB, seen, np.random.default_rng(31), noise_px=2.0).keypoints)
+    params = TrackingParams(hold_frames=5)
+    asked = []
+
+    def walker_stays(frame, joints):               # the depth: something at the walker's last spot up to frame 14
+        asked.append(frame)
+        return bool(np.nanmean(joints[:, 0]) > 0) and frame <= 14
+
+    poses = track_people(frames, people, params, walker_stays)
+    assert [len(f.people) for f in poses.frames][12:] == [2, 2, 2, 1, 1, 0, 0, 0]
+    held = [p for p in poses.frames[14].people if np.nanmean(p.joints[:, 0]) > 0]
+    assert np.nanmean(np.linalg.norm(held[0].joints - walker[11], axis=-1)) < 0.1   # where it was lost
+    assert asked == [12, 13, 14, 15]               # the still person is not asked about
+    for unsure in (None, lambda frame, joints: None, lambda frame, joints: False):
+        counts = [len(f.people) for f in track_people(frames, people, params, unsure).frames]
+        assert counts[12:] == [1, 1, 1, 1, 1, 0, 0, 0]

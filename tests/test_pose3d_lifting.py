@@ -147,3 +147,16 @@ def test_facing_from_2d_joints():
     assert abs(facing_camera(side, 0.5)) < 0.1
     kp[5, 2] = 0.0
     assert facing_camera(kp, 0.5) == 0.0
+
+
+def test_depth_presence_sees_a_person_where_they_are_and_not_in_the_air(recording):
+    """The presence check of held tracks (disguisor.pose3d.presence) on a rendered recording: the
+    true joints agree with the sensor depth; the same skeleton 0.6 m higher reads the room behind."""
+    from disguisor.pose3d.presence import depth_presence
+    rec = open_recording(recording)
+    present = depth_presence(rec.calibration, depth_from_recording(rec), 0.10)
+    for f in rec.frames:
+        for joints in _truth(recording)[f]:
+            assert present(f, joints) is True
+            assert present(f, joints + [0.0, 0.0, 0.6]) is False
+    assert present(0, np.full((17, 3), np.nan)) is None

@@ -203,6 +203,10 @@ class TrackingParams:
       lying or standing still whom the detectors stop finding (the patient under drapes, a
       surgeon bent over the table) keeps a face that is hidden, privacy first. 0 switches it
       off. Synthetic hard, seed 0, default detector: the patient lost at the last 3 frames.
+    hold_depth_tolerance_m: with depth, a lost track that is not still is held too, for as long
+      as a camera reads a surface within this distance of its head joints
+      (:mod:`~disguisor.pose3d.presence`): a detector's joints of a lying patient drift by
+      4-17 cm, so the speed test alone let him go. None: speed only.
     """
 
     gate_m: float = 0.35
@@ -221,4 +225,5 @@ class TrackingParams:
     outlier_min_m: float = 0.12
     hold_frames: int = 10
     hold_max_speed_m_per_frame: float = 0.02
+    hold_depth_tolerance_m: float | None = 0.10
 

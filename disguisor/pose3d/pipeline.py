@@ -21,6 +21,7 @@ from disguisor.pose3d.head import place_heads
 from disguisor.pose3d.lifting import DepthSource, lift_unexplained
 from disguisor.pose3d.params import Pose3DParams, TrackingParams
 from disguisor.pose3d.poses import Poses3D
+from disguisor.pose3d.presence import depth_presence
 from disguisor.pose3d.tracking import track_people
 
 if TYPE_CHECKING:
@@ -83,12 +84,17 @@ def estimate_poses3d(calibration: Calibration, keypoints: Keypoints2D, params: P
     frame number)`` (optional) returns that view's depth registered to its colour image ((H, W)
     float metres or the raw uint16 of the recording, 0 = no reading) or None; with it, people
     seen by one camera are lifted to 3D from that depth (see :func:`reconstruct_frames`,
-    :func:`depth_from_recording`). With ``params.head.enabled`` the head joints are a rigid head
+    :func:`depth_from_recording`) and lost tracks are held where the depth still shows them
+    (:mod:`~disguisor.pose3d.presence`). With ``params.head.enabled`` the head joints are a rigid head
     of human size fitted to the tracked head keypoints (:mod:`~disguisor.pose3d.head`).
     """
     frames, people = reconstruct_frames(calibration, keypoints, params, progress, depth_of)
+    tracking = tracking or TrackingParams()
+    present = None
+    if depth_of is not None and tracking.hold_depth_tolerance_m is not None:
+        present = depth_presence(calibration, depth_of, tracking.hold_depth_tolerance_m)
     # optionally a head of human size on the head keypoints (they shrink towards the head's centre)
-    poses = place_heads(track_people(frames, people, tracking), (params or Pose3DParams()).head)
+    poses = place_heads(track_people(frames, people, tracking, present), (params or Pose3DParams()).head)
     log.info("3D poses: %d frames, %d people (tracks), %d person-frames", len(frames), len(poses.ids),
              sum(len(f.people) for f in poses.frames))
     return poses

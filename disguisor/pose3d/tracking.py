@@ -34,6 +34,7 @@ from disguisor.pose2d.keypoints_io import NUM_JOINTS
 from disguisor.pose3d.association import PersonObservation
 from disguisor.pose3d.params import TrackingParams
 from disguisor.pose3d.poses import FramePoses, Person3D, Poses3D
+from disguisor.pose3d.presence import Presence
 from disguisor.pose3d.smoothing import clamp_to_measurements, fill_gaps, median_outliers, rts_smooth
 
 log = logging.getLogger(__name__)
@@ -171,40 +172,61 @@ def _still(pts: np.ndarray, times: np.ndarray, max_speed: float) -> bool:
     return span > 0 and len(moved) >= 3 and float(np.median(moved)) <= max_speed * span
 
 
+def _held(candidates: np.ndarray, frames_arr: np.ndarray, joints: np.ndarray, still: bool,
+          present: Presence | None) -> np.ndarray:
+    """The leading run of ``candidates`` (sample indices, nearest to the track's end first) at
+    which the track is held with ``joints``: all of them for a still track, and for a moving one
+    those where the depth shows a body at its head (present is True). A still track is not let
+    go on the depth's word: its held head may sit a few cm off the real one (privacy first)."""
+    if still:
+        return np.asarray(candidates, dtype=int)
+    held = []
+    for sample in candidates:
+        if present is None or present(int(frames_arr[sample]), joints) is not True:
+            break
+        held.append(sample)
+    return np.asarray(held, dtype=int)
+
+
 def hold_still_track(track: Track, frames: Sequence[int], samples: np.ndarray, pts: np.ndarray, conf: np.ndarray,
-                     params: TrackingParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A nearly still track held in place for up to ``params.hold_frames`` frame numbers beyond its
-    ends (see :class:`TrackingParams`); returns the extended (samples, joints, confidence)."""
+                     params: TrackingParams, present: Presence | None = None,
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A lost track held in place for up to ``params.hold_frames`` frame numbers beyond its ends
+    (see :class:`TrackingParams`); returns the extended (samples, joints, confidence).
+
+    present: the depth check of :mod:`disguisor.pose3d.presence` (frame number, joints -> True /
+    False / None), or None (no depth: only nearly still tracks are held)."""
     if params.hold_frames <= 0 or len(samples) < 2:
         return samples, pts, conf
     frames_arr = np.asarray(frames)
     times = frames_arr[samples]
     n = max(params.outlier_window, 2)
-    before = np.flatnonzero((frames_arr < times[0]) & (frames_arr >= times[0] - params.hold_frames))
+    before = np.flatnonzero((frames_arr < times[0]) & (frames_arr >= times[0] - params.hold_frames))[::-1]
     after = np.flatnonzero((frames_arr > times[-1]) & (frames_arr <= times[-1] + params.hold_frames))
     scale = params.interpolated_confidence_scale
-    head = tail = None
-    if len(after) and _still(pts[-n:], times[-n:], params.hold_max_speed_m_per_frame):
-        tail = after
-    if len(before) and _still(pts[:n], times[:n], params.hold_max_speed_m_per_frame):
-        head = before
-    if head is None and tail is None:
+    speed = params.hold_max_speed_m_per_frame
+    tail = _held(after, frames_arr, pts[-1], _still(pts[-n:], times[-n:], speed), present) if len(after) else after
+    head = _held(before, frames_arr, pts[0], _still(pts[:n], times[:n], speed), present)[::-1] if len(before) \
+        else before
+    if not len(head) and not len(tail):
         return samples, pts, conf
     parts_s, parts_p, parts_c = [], [], []
-    if head is not None:
+    if len(head):
         parts_s.append(head)
         parts_p.append(np.repeat(pts[:1], len(head), axis=0))
         parts_c.append(np.repeat(conf[:1] * scale, len(head), axis=0))
     parts_s.append(samples), parts_p.append(pts), parts_c.append(conf)
-    if tail is not None:
+    if len(tail):
         parts_s.append(tail)
         parts_p.append(np.repeat(pts[-1:], len(tail), axis=0))
         parts_c.append(np.repeat(conf[-1:] * scale, len(tail), axis=0))
     return np.concatenate(parts_s), np.concatenate(parts_p), np.concatenate(parts_c)
 
 
-def build_poses(frames: Sequence[int], tracks: Sequence[Track], params: TrackingParams | None = None) -> Poses3D:
-    """Turn linked tracks into :class:`Poses3D` over ``frames`` (the processed frame numbers, increasing)."""
+def build_poses(frames: Sequence[int], tracks: Sequence[Track], params: TrackingParams | None = None,
+                present: Presence | None = None) -> Poses3D:
+    """Turn linked tracks into :class:`Poses3D` over ``frames`` (the processed frame numbers,
+    increasing); ``present``: the depth check of held tracks (:func:`hold_still_track`)."""
     params = params or TrackingParams()
     per_frame: list[list[Person3D]] = [[] for _ in frames]
     next_id = 1
@@ -212,7 +234,7 @@ def build_poses(frames: Sequence[int], tracks: Sequence[Track], params: Tracking
         if len(tr.times) < params.min_track_frames:
             continue
         samples, pts, conf = track_arrays(tr, frames, params)
-        samples, pts, conf = hold_still_track(tr, frames, samples, pts, conf, params)
+        samples, pts, conf = hold_still_track(tr, frames, samples, pts, conf, params, present)
         pid, next_id = next_id, next_id + 1
         for k, sample in enumerate(samples):
             if np.isfinite(pts[k, :, 0]).any():
@@ -222,11 +244,12 @@ def build_poses(frames: Sequence[int], tracks: Sequence[Track], params: Tracking
 
 
 def track_people(frames: Sequence[int], observations: Sequence[Sequence[PersonObservation]],
-                 params: TrackingParams | None = None) -> Poses3D:
+                 params: TrackingParams | None = None, present: Presence | None = None) -> Poses3D:
     """Link, clean and smooth per-frame reconstructions into tracked :class:`Poses3D`.
 
     frames: the frame numbers of the processed frames, increasing (time is counted in frame
-    numbers, see the module docstring); observations: the people of each of those frames.
+    numbers, see the module docstring); observations: the people of each of those frames;
+    present: the depth check of held tracks (:mod:`disguisor.pose3d.presence`) or None.
     """
     params = params or TrackingParams()
-    return build_poses(frames, link_tracks(frames, observations, params), params)
+    return build_poses(frames, link_tracks(frames, observations, params), params, present)
