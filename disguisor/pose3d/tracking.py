@@ -229,12 +229,28 @@ def build_poses(frames: Sequence[int], tracks: Sequence[Track], params: Tracking
     increasing); ``present``: the depth check of held tracks (:func:`hold_still_track`)."""
     params = params or TrackingParams()
     per_frame: list[list[Person3D]] = [[] for _ in frames]
+    spans = [track_arrays(tr, frames, params) for tr in tracks if len(tr.times) >= params.min_track_frames]
+    # where each track is, frame by frame, before any holding: a held track must not double a
+    # person who goes on under another id (the depth there shows that person's body)
+    at_frame: list[list[np.ndarray]] = [[] for _ in frames]
+    for samples, pts, _ in spans:
+        for k, sample in enumerate(samples):
+            if np.isfinite(pts[k, :, 0]).any():
+                at_frame[sample].append(pts[k])
+    index = {int(f): i for i, f in enumerate(frames)}
+
+    def present_alone(frame: int, joints: np.ndarray) -> bool | None:
+        for other in at_frame[index[frame]]:
+            a, b = _common_centroids(joints, other)
+            if float(np.linalg.norm(a - b)) < params.gate_m:
+                return False
+        return present(frame, joints)
+
     next_id = 1
-    for tr in tracks:
-        if len(tr.times) < params.min_track_frames:
-            continue
-        samples, pts, conf = track_arrays(tr, frames, params)
-        samples, pts, conf = hold_still_track(tr, frames, samples, pts, conf, params, present)
+    for tr, (samples, pts, conf) in zip((t for t in tracks if len(t.times) >= params.min_track_frames), spans,
+                                        strict=True):
+        samples, pts, conf = hold_still_track(tr, frames, samples, pts, conf, params,
+                                              None if present is None else present_alone)
         pid, next_id = next_id, next_id + 1
         for k, sample in enumerate(samples):
             if np.isfinite(pts[k, :, 0]).any():
