@@ -633,3 +633,27 @@ def test_the_depth_check_holds_a_lost_walker_while_the_depth_shows_a_body_there(
     for unsure in (None, lambda frame, joints: None, lambda frame, joints: False):
         counts = [len(f.people) for f in track_people(frames, people, params, unsure).frames]
         assert counts[12:] == [1, 1, 1, 1, 1, 0, 0, 0]
+
+
+def test_a_track_is_not_held_on_top_of_a_person_who_goes_on_under_another_id():
+    """Where a lost track's person goes on as another track (the depth shows that body there), the
+    depth check does not hold the lost track: that would be a second person in the same place."""
+    from disguisor.pose3d.association import PersonObservation
+    from disguisor.pose3d.tracking import Track, build_poses
+    body = _walker((1.0, 0.0), (0.0, 0.0), 1)[0]
+
+    def walking(times, offset):                    # 5 cm per frame along y: not still
+        obs = [PersonObservation(joints=body + np.asarray(offset) + [0.0, 0.05 * t, 0.0],
+                                 confidence=np.full(17, 0.9), error_px=np.zeros(17), detections=(), score=1.0)
+               for t in times]
+        return Track(id=int(times[0]), times=list(times), observations=obs)
+
+    frames = list(range(8))
+    early = walking([0, 1, 2, 3], [0.0, 0.0, 0.0])
+    params = TrackingParams(hold_frames=3)
+    goes_on = walking([4, 5, 6, 7], [0.0, 0.05, 0.0])        # the same person, 10 cm on, under a new id
+    poses = build_poses(frames, [early, goes_on], params, lambda frame, joints: True)
+    assert [len(f.people) for f in poses.frames] == [1] * 8
+    elsewhere = walking([4, 5, 6, 7], [2.0, 0.0, 0.0])      # someone else, 2 m away: both are held
+    poses = build_poses(frames, [early, elsewhere], params, lambda frame, joints: True)
+    assert [len(f.people) for f in poses.frames] == [1, 2, 2, 2, 2, 2, 2, 1]
