@@ -657,3 +657,24 @@ def test_a_track_is_not_held_on_top_of_a_person_who_goes_on_under_another_id():
     elsewhere = walking([4, 5, 6, 7], [2.0, 0.0, 0.0])      # someone else, 2 m away: both are held
     poses = build_poses(frames, [early, elsewhere], params, lambda frame, joints: True)
     assert [len(f.people) for f in poses.frames] == [1, 2, 2, 2, 2, 2, 2, 1]
+
+
+def test_a_drifting_end_is_held_where_the_depth_confirms_the_person():
+    """A lying patient's last joints drift 10-20 cm off; where the depth does not confirm the end
+    sample but confirms the median of the last samples, the track is held there."""
+    from disguisor.pose3d.tracking import Track, hold_still_track
+    body = _walker((1.0, 0.0), (0.0, 0.0), 1)[0]
+    pts = np.stack([body + [dx, 0.0, 0.0] for dx in (0.0, 0.0, 0.0, 0.1, 0.2)])
+    conf = np.full((5, 17), 0.8)
+    frames = list(range(8))
+
+    def at_the_body(frame, joints):                # the depth reads a surface at the true spot only
+        return bool(abs(np.nanmean(joints[:, 0] - body[:, 0])) < 0.05)
+
+    samples, held, _ = hold_still_track(Track(id=1, times=[0, 1, 2, 3, 4]), frames, np.arange(5), pts, conf,
+                                        TrackingParams(hold_frames=3), at_the_body)
+    assert samples.tolist() == list(range(8))
+    assert np.abs(held[5:] - body).max() < 1e-9                   # at the median, not at the drifted end
+    samples, _, _ = hold_still_track(Track(id=1, times=[0, 1, 2, 3, 4]), frames, np.arange(5), pts, conf,
+                                     TrackingParams(hold_frames=3), lambda frame, joints: None)
+    assert samples.tolist() == list(range(5))                     # moving and unconfirmed: not held

@@ -154,9 +154,10 @@ def test_depth_presence_sees_a_person_where_they_are_and_not_in_the_air(recordin
     true joints agree with the sensor depth; the same skeleton 0.6 m higher reads the room behind."""
     from disguisor.pose3d.presence import depth_presence
     rec = open_recording(recording)
-    present = depth_presence(rec.calibration, depth_from_recording(rec), 0.10)
+    present = depth_presence(rec.calibration, depth_from_recording(rec), 0.10, 0.25)
     for f in rec.frames:
         for joints in _truth(recording)[f]:
             assert present(f, joints) is True
             assert present(f, joints + [0.0, 0.0, 0.6]) is False
+            assert present(f, joints - [0.0, 0.0, 0.1]) is True       # joints placed inside the body
     assert present(0, np.full((17, 3), np.nan)) is None

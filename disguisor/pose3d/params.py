@@ -205,7 +205,8 @@ class TrackingParams:
       off. Synthetic hard, seed 0, default detector: the patient lost at the last 3 frames.
     hold_depth_tolerance_m: with depth, a lost track that is not still is held too, for as long
       as a camera reads a surface within this distance of its head joints
-      (:mod:`~disguisor.pose3d.presence`) and no other track is within ``gate_m`` of it there
+      (behind them; ``hold_depth_front_m`` in front of them: the body's own surface;
+      :mod:`~disguisor.pose3d.presence`) and no other track is within ``gate_m`` of it there
       (the body the depth shows is then that track's person, going on under another id): a
       detector's joints of a lying patient drift by 4-17 cm, so the speed test alone let him
       go. None: speed only.
@@ -228,4 +229,5 @@ class TrackingParams:
     hold_frames: int = 10
     hold_max_speed_m_per_frame: float = 0.02
     hold_depth_tolerance_m: float | None = 0.10
+    hold_depth_front_m: float = 0.25
 

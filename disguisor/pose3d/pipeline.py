@@ -92,7 +92,8 @@ def estimate_poses3d(calibration: Calibration, keypoints: Keypoints2D, params: P
     tracking = tracking or TrackingParams()
     present = None
     if depth_of is not None and tracking.hold_depth_tolerance_m is not None:
-        present = depth_presence(calibration, depth_of, tracking.hold_depth_tolerance_m)
+        present = depth_presence(calibration, depth_of, tracking.hold_depth_tolerance_m,
+                                 tracking.hold_depth_front_m)
     # optionally a head of human size on the head keypoints (they shrink towards the head's centre)
     poses = place_heads(track_people(frames, people, tracking, present), (params or Pose3DParams()).head)
     log.info("3D poses: %d frames, %d people (tracks), %d person-frames", len(frames), len(poses.ids),

@@ -11,8 +11,10 @@ left, it reads the floor, the table or the wall behind.
 :func:`depth_presence` builds the check from the pose3d stage's depth source. For each camera
 the held head joints (all joints when the head has none) are projected into the view; a joint
 *agrees* when the median valid reading in a small window around its pixel lies within
-``tolerance_m`` of the joint's depth, and reads *behind* when it is further by more than that
-(nearer means an occluder: no evidence either way). A camera votes present when at least half of
+``tolerance_m`` behind or ``front_m`` in front of the joint's depth (a surface a little nearer is
+the body's own: the detector's held joints of a lying patient sat 10 cm inside the table, the
+face 15-20 cm nearer the ceiling camera), and reads *behind* when it is further than that (much
+nearer means an occluder: no evidence either way). A camera votes present when at least half of
 its readable joints agree, absent when more than half read behind.
 """
 
@@ -34,7 +36,7 @@ _HEAD = (0, 1, 2, 3, 4)
 
 
 def presence_votes(joints_world: np.ndarray, cameras, depths_m: list[np.ndarray | None], tolerance_m: float,
-                   window_px: int = 2) -> tuple[int, int]:
+                   front_m: float, window_px: int = 2) -> tuple[int, int]:
     """(cameras voting present, cameras voting absent) for ``joints_world`` (N, 3) world metres.
 
     cameras: the calibrated cameras; depths_m: each one's depth image in metres registered to its
@@ -59,7 +61,7 @@ def presence_votes(joints_world: np.ndarray, cameras, depths_m: list[np.ndarray 
                 continue
             reading = float(np.median(valid))
             readable += 1
-            if abs(reading - z) <= tolerance_m:
+            if z - front_m <= reading <= z + tolerance_m:
                 agree += 1
             elif reading > z + tolerance_m:
                 behind += 1
@@ -72,7 +74,7 @@ def presence_votes(joints_world: np.ndarray, cameras, depths_m: list[np.ndarray 
     return present, absent
 
 
-def depth_presence(calibration: Calibration, depth_of: DepthSource, tolerance_m: float) -> Presence:
+def depth_presence(calibration: Calibration, depth_of: DepthSource, tolerance_m: float, front_m: float) -> Presence:
     """The presence check of held tracks (module docstring) on ``depth_of(camera, frame)`` (float
     metres or the recording's raw uint16, or None)."""
     cameras = list(calibration.cameras)
@@ -89,7 +91,7 @@ def depth_presence(calibration: Calibration, depth_of: DepthSource, tolerance_m:
         for cam in cameras:
             raw = depth_of(cam.name, frame)
             depths.append(None if raw is None else depth_in_metres(raw, cam.depth_scale))
-        yes, no = presence_votes(pts, cameras, depths, tolerance_m)
+        yes, no = presence_votes(pts, cameras, depths, tolerance_m, front_m)
         if yes:
             return True
         return False if no else None

@@ -24,6 +24,7 @@ smoother (:mod:`disguisor.pose3d.smoothing`).
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -172,20 +173,33 @@ def _still(pts: np.ndarray, times: np.ndarray, max_speed: float) -> bool:
     return span > 0 and len(moved) >= 3 and float(np.median(moved)) <= max_speed * span
 
 
-def _held(candidates: np.ndarray, frames_arr: np.ndarray, joints: np.ndarray, still: bool,
-          present: Presence | None) -> np.ndarray:
+def _held(candidates: np.ndarray, frames_arr: np.ndarray, end: np.ndarray, still: bool,
+          present: Presence | None) -> tuple[np.ndarray, np.ndarray]:
     """The leading run of ``candidates`` (sample indices, nearest to the track's end first) at
-    which the track is held with ``joints``: all of them for a still track, and for a moving one
-    those where the depth shows a body at its head (present is True). A still track is not let
-    go on the depth's word: its held head may sit a few cm off the real one (privacy first)."""
+    which the track is held, and the joints (17, 3) it is held with. ``end``: the track's samples
+    nearest its end (T, 17, 3), the end first. A still track is held at its end sample, at all
+    of them: it is not let go on the depth's word, its held head may sit a few cm off the real
+    one (privacy first). A moving one only where the depth shows a body at its head (present is
+    True), at its end sample or, when the depth does not confirm that, at the per-joint median
+    of ``end`` (the detector's last joints of a lying patient may have drifted 10-20 cm)."""
     if still:
-        return np.asarray(candidates, dtype=int)
-    held = []
-    for sample in candidates:
-        if present is None or present(int(frames_arr[sample]), joints) is not True:
+        return np.asarray(candidates, dtype=int), end[0]
+    none = np.zeros(0, dtype=int)
+    if present is None or not len(candidates):
+        return none, end[0]
+    first = int(frames_arr[candidates[0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # joints unknown in all of ``end`` stay NaN
+        options = [end[0], np.nanmedian(end, axis=0)] if len(end) > 1 else [end[0]]
+    joints = next((j for j in options if present(first, j) is True), None)
+    if joints is None:
+        return none, end[0]
+    held = [candidates[0]]
+    for sample in candidates[1:]:
+        if present(int(frames_arr[sample]), joints) is not True:
             break
         held.append(sample)
-    return np.asarray(held, dtype=int)
+    return np.asarray(held, dtype=int), joints
 
 
 def hold_still_track(track: Track, frames: Sequence[int], samples: np.ndarray, pts: np.ndarray, conf: np.ndarray,
@@ -205,20 +219,20 @@ def hold_still_track(track: Track, frames: Sequence[int], samples: np.ndarray, p
     after = np.flatnonzero((frames_arr > times[-1]) & (frames_arr <= times[-1] + params.hold_frames))
     scale = params.interpolated_confidence_scale
     speed = params.hold_max_speed_m_per_frame
-    tail = _held(after, frames_arr, pts[-1], _still(pts[-n:], times[-n:], speed), present) if len(after) else after
-    head = _held(before, frames_arr, pts[0], _still(pts[:n], times[:n], speed), present)[::-1] if len(before) \
-        else before
+    tail, tail_joints = _held(after, frames_arr, pts[::-1][:n], _still(pts[-n:], times[-n:], speed), present)
+    head, head_joints = _held(before, frames_arr, pts[:n], _still(pts[:n], times[:n], speed), present)
+    head = head[::-1]
     if not len(head) and not len(tail):
         return samples, pts, conf
     parts_s, parts_p, parts_c = [], [], []
     if len(head):
         parts_s.append(head)
-        parts_p.append(np.repeat(pts[:1], len(head), axis=0))
+        parts_p.append(np.repeat(head_joints[None], len(head), axis=0))
         parts_c.append(np.repeat(conf[:1] * scale, len(head), axis=0))
     parts_s.append(samples), parts_p.append(pts), parts_c.append(conf)
     if len(tail):
         parts_s.append(tail)
-        parts_p.append(np.repeat(pts[-1:], len(tail), axis=0))
+        parts_p.append(np.repeat(tail_joints[None], len(tail), axis=0))
         parts_c.append(np.repeat(conf[-1:] * scale, len(tail), axis=0))
     return np.concatenate(parts_s), np.concatenate(parts_p), np.concatenate(parts_c)
 
