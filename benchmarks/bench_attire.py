@@ -10,12 +10,18 @@ index error (nearest of the generator's six tones to the estimate).
 
     .venv/bin/python benchmarks/bench_attire.py --scenarios easy medium hard --seeds 0 1 2 \\
         --frames 6 --size 640x360 [--out bench-output/attire] [--json FILE]
+
+With ``--runs DIR`` (the ``--out`` folder of ``benchmarks/bench_people.py``) it measures instead
+the default people finder's tracks: every ``DIR/recordings/NAME`` with a copy of the run
+``DIR/runs/NAME`` (its cached stages are reused; the run itself is left as it was).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -52,8 +58,9 @@ def match_tracks(run, rec_dir: Path) -> dict[int, int]:
     return out
 
 
-def measure(rec_dir: Path, out_dir: Path) -> list[dict]:
-    cfg = apply_sets(PipelineConfig(), [f"keypoints.file={rec_dir / 'keypoints2d.json'}", "run.template=auto"])
+def measure(rec_dir: Path, out_dir: Path, simulated: bool = True) -> list[dict]:
+    sets = [f"keypoints.file={rec_dir / 'keypoints2d.json'}"] if simulated else []
+    cfg = apply_sets(PipelineConfig(), sets + ["run.template=auto"])
     run = prepare_run(rec_dir, out_dir, cfg)
     worker = run.worker()
     try:
@@ -97,10 +104,20 @@ def main() -> None:
     ap.add_argument("--size", default="640x360")
     ap.add_argument("--out", type=Path, default=Path("bench-output/attire"))
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--runs", type=Path, help="measure the default people finder's runs of bench_people.py --out DIR")
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
     all_rows: dict[str, list[dict]] = {}
-    for scenario in args.scenarios:
+    for rec in sorted((args.runs / "recordings").iterdir()) if args.runs else []:
+        work = Path(tempfile.mkdtemp()) / rec.name
+        shutil.copytree(args.runs / "runs" / rec.name, work)
+        (work / ".disguisor.lock").unlink(missing_ok=True)
+        rows = measure(rec, work, simulated=False)
+        shutil.rmtree(work.parent)
+        all_rows.setdefault(rec.name.split("_")[0], []).extend(rows)
+        for r in rows:
+            print(json.dumps(r))
+    for scenario in args.scenarios if not args.runs else []:
         for seed in args.seeds:
             rec = args.out / f"{scenario}_s{seed}_{args.size}_{args.frames}f"
             if not (rec / "people.json").is_file():
