@@ -503,6 +503,16 @@ def test_own_head_hides_the_face_behind_it():
         a = on.anonymize_view(img, None, cams[1], [wall], tpl)
         assert not a.faces and a.skipped == [(1, "hidden by its own head")]
         assert off.anonymize_view(img, None, cams[1], [wall], tpl).mask.any()
+        # the sensor reads the face's own surface where the wall would hide it: the fitted head
+        # is turned wrong there, the face is painted; a sensor reading the wall hides it as before
+        _, face_depth, _ = on.render_faces(cams[1], [wall], tpl, (0, 0, cams[1].width, cams[1].height))
+        assert on.anonymize_view(img, face_depth, cams[1], [wall], tpl).faces
+        wall_depth = np.where(face_depth > 0, face_depth - 0.3, 0.0).astype(np.float32)
+        assert not on.anonymize_view(img, wall_depth, cams[1], [wall], tpl).faces
+        strict = replace(on.params, self_occlusion_sensor_m=None)
+        with FaceRenderer(cams, strict) as head_only:
+            assert head_only.anonymize_view(img, face_depth, cams[1], [wall], tpl).skipped == [
+                (1, "hidden by its own head")]
 
 
 def test_dilation_follows_distance():

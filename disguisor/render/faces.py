@@ -4,14 +4,13 @@ For one view: every face (disguisor/refine/surface.py FaceSurface, world metres)
 further from the camera than ``max_facing_angle_deg`` (default: none is skipped) is rendered,
 textured with its person's template, into a window around the faces (offscreen OpenGL through
 the calibrated, distorted camera; all faces in one scene, so the nearest face wins per pixel).
-A rendered pixel is painted unless the sensor depth there reads a surface clearly in front of
-the face (an OR light, a hand, another person) or the person's own fitted head hides it (a view
-from behind: at a distance the sensor's tolerance is close to a head's depth); pixels without a
-depth reading are painted (privacy first). The painted region grows by ``dilate_m`` (not onto
-the background behind the face) and the template is Poisson-blended into the image using only
-the template's gradients (or blurred, pixelated or blackened: ``method``). A failed blend falls
-back to pasting the rendered face, then to blackening: no visible face is ever left unpainted.
-The reported face box comes from a stricter depth test (see RenderParams).
+A rendered pixel is painted unless the sensor reads a surface clearly in front of the face (a
+light, a hand, another person) or the own fitted head hides it and the sensor does not read the
+face there (a view from behind); pixels without a reading are painted (privacy first). The
+painted region grows by ``dilate_m`` (not onto the background behind the face); the template is
+Poisson-blended using only its own gradients (or blurred, pixelated, blackened: ``method``).
+A failed blend falls back to pasting the rendered face, then to blackening (no visible face is
+ever left unpainted). The reported face box comes from a stricter depth test (see RenderParams).
 """
 
 from __future__ import annotations
@@ -179,10 +178,9 @@ class FaceRenderer:
         alpha = color[..., 3].astype(np.float32) / 255.0
         color = np.where(alpha[..., None] > 0.02, color[..., :3] / np.maximum(alpha[..., None], 0.02), 0.0)
         color = np.clip(np.round(color), 0, 255).astype(np.uint8)
-        # a pixel belongs to the face when any pass covers it (at least half covered in the
-        # multisampled colour; the depth read back from one sample and the label pass disagree
-        # on edge pixels): give every such pixel a colour, a depth and a label from its nearest
-        # neighbours
+        # a pixel belongs to the face when any pass covers it (half covered in the multisampled
+        # colour; the one-sample depth and the label pass disagree on edge pixels): give every
+        # such pixel a colour, a depth and a label from its nearest neighbours
         covered = (depth > 0) | (labels > 0)
         for values, known in ((color, alpha > 0.02), (depth, depth > 0), (labels, labels > 0)):
             lost = covered & ~known
@@ -365,14 +363,16 @@ class FaceRenderer:
         own_head = np.zeros_like(visible)
         head_depth = None
         need_head = p.ring_head_px is not None and method == "template"
-        if need_head or (p.self_occlusion_margin_m is not None
-                         and any(a >= p.self_occlusion_min_angle_deg for _, _, a in group)):
+        turned = p.self_occlusion_margin_m is not None and any(a >= p.self_occlusion_min_angle_deg for _, _, a in group)
+        if need_head or turned:
             head_depth = self.render_occluders(camera, [f for f, _, _ in group], (x0, y0, x1, y1))
-        if p.self_occlusion_margin_m is not None and any(a >= p.self_occlusion_min_angle_deg for _, _, a in group):
-            if head_depth is not None:
-                own_head = (depth_r > 0) & (head_depth > 0) & (head_depth < depth_r - p.self_occlusion_margin_m)
-                visible &= ~own_head
-                likely &= ~own_head
+        if turned and head_depth is not None:
+            own_head = (depth_r > 0) & (head_depth > 0) & (head_depth < depth_r - p.self_occlusion_margin_m)
+            if sensor is not None and p.self_occlusion_sensor_m is not None:
+                # the sensor reads the face's own surface there: the fitted head is turned wrong
+                own_head &= ~(np.abs(np.nan_to_num(sensor, nan=0.0) - depth_r) <= p.self_occlusion_sensor_m)
+            visible &= ~own_head
+            likely &= ~own_head
         head_region = None
         if need_head and head_depth is not None:  # faces without a head mesh keep the whole ring
             head_region = (depth_r > 0) | (head_depth > 0)
