@@ -123,15 +123,15 @@ def _surface_offsets(params: Pose3DParams, facing: float) -> np.ndarray:
 
 def joint_depths(keypoints: np.ndarray, depth_m: np.ndarray, window_px: int,
                  min_valid_share: float) -> np.ndarray:
-    """(17,) median depth (m) in a (2 window_px + 1)^2 window around each joint's pixel.
+    """(N,) median depth (m) in a (2 window_px + 1)^2 window around each joint's pixel.
 
-    keypoints: (17, 3) pixels (x, y) of the distorted image and scores (0: not detected).
-    NaN where the joint is not detected, outside the image, or its window has fewer than
-    ``min_valid_share`` valid (> 0) readings.
+    keypoints: (N, 3) pixels (x, y) of the distorted image and scores (0: not detected; N = 17
+    for a detection). NaN where the joint is not detected, outside the image, or its window has
+    fewer than ``min_valid_share`` valid (> 0) readings.
     """
     H, W = depth_m.shape
-    out = np.full(NUM_JOINTS, np.nan)
-    for j in range(NUM_JOINTS):
+    out = np.full(len(keypoints), np.nan)
+    for j in range(len(keypoints)):
         x, y, s = keypoints[j]
         if s <= 0:
             continue

@@ -26,7 +26,7 @@ import numpy as np
 
 from disguisor.geometry import project_points
 from disguisor.io.calibration import Calibration
-from disguisor.pose3d.lifting import DepthSource, depth_in_metres
+from disguisor.pose3d.lifting import DepthSource, depth_in_metres, joint_depths
 
 # frame number, joints (17, 3) world metres (NaN = unknown) -> True (depth shows a body there),
 # False (every camera that can tell reads the background behind them) or None (cannot tell)
@@ -47,24 +47,13 @@ def presence_votes(joints_world: np.ndarray, cameras, depths_m: list[np.ndarray 
             continue
         pts_cam = cam.world_to_camera(joints_world)
         uv = project_points(pts_cam, cam.K, cam.dist)
-        H, W = depth.shape
-        agree = behind = readable = 0
-        for (u, v), z in zip(uv, pts_cam[:, 2], strict=True):
-            if not (np.isfinite(u) and np.isfinite(v)):
-                continue
-            iu, iv = int(round(u)), int(round(v))
-            if not (0 <= iu < W and 0 <= iv < H):
-                continue
-            win = depth[max(0, iv - window_px):iv + window_px + 1, max(0, iu - window_px):iu + window_px + 1]
-            valid = win[win > 0]
-            if not valid.size:
-                continue
-            reading = float(np.median(valid))
-            readable += 1
-            if z - front_m <= reading <= z + tolerance_m:
-                agree += 1
-            elif reading > z + tolerance_m:
-                behind += 1
+        seen = np.isfinite(uv).all(axis=1)
+        readings = joint_depths(np.column_stack([np.nan_to_num(uv, nan=-1.0), seen]), depth, window_px, 0.0)
+        known = np.isfinite(readings)
+        readable = int(known.sum())
+        z = pts_cam[known, 2]
+        agree = int(((readings[known] >= z - front_m) & (readings[known] <= z + tolerance_m)).sum())
+        behind = int((readings[known] > z + tolerance_m).sum())
         if readable == 0:
             continue
         if 2 * agree >= readable:
