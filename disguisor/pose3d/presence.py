@@ -20,6 +20,7 @@ its readable joints agree, absent when more than half read behind.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -68,6 +69,14 @@ def depth_presence(calibration: Calibration, depth_of: DepthSource, tolerance_m:
     metres or the recording's raw uint16, or None)."""
     cameras = list(calibration.cameras)
 
+    @functools.lru_cache(maxsize=2)  # held tracks ask about the same few frames one after another
+    def depths_at(frame: int) -> list[np.ndarray | None]:
+        out = []
+        for cam in cameras:
+            raw = depth_of(cam.name, frame)
+            out.append(None if raw is None else depth_in_metres(raw, cam.depth_scale))
+        return out
+
     def present(frame: int, joints: np.ndarray) -> bool | None:
         joints = np.asarray(joints, float)
         head = joints[list(_HEAD)]
@@ -76,11 +85,7 @@ def depth_presence(calibration: Calibration, depth_of: DepthSource, tolerance_m:
             pts = joints[np.isfinite(joints).all(axis=1)]
         if not len(pts):
             return None
-        depths = []
-        for cam in cameras:
-            raw = depth_of(cam.name, frame)
-            depths.append(None if raw is None else depth_in_metres(raw, cam.depth_scale))
-        yes, no = presence_votes(pts, cameras, depths, tolerance_m, front_m)
+        yes, no = presence_votes(pts, cameras, depths_at(frame), tolerance_m, front_m)
         if yes:
             return True
         return False if no else None
