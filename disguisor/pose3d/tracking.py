@@ -243,7 +243,8 @@ def build_poses(frames: Sequence[int], tracks: Sequence[Track], params: Tracking
     increasing); ``present``: the depth check of held tracks (:func:`hold_still_track`)."""
     params = params or TrackingParams()
     per_frame: list[list[Person3D]] = [[] for _ in frames]
-    spans = [track_arrays(tr, frames, params) for tr in tracks if len(tr.times) >= params.min_track_frames]
+    kept = [tr for tr in tracks if len(tr.times) >= params.min_track_frames]
+    spans = [track_arrays(tr, frames, params) for tr in kept]
     # where each track is, frame by frame, before any holding: a held track must not double a
     # person who goes on under another id (the depth there shows that person's body)
     at_frame: list[list[np.ndarray]] = [[] for _ in frames]
@@ -261,8 +262,7 @@ def build_poses(frames: Sequence[int], tracks: Sequence[Track], params: Tracking
         return present(frame, joints)
 
     next_id = 1
-    for tr, (samples, pts, conf) in zip((t for t in tracks if len(t.times) >= params.min_track_frames), spans,
-                                        strict=True):
+    for tr, (samples, pts, conf) in zip(kept, spans, strict=True):
         samples, pts, conf = hold_still_track(tr, frames, samples, pts, conf, params,
                                               None if present is None else present_alone)
         pid, next_id = next_id, next_id + 1
