@@ -214,3 +214,26 @@ def test_a_2d_head_that_the_3d_person_does_not_place_is_painted():
     assert unexplained_heads(cam, [det], [Person3D(id=1, joints=headless, confidence=np.full(17, 0.8))],
                              params, painted) == []
     assert len(unexplained_heads(cam, [det], [], params, painted)) == 1      # nobody in 3D: as before
+
+
+def test_on_legs_tells_a_foot_from_a_face_by_the_3d_people():
+    """A face box whose centre, at the sensor depth, lies at a 3D person's ankle and far from
+    every head is a foot (BlazeFace at a quarter turn takes bare feet for faces)."""
+    from disguisor.run.fallbacks import on_legs
+
+    cam = _camera_looking([0, 0, -1], f=500.0)        # 3 m up, straight down: pixel (320, 240) is (0, 0)
+    depth = np.full((480, 640), 2.0, np.float32)      # everything read 2 m below the camera (z = 1 m)
+    patient = _person(1, head_seen=True)
+    patient.joints[:] = np.nan
+    patient.joints[15] = [0.0, 0.0, 1.0]                            # an ankle right below the camera
+    patient.joints[:5] = [[1.5, 0.0, 1.0]] * 5                      # the head 1.5 m away
+    box = (310.0, 230.0, 20.0, 20.0)                                # centred on (0, 0, 1)
+    assert on_legs(box, cam, depth, [patient], 0.25, 0.35)
+    assert not on_legs((560.0, 230.0, 20.0, 20.0), cam, depth, [patient], 0.25, 0.35)   # 0.5 m off the ankle
+    assert not on_legs(box, cam, None, [patient], 0.25, 0.35)       # no depth: listed, privacy first
+    assert not on_legs(box, cam, np.zeros_like(depth), [patient], 0.25, 0.35)
+    assert not on_legs(box, cam, depth, [], 0.25, 0.35)
+    bending = _person(2, head_seen=True)
+    bending.joints[:] = np.nan
+    bending.joints[:5] = [[0.1, 0.0, 1.05]] * 5                     # someone's head at those feet
+    assert not on_legs(box, cam, depth, [patient, bending], 0.25, 0.35)

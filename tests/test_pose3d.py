@@ -678,3 +678,29 @@ def test_a_drifting_end_is_held_where_the_depth_confirms_the_person():
     samples, _, _ = hold_still_track(Track(id=1, times=[0, 1, 2, 3, 4]), frames, np.arange(5), pts, conf,
                                      TrackingParams(hold_frames=3), lambda frame, joints: None)
     assert samples.tolist() == list(range(5))                     # moving and unconfirmed: not held
+
+
+def test_a_still_track_is_not_held_on_top_of_a_person_who_goes_on_under_another_id():
+    """A still track is held without asking the depth, but not where another track stands: the
+    lying patient lost under one id and found again 10 cm on under another is one person."""
+    from disguisor.pose3d.association import PersonObservation
+    from disguisor.pose3d.tracking import Track, build_poses
+    body = _walker((1.0, 0.0), (0.0, 0.0), 1)[0]
+
+    def lying(times, offset):                      # the same joints every frame: still
+        obs = [PersonObservation(joints=body + np.asarray(offset), confidence=np.full(17, 0.9),
+                                 error_px=np.zeros(17), detections=(), score=1.0) for _ in times]
+        return Track(id=int(times[0]), times=list(times), observations=obs)
+
+    frames = list(range(8))
+    params = TrackingParams(hold_frames=3)
+    lost = lying([0, 1, 2, 3], [0.0, 0.0, 0.0])
+    for depth in (None, lambda frame, joints: False):   # still: held whatever the depth says ...
+        poses = build_poses(frames, [lost], params, depth)
+        assert [len(f.people) for f in poses.frames] == [1, 1, 1, 1, 1, 1, 1, 0]
+    found_again = lying([5, 6, 7], [0.0, 0.1, 0.0])
+    poses = build_poses(frames, [lost, found_again], params, None)
+    assert [len(f.people) for f in poses.frames] == [1, 1, 1, 1, 1, 1, 1, 1]   # ... but not on top of him
+    elsewhere = lying([5, 6, 7], [2.0, 0.0, 0.0])
+    poses = build_poses(frames, [lost, elsewhere], params, None)
+    assert [len(f.people) for f in poses.frames] == [1, 1, 2, 2, 2, 2, 2, 1]   # both held, 3 frames each

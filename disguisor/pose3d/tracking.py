@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +37,8 @@ from disguisor.pose3d.params import TrackingParams
 from disguisor.pose3d.poses import FramePoses, Person3D, Poses3D
 from disguisor.pose3d.presence import Presence
 from disguisor.pose3d.smoothing import clamp_to_measurements, fill_gaps, median_outliers, rts_smooth
+
+Alone = Callable[[int, np.ndarray], bool]  # (frame number, joints (17, 3) m) -> no other track there
 
 log = logging.getLogger(__name__)
 
@@ -174,16 +176,21 @@ def _still(pts: np.ndarray, times: np.ndarray, max_speed: float) -> bool:
 
 
 def _held(candidates: np.ndarray, frames_arr: np.ndarray, end: np.ndarray, still: bool,
-          present: Presence | None) -> tuple[np.ndarray, np.ndarray]:
+          present: Presence | None, alone: Alone | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The leading run of ``candidates`` (sample indices, nearest to the track's end first) at
     which the track is held, and the joints (17, 3) it is held with. ``end``: the track's samples
     nearest its end (T, 17, 3), the end first. A still track is held at its end sample, at all
     of them: it is not let go on the depth's word, its held head may sit a few cm off the real
     one (privacy first). A moving one only where the depth shows a body at its head (present is
     True), at its end sample or, when the depth does not confirm that, at the per-joint median
-    of ``end`` (the detector's last joints of a lying patient may have drifted 10-20 cm)."""
+    of ``end`` (the detector's last joints of a lying patient may have drifted 10-20 cm).
+    Either is held only while ``alone`` (frame number, joints -> bool; None: always) holds."""
     if still:
-        return np.asarray(candidates, dtype=int), end[0]
+        held = list(candidates)
+        if alone is not None:
+            stop = next((k for k, c in enumerate(candidates) if not alone(int(frames_arr[c]), end[0])), len(held))
+            held = held[:stop]
+        return np.asarray(held, dtype=int), end[0]
     none = np.zeros(0, dtype=int)
     if present is None or not len(candidates):
         return none, end[0]
@@ -191,25 +198,30 @@ def _held(candidates: np.ndarray, frames_arr: np.ndarray, end: np.ndarray, still
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # joints unknown in all of ``end`` stay NaN
         options = [end[0], np.nanmedian(end, axis=0)] if len(end) > 1 else [end[0]]
-    joints = next((j for j in options if present(first, j) is True), None)
+    def ok(frame: int, joints: np.ndarray) -> bool:
+        return (alone is None or alone(frame, joints)) and present(frame, joints) is True
+
+    joints = next((j for j in options if ok(first, j)), None)
     if joints is None:
         return none, end[0]
     held = [candidates[0]]
     for sample in candidates[1:]:
-        if present(int(frames_arr[sample]), joints) is not True:
+        if not ok(int(frames_arr[sample]), joints):
             break
         held.append(sample)
     return np.asarray(held, dtype=int), joints
 
 
 def hold_still_track(track: Track, frames: Sequence[int], samples: np.ndarray, pts: np.ndarray, conf: np.ndarray,
-                     params: TrackingParams, present: Presence | None = None,
+                     params: TrackingParams, present: Presence | None = None, alone: Alone | None = None,
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A lost track held in place for up to ``params.hold_frames`` frame numbers beyond its ends
     (see :class:`TrackingParams`); returns the extended (samples, joints, confidence).
 
     present: the depth check of :mod:`disguisor.pose3d.presence` (frame number, joints -> True /
-    False / None), or None (no depth: only nearly still tracks are held)."""
+    False / None), or None (no depth: only nearly still tracks are held). alone: (frame number,
+    joints -> bool) False where another track stands there (then the track is not held from
+    that frame on, still or not), or None."""
     if params.hold_frames <= 0 or len(samples) < 2:
         return samples, pts, conf
     frames_arr = np.asarray(frames)
@@ -219,8 +231,8 @@ def hold_still_track(track: Track, frames: Sequence[int], samples: np.ndarray, p
     after = np.flatnonzero((frames_arr > times[-1]) & (frames_arr <= times[-1] + params.hold_frames))
     scale = params.interpolated_confidence_scale
     speed = params.hold_max_speed_m_per_frame
-    tail, tail_joints = _held(after, frames_arr, pts[::-1][:n], _still(pts[-n:], times[-n:], speed), present)
-    head, head_joints = _held(before, frames_arr, pts[:n], _still(pts[:n], times[:n], speed), present)
+    tail, tail_joints = _held(after, frames_arr, pts[::-1][:n], _still(pts[-n:], times[-n:], speed), present, alone)
+    head, head_joints = _held(before, frames_arr, pts[:n], _still(pts[:n], times[:n], speed), present, alone)
     head = head[::-1]
     if not len(head) and not len(tail):
         return samples, pts, conf
@@ -254,17 +266,25 @@ def build_poses(frames: Sequence[int], tracks: Sequence[Track], params: Tracking
                 at_frame[sample].append(pts[k])
     index = {int(f): i for i, f in enumerate(frames)}
 
-    def present_alone(frame: int, joints: np.ndarray) -> bool | None:
+    def alone(frame: int, joints: np.ndarray) -> bool:
         for other in at_frame[index[frame]]:
             a, b = _common_centroids(joints, other)
-            if float(np.linalg.norm(a - b)) < params.gate_m:
+            if float(np.linalg.norm(a - b)) >= params.gate_m:
+                continue
+            # centroids of a few shared joints meet for two people side by side; the same body
+            # also agrees joint by joint
+            d = np.linalg.norm(joints - other, axis=1)
+            if float(np.mean(d[np.isfinite(d)])) < params.hold_same_body_m:
                 return False
-        return present(frame, joints)
+        return True
 
     next_id = 1
     for tr, (samples, pts, conf) in zip(kept, spans, strict=True):
-        samples, pts, conf = hold_still_track(tr, frames, samples, pts, conf, params,
-                                              None if present is None else present_alone)
+        before = set(samples.tolist())
+        samples, pts, conf = hold_still_track(tr, frames, samples, pts, conf, params, present, alone)
+        for k, sample in enumerate(samples):  # a later track is not held where this one is held
+            if int(sample) not in before:
+                at_frame[sample].append(pts[k])
         pid, next_id = next_id, next_id + 1
         for k, sample in enumerate(samples):
             if np.isfinite(pts[k, :, 0]).any():

@@ -18,12 +18,13 @@ import cv2
 import numpy as np
 
 from disguisor.coco import HEAD_JOINTS, NUM_JOINTS
-from disguisor.geometry import project_points
+from disguisor.geometry import project_points, undistort_pixels
 from disguisor.io.calibration import Camera
 from disguisor.run.params import FailClosedParams
 
 HEAD = list(HEAD_JOINTS)  # nose, eyes, ears (COCO-17)
 FACE_FRONT = [0, 1, 2]  # nose, eyes
+LEGS = [13, 14, 15, 16]  # knees, ankles
 IS_HEAD = np.isin(np.arange(NUM_JOINTS), HEAD)
 
 
@@ -266,19 +267,45 @@ def looking_down_deg(camera: Camera) -> float:
     return float(np.degrees(np.arcsin(np.clip(-camera.R[2, 2], -1.0, 1.0))))
 
 
+def _box_depth(box, depth_m: np.ndarray | None) -> float:
+    """Median sensor depth (metres) of the central half of a box (x, y, w, h px); 0 = no reading."""
+    if depth_m is None:
+        return 0.0
+    x, y, w, h = (float(v) for v in box[:4])
+    inner = depth_m[int(y + h / 4):int(y + 3 * h / 4) + 1, int(x + w / 4):int(x + 3 * w / 4) + 1]
+    inner = inner[np.isfinite(inner) & (inner > 0)]
+    return float(np.median(inner)) if inner.size else 0.0
+
+
 def head_sized(boxes: np.ndarray, camera: Camera, depth_m: np.ndarray | None, min_m: float, max_m: float) -> np.ndarray:
     """The (N, 5) face boxes (x, y, w, h, score px) whose size (square root of the box area) at
     the median sensor depth of the box's central half lies in [min_m, max_m] metres; a box
     without any depth reading there is kept (privacy first)."""
     keep = []
     for b in np.asarray(boxes, float).reshape(-1, 5):
-        x, y, w, h = b[:4]
-        z = 0.0
-        if depth_m is not None:
-            inner = depth_m[int(y + h / 4):int(y + 3 * h / 4) + 1, int(x + w / 4):int(x + 3 * w / 4) + 1]
-            inner = inner[np.isfinite(inner) & (inner > 0)]
-            z = float(np.median(inner)) if inner.size else 0.0
-        size_m = float(np.sqrt(w * h)) * z / float(camera.K[0, 0])
+        z = _box_depth(b, depth_m)
+        size_m = float(np.sqrt(b[2] * b[3])) * z / float(camera.K[0, 0])
         if z <= 0 or min_m <= size_m <= max_m:
             keep.append(b)
     return np.asarray(keep, float).reshape(-1, 5)
+
+
+def on_legs(box, camera: Camera, depth_m: np.ndarray | None, people, leg_m: float, head_m: float) -> bool:
+    """Whether a 2D face box (x, y, w, h px) lies on a 3D person's legs: its centre at the
+    box's median sensor depth (world metres) within ``leg_m`` of someone's knee or ankle and
+    farther than ``head_m`` from every head joint (nose, eyes, ears) of ``people`` (objects
+    with ``joints`` (17, 3) world metres, NaN = missing). No depth reading or nobody: False."""
+    z = _box_depth(box, depth_m)
+    if z <= 0:
+        return False
+    x, y, w, h = (float(v) for v in box[:4])
+    ray = undistort_pixels(np.array([[x + w / 2, y + h / 2]]), camera.K, camera.dist)[0]
+    at = camera.camera_to_world(np.array([[ray[0] * z, ray[1] * z, z]]))[0]
+    near_leg = False
+    for person in people:
+        joints = np.asarray(person.joints, float)
+        d = np.linalg.norm(joints - at, axis=1)
+        if np.any(d[HEAD] <= head_m):
+            return False
+        near_leg |= bool(np.any(d[LEGS] <= leg_m))
+    return near_leg

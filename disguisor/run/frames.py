@@ -46,6 +46,7 @@ from disguisor.run.fallbacks import (
     head_sphere_mask,
     listed_face,
     looking_down_deg,
+    on_legs,
     unconfirmed_heads,
     unexplained_heads,
 )
@@ -324,8 +325,14 @@ class FrameWorker:
             # lying face gets no landmarks and would be blurred, which leaves a smooth face as it was)
             turned_found = self.turned_landmarks(rgb) if extra else None
             image, _ = self.hide_2d_faces(image, rgb, extra, turned_found, info)
-            dets += [face_detection(image_id, b[:4], camera.name, frame, "2d-turned", b[4]) for b in extra]
+            p = self.params
+            feet = [p.turned_feet_m is not None and on_legs(b, camera, depth, people.values(), p.turned_feet_m,
+                                                            p.turned_feet_head_m) for b in extra]
+            dets += [face_detection(image_id, b[:4], camera.name, frame, "2d-turned", b[4])
+                     for b, foot in zip(extra, feet, strict=True) if not foot]
             info["turned_2d"] = len(extra)
+            if any(feet):  # painted all the same: privacy first
+                info["turned_2d_feet"] = sum(feet)
         if self.detector is not None:
             boxes = self.detector.detect(rgb)
             covered = [d["bbox"] for d in dets]
