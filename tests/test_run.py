@@ -88,6 +88,7 @@ def test_outputs_complete_and_faces_found(synth_rec, first_run):
                                                 for v in f["views"].values())
     assert report.spheres_unlisted == sum(len(v.get("spheres_unlisted", [])) for f in detail
                                           for v in f["views"].values())
+    assert report.turned_feet_unlisted == sum(v.get("turned_2d_feet", 0) for f in detail for v in f["views"].values())
     # a head sphere is listed with a face-sized box inside the painted sphere
     for d in dets:
         if d["source"] == "head-sphere":

@@ -206,16 +206,15 @@ class TrackingParams:
     hold_depth_tolerance_m: with depth, a lost track that is not still is held too, for as long
       as a camera reads a surface within this distance of its head joints
       (behind them; ``hold_depth_front_m`` in front of them: the body's own surface;
-      :mod:`~disguisor.pose3d.presence`) and no other track is within ``gate_m`` of it there
-      (the body the depth shows is then that track's person, going on under another id): a
-      detector's joints of a lying patient drift by 4-17 cm, so the speed test alone let him
-      go. None: speed only.
-    hold_same_body_m: a lost track (still or not) is not held at a frame where another track's
-      joints lie within ``gate_m`` (centroid of the shared joints) and within this mean distance
-      of its own joints: that track is the same person going on under another id. On the 30
-      people-finder runs (BENCHMARKS.md "Held tracks on top of others") the doubled held tracks
-      lay 0.12-0.49 m (mean joint distance) from the track they doubled; a person held beside a
-      neighbour whose shared joints' centroid was 0.32 m away lay 0.59 m from him.
+      :mod:`~disguisor.pose3d.presence`): a detector's joints of a lying patient drift by
+      4-17 cm, so the speed test alone let him go. None: speed only.
+    hold_same_body_m: a lost track (still or not) is not held at a frame where another track
+      has the same body: its joints within ``gate_m`` (centroid of the shared joints) and
+      within this mean distance of the held joints (that track is the same person, going on
+      under another id). On the 30 people-finder runs (BENCHMARKS.md "Feet, and tracks on
+      top of others") the doubled held tracks lay 0.12-0.49 m (mean joint distance) from the
+      track they doubled; a person held beside a neighbour whose shared joints' centroid was
+      0.32 m away lay 0.59 m from him.
     """
 
     gate_m: float = 0.35

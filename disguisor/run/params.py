@@ -112,9 +112,11 @@ class RunParams:
     turned_feet_m / turned_feet_head_m: a ``2d-turned`` face whose centre at the sensor depth
       lies within ``turned_feet_m`` (metres) of a 3D person's knee or ankle and farther than
       ``turned_feet_head_m`` from every 3D head joint is painted but not listed: BlazeFace at a
-      quarter turn takes the bare feet of a patient below a ceiling camera for faces. On the 30
-      people-finder runs (BENCHMARKS.md "Feet") 52 of the 142 false ``2d-turned`` boxes were
-      such feet and none of the 53 matched ones. None lists every such box.
+      quarter turn takes the bare feet of a patient below a ceiling camera for faces. On the
+      30 people-finder runs (BENCHMARKS.md "Feet, and tracks on top of others") 52 of the 142
+      false ``2d-turned`` boxes were such feet, and none of the 53 matched ones; 50 were
+      unlisted (mean precision 0.810 -> 0.822 with the tracking change there). None lists
+      every such box.
     report_away_angle_deg / report_away_min_visible: a face turned further than this from the
     camera (the angle between its facing direction and the direction to the camera; 90 = profile)
     whose visible share of its rendered pixels (the rest hidden by its own head or by sensor

@@ -39,6 +39,8 @@ class RunReport:
     faces_painted_unlisted: int = 0
     # head spheres blurred around a face placed but not listed in that view (a safety margin)
     spheres_unlisted: int = 0
+    # faces found at quarter turns that lie on a 3D person's legs (feet): blurred, not listed
+    turned_feet_unlisted: int = 0
 
 
 
@@ -73,7 +75,9 @@ def write_report(rec: Recording, out: Path, config: PipelineConfig, records: lis
         faces_painted_unlisted=sum(len(v.get("painted_unlisted", [])) for r in records
                                    for v in (r.get("views") or {}).values()),
         spheres_unlisted=sum(len(v.get("spheres_unlisted", [])) for r in records
-                             for v in (r.get("views") or {}).values()))
+                             for v in (r.get("views") or {}).values()),
+        turned_feet_unlisted=sum(int(v.get("turned_2d_feet", 0)) for r in records
+                                 for v in (r.get("views") or {}).values()))
     frames_doc = [{"frame": r["frame"], "status": r["status"], "people": r["people"], "views": r["views"]}
                   for r in records]
     outputs.write_json(out / "report.json", {**asdict(report), "config": config_dict(config),
@@ -97,7 +101,9 @@ def summary_text(report: RunReport) -> str:
              + (f"; {report.faces_painted_unlisted} more painted, not listed (slivers, turned away)"
                 if report.faces_painted_unlisted else "")
              + (f"; {report.spheres_unlisted} head spheres blurred around faces not listed"
-                if report.spheres_unlisted else "")]
+                if report.spheres_unlisted else "")
+             + (f"; {report.turned_feet_unlisted} feet taken for faces blurred, not listed"
+                if report.turned_feet_unlisted else "")]
     if report.faces_skipped:
         lines.append("face-views not painted: "
                      + ", ".join(f"{k}: {v}" for k, v in sorted(report.faces_skipped.items())))
