@@ -379,10 +379,16 @@ class FrameWorker:
         if self._turned is None:
             from disguisor.facedet import make_face_detector
             from disguisor.facedet.detectors import DetectorParams
+            from disguisor.facedet.scrfd import MODEL_FILE
             from disguisor.facedet.turned import TurnedFaceDetector
 
+            name = p.turned_faces
+            if name == "scrfd" and not MODEL_FILE.is_file():  # its weights are installed, not shipped
+                log.warning("run.turned_faces: %s is missing (make install); BlazeFace looks for turned faces",
+                            MODEL_FILE)
+                name = "blazeface"
             self._turned = TurnedFaceDetector(make_face_detector(
-                p.turned_faces, params=DetectorParams(blazeface_tiles=p.turned_faces_tiles)))
+                name, params=DetectorParams(blazeface_tiles=p.turned_faces_tiles)))
         return head_sized(self._turned.detect(rgb), camera, depth, p.turned_face_min_m, p.turned_face_max_m)
 
     def process(self, frame: int) -> tuple[FrameOutcome, list[dict[str, Any]]]:

@@ -101,9 +101,16 @@ class RunParams:
       shows a face turned by 90-180 degrees, which the body detectors often miss. A face it finds
       whose size at the sensor depth lies in ``turned_face_min_m`` - ``turned_face_max_m`` (no
       reading: kept) and that no 3D face covers gets the template (on landmarks) or a blur,
-      ``source: "2d-turned"``. None switches it off. BlazeFace (Apache 2.0, in the mediapipe
-      wheel). turned_faces_tiles: BlazeFace's tiles per side (1: the whole view only; 2: the
-      whole view and 2x2 tiles). Of the 40 face-views the 30 people-finder runs left visible,
+      ``source: "2d-turned"``. None switches it off. SCRFD (the default; its weights are for
+      non-commercial research, installed by ``make install``; where the file is missing, BlazeFace
+      with a warning): on the 30 people-finder runs it hid every face BlazeFace hid and listed
+      37 boxes instead of 145 (10 false instead of 125; mean precision 0.822 -> 0.842, >= 0.80
+      in 19 -> 21 runs); on two fresh seeds (5, 6) it found the face of a lying patient whom
+      no body detector found, seen turned by ~120 degrees below a ceiling camera (medium seed
+      5: hidden 0.850 -> 0.900 at 1280x720, 0.817 -> 0.900 at 640x480; BENCHMARKS.md "Feet,
+      and tracks on top of others"); about 0.25 s per 640x480 view. BlazeFace (Apache 2.0, in
+      the mediapipe wheel): turned_faces_tiles, its tiles per side (1: the whole view only; 2:
+      the whole view and 2x2 tiles). Of the 40 face-views the 30 people-finder runs left visible,
       BlazeFace at four turns found 9 with 1 tile (30 ms per 640x480 view) and 16 with 2 (127
       ms; the lying patients below sc1/sc2 in more frames). On 640x480 medium and hard, seeds
       0/2/4 (mean faces hidden, runs >= 0.97): off -> 1 tile 0.940 (1 of 6) -> 0.964 (2 of 6);
@@ -143,7 +150,7 @@ class RunParams:
     video: bool = False
     jpeg_quality: int = 95
     report_min_face_px: float = 16.0
-    turned_faces: str | None = "blazeface"
+    turned_faces: str | None = "scrfd"
     turned_faces_min_down_deg: float = 45.0
     turned_face_min_m: float = 0.08
     turned_face_max_m: float = 0.40
