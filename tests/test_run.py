@@ -327,3 +327,25 @@ def test_from_stage_and_changed_settings_rerun_what_follows(synth_rec, first_run
     assert report.resumed_frames == FRAMES and sum(report.stage_seconds[s] for s in ("keypoints", "pose3d",
                                                                                      "fit")) == 0.0
     assert os.path.getsize(out / "report.json") > 0
+
+
+def test_turned_faces_fall_back_to_blazeface_without_scrfd_weights(synth_rec, monkeypatch, tmp_path, caplog):
+    """SCRFD's weights are installed, not shipped: where the file is missing the faces turned below
+    a ceiling camera are still looked for, by BlazeFace, with a warning (never a failed frame)."""
+    import disguisor.facedet.scrfd as scrfd
+    from disguisor.io.recording import open_recording
+    from disguisor.run.fallbacks import looking_down_deg
+    from disguisor.run.frames import FrameWorker
+
+    monkeypatch.setattr(scrfd, "MODEL_FILE", tmp_path / "missing" / "scrfd.onnx")
+    worker = object.__new__(FrameWorker)         # only the turned-face search: no stages needed
+    worker.params, worker._turned = RunParams(), None
+    rec = open_recording(synth_rec)
+    cam = max(rec.cameras, key=looking_down_deg)
+    assert RunParams().turned_faces == "scrfd" and looking_down_deg(cam) >= RunParams().turned_faces_min_down_deg
+    rgb = np.ascontiguousarray(rec.read_color(cam, 0)[..., ::-1])
+    with caplog.at_level("WARNING"):
+        boxes = worker.turned_faces(cam, rgb, rec.read_depth(cam, 0))
+    assert boxes.shape[1] == 5
+    assert worker._turned.base.name == "blazeface" and "BlazeFace looks for turned faces" in caplog.text
+    worker._turned.close()
