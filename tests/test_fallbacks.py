@@ -237,3 +237,28 @@ def test_on_legs_tells_a_foot_from_a_face_by_the_3d_people():
     bending.joints[:] = np.nan
     bending.joints[:5] = [[0.1, 0.0, 1.05]] * 5                     # someone's head at those feet
     assert not on_legs(box, cam, depth, [patient, bending], 0.25, 0.35)
+
+
+def test_turned_elsewhere_lifts_only_faces_no_3d_person_explains():
+    """A face found at quarter turns becomes a world point at its depth; kept for the other views
+    only when no 3D face or head is near it and it is not on someone's legs."""
+    from disguisor.run.fallbacks import turned_elsewhere
+
+    cam = _camera_looking([0, 0, -1], f=500.0)         # 3 m up, straight down
+    depth = np.full((480, 640), 2.0, np.float32)       # the table surface at z = 1 m
+    box = np.array([[310.0, 230.0, 20.0, 20.0, 0.6]])  # centred on (0, 0, 1)
+    views = {"c": (cam, box, depth)}
+    got = turned_elsewhere(views, [], [], 0.3, 0.25, 0.35)
+    assert len(got) == 1 and got[0][0] == "c" and np.allclose(got[0][1], [0.0, 0.0, 1.0], atol=1e-6)
+    assert turned_elsewhere({"c": (cam, box, None)}, [], [], 0.3, 0.25, 0.35) == []      # no depth: no point
+    near_face = _face(1, refined=True, centre=(0.1, 0.0, 1.05))
+    assert turned_elsewhere(views, [near_face], [], 0.3, 0.25, 0.35) == []            # a 3D face there
+    head = _person(2, head_seen=True)
+    head.joints[:] = np.nan
+    head.joints[:5] = [[0.0, 0.2, 1.0]] * 5
+    assert turned_elsewhere(views, [], [head], 0.3, 0.25, 0.35) == []                 # a 3D head there
+    feet = _person(3, head_seen=True)
+    feet.joints[:] = np.nan
+    feet.joints[15], feet.joints[:5] = [0.0, 0.05, 1.0], [[1.5, 0.0, 1.0]] * 5
+    assert turned_elsewhere(views, [], [feet], 0.3, 0.25, 0.35) == []                 # on the legs
+    assert len(turned_elsewhere(views, [], [feet], 0.3, None, 0.35)) == 1

@@ -309,3 +309,33 @@ def on_legs(box, camera: Camera, depth_m: np.ndarray | None, people, leg_m: floa
             return False
         near_leg |= bool(np.any(d[LEGS] <= leg_m))
     return near_leg
+
+
+def turned_elsewhere(turned: dict[str, tuple[Camera, np.ndarray, np.ndarray | None]], faces, people,
+                     near_m: float, leg_m: float | None, leg_head_m: float) -> list[tuple[str, np.ndarray]]:
+    """The faces found in 2D at quarter turns that no 3D person explains, lifted to the world.
+
+    turned: camera name -> (camera, (N, 5) boxes x, y, w, h, score px, that view's depth (H, W)
+    metres or None). A box with a depth reading becomes the point at its centre and median
+    depth (world metres); it is kept when it lies farther than ``near_m`` from every face centre
+    of ``faces`` (FaceSurface) and every head joint of ``people`` (joints (17, 3)), and not on a
+    person's legs (:func:`on_legs`, unless ``leg_m`` is None). Returns (camera name, point):
+    a face only 2D found, whom the other views must hide too."""
+    out = []
+    centres = [np.asarray(f.centre, float) for f in faces]
+    heads = [np.asarray(p.joints, float)[HEAD] for p in people]
+    for name, (camera, boxes, depth) in turned.items():
+        for b in np.asarray(boxes, float).reshape(-1, 5):
+            z = _box_depth(b, depth)
+            if z <= 0 or (leg_m is not None and on_legs(b, camera, depth, people, leg_m, leg_head_m)):
+                continue
+            ray = undistort_pixels(np.array([[b[0] + b[2] / 2, b[1] + b[3] / 2]]), camera.K, camera.dist)[0]
+            at = camera.camera_to_world(np.array([[ray[0] * z, ray[1] * z, z]]))[0]
+            if any(np.linalg.norm(c - at) <= near_m for c in centres):
+                continue
+            if any(np.nanmin(np.linalg.norm(h - at, axis=1), initial=np.inf) <= near_m
+                   for h in heads if np.isfinite(h).any()):
+                continue
+            out.append((name, at))
+    return out
+

@@ -47,6 +47,7 @@ from disguisor.run.fallbacks import (
     listed_face,
     looking_down_deg,
     on_legs,
+    turned_elsewhere,
     unconfirmed_heads,
     unexplained_heads,
 )
@@ -241,7 +242,11 @@ class FrameWorker:
         return heads
 
     def render_view(self, camera: Camera, image_bgr: np.ndarray, depth: np.ndarray, faces, fallback,
-                    frame: int, heads: list[HeadRegion] = ()) -> tuple[np.ndarray, dict[str, Any], list[dict]]:
+                    frame: int, heads: list[HeadRegion] = (), turned: np.ndarray | None = None,
+                    lifted: list[tuple[str, np.ndarray]] = ()) -> tuple[np.ndarray, dict[str, Any], list[dict]]:
+        """One view: the 3D faces, the fallbacks, the floor's heads, the faces found at quarter
+        turns (``turned``: this view's boxes, None: looked for here) and the spheres around the
+        faces found that way in other views (``lifted``: (camera name, world point))."""
         rgb = np.ascontiguousarray(image_bgr[..., ::-1])
         templates = {f.person_id: self.template(f.person_id) for f in faces}
         result = self.renderer.anonymize_view(rgb, depth, camera, faces, templates, method=self.params.method)
@@ -312,7 +317,15 @@ class FrameWorker:
             image = blur_region(image, mask.astype(bool), FALLBACK_BLUR_KERNEL_PX)
             dets.append(face_detection(image_id, (x0, y0, x1 - x0, y1 - y0), camera.name, frame, "depth-head"))
             info["depth_heads"] = info.get("depth_heads", 0) + 1
-        turned = self.turned_faces(camera, rgb, depth)
+        for seen_by, centre in lifted:
+            # a face only 2D found in another view (no 3D person there): the sphere around it,
+            # blurred here too (painted, not listed: this view may not see the face)
+            radius = self.params.fail_closed.head_radius_m
+            hit = None if seen_by == camera.name else head_sphere_mask(camera, centre, radius)
+            if hit is not None:
+                image = blur_region(image, hit[0], max(FALLBACK_BLUR_KERNEL_PX, round(max(hit[1][2], hit[1][3]))))
+                info["turned_lifted"] = info.get("turned_lifted", 0) + 1
+        turned = self.turned_faces(camera, rgb, depth) if turned is None else turned
         if len(turned):
             # blurred spheres and 2D heads do not count as covering a face: a large blur changes
             # too few pixels of a smooth face, the template does
@@ -406,9 +419,15 @@ class FrameWorker:
             faces, fallback = self.faces(frame, views, outcome)
             heads = self.floor_heads(frame, colors, depths, outcome)
             t0 = time.perf_counter()
+            turned = {c.name: self.turned_faces(c, np.ascontiguousarray(colors[c.name][..., ::-1]), depths[c.name])
+                      for c in cams}
+            p = self.params
+            lifted = [] if p.turned_lift_m is None else turned_elsewhere(
+                {c.name: (c, turned[c.name], depths[c.name]) for c in cams if len(turned[c.name])}, faces,
+                self._people(frame) or (), p.turned_lift_m, p.turned_feet_m, p.turned_feet_head_m)
             for cam in cams:
                 image, info, view_dets = self.render_view(cam, colors[cam.name], depths[cam.name], faces, fallback,
-                                                          frame, heads)
+                                                          frame, heads, turned[cam.name], lifted)
                 written.append((cam, image))
                 outcome.views[cam.name] = info
                 dets.extend(view_dets)

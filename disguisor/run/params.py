@@ -124,6 +124,12 @@ class RunParams:
       false ``2d-turned`` boxes were such feet, and none of the 53 matched ones; 50 were
       unlisted (mean precision 0.810 -> 0.822 with the tracking change there). None lists
       every such box.
+    turned_lift_m: a face found at quarter turns, with a depth reading, that lies farther than
+      this (metres) from every 3D face and head joint (and not on the legs, above) is a face no
+      3D person explains: the sphere of ``fail_closed.head_radius_m`` around it is blurred in
+      every other view too (painted, not listed; ``turned_lifted`` in report.json's views). A
+      lying patient no body detector finds is seen by the face detector in a ceiling view only,
+      while a workflow camera sees the edge of the same face. None: only the view that found it.
     report_away_angle_deg / report_away_min_visible: a face turned further than this from the
     camera (the angle between its facing direction and the direction to the camera; 90 = profile)
     whose visible share of its rendered pixels (the rest hidden by its own head or by sensor
@@ -157,6 +163,7 @@ class RunParams:
     turned_faces_tiles: int = 2
     turned_feet_m: float | None = 0.25
     turned_feet_head_m: float = 0.35
+    turned_lift_m: float | None = 0.3
     report_away_angle_deg: float = 90.0
     report_away_min_visible: float = 0.10
     report_duplicate_face_m: float = 0.3
