@@ -290,17 +290,25 @@ def head_sized(boxes: np.ndarray, camera: Camera, depth_m: np.ndarray | None, mi
     return np.asarray(keep, float).reshape(-1, 5)
 
 
+def box_point(box, camera: Camera, depth_m: np.ndarray | None) -> np.ndarray | None:
+    """The world point (3,) metres of a box's (x, y, w, h px) centre at its median sensor depth
+    (:func:`_box_depth`), or None without a reading there."""
+    z = _box_depth(box, depth_m)
+    if z <= 0:
+        return None
+    x, y, w, h = (float(v) for v in box[:4])
+    ray = undistort_pixels(np.array([[x + w / 2, y + h / 2]]), camera.K, camera.dist)[0]
+    return camera.camera_to_world(np.array([[ray[0] * z, ray[1] * z, z]]))[0]
+
+
 def on_legs(box, camera: Camera, depth_m: np.ndarray | None, people, leg_m: float, head_m: float) -> bool:
     """Whether a 2D face box (x, y, w, h px) lies on a 3D person's legs: its centre at the
     box's median sensor depth (world metres) within ``leg_m`` of someone's knee or ankle and
     farther than ``head_m`` from every head joint (nose, eyes, ears) of ``people`` (objects
     with ``joints`` (17, 3) world metres, NaN = missing). No depth reading or nobody: False."""
-    z = _box_depth(box, depth_m)
-    if z <= 0:
+    at = box_point(box, camera, depth_m)
+    if at is None:
         return False
-    x, y, w, h = (float(v) for v in box[:4])
-    ray = undistort_pixels(np.array([[x + w / 2, y + h / 2]]), camera.K, camera.dist)[0]
-    at = camera.camera_to_world(np.array([[ray[0] * z, ray[1] * z, z]]))[0]
     near_leg = False
     for person in people:
         joints = np.asarray(person.joints, float)
@@ -326,11 +334,9 @@ def turned_elsewhere(turned: dict[str, tuple[Camera, np.ndarray, np.ndarray | No
     heads = [np.asarray(p.joints, float)[HEAD] for p in people]
     for name, (camera, boxes, depth) in turned.items():
         for b in np.asarray(boxes, float).reshape(-1, 5):
-            z = _box_depth(b, depth)
-            if z <= 0 or (leg_m is not None and on_legs(b, camera, depth, people, leg_m, leg_head_m)):
+            at = box_point(b, camera, depth)
+            if at is None or (leg_m is not None and on_legs(b, camera, depth, people, leg_m, leg_head_m)):
                 continue
-            ray = undistort_pixels(np.array([[b[0] + b[2] / 2, b[1] + b[3] / 2]]), camera.K, camera.dist)[0]
-            at = camera.camera_to_world(np.array([[ray[0] * z, ray[1] * z, z]]))[0]
             if any(np.linalg.norm(c - at) <= near_m for c in centres):
                 continue
             if any(np.nanmin(np.linalg.norm(h - at, axis=1), initial=np.inf) <= near_m
