@@ -186,11 +186,9 @@ def _held(candidates: np.ndarray, frames_arr: np.ndarray, end: np.ndarray, still
     of ``end`` (the detector's last joints of a lying patient may have drifted 10-20 cm).
     Either is held only while ``alone`` (frame number, joints -> bool; None: always) holds."""
     if still:
-        held = list(candidates)
-        if alone is not None:
-            stop = next((k for k, c in enumerate(candidates) if not alone(int(frames_arr[c]), end[0])), len(held))
-            held = held[:stop]
-        return np.asarray(held, dtype=int), end[0]
+        stop = next((k for k, c in enumerate(candidates)
+                     if alone is not None and not alone(int(frames_arr[c]), end[0])), len(candidates))
+        return np.asarray(candidates[:stop], dtype=int), end[0]
     none = np.zeros(0, dtype=int)
     if present is None or not len(candidates):
         return none, end[0]
@@ -198,6 +196,7 @@ def _held(candidates: np.ndarray, frames_arr: np.ndarray, end: np.ndarray, still
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # joints unknown in all of ``end`` stay NaN
         options = [end[0], np.nanmedian(end, axis=0)] if len(end) > 1 else [end[0]]
+
     def ok(frame: int, joints: np.ndarray) -> bool:
         return (alone is None or alone(frame, joints)) and present(frame, joints) is True
 
