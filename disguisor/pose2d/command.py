@@ -21,7 +21,7 @@ from disguisor.io.recording import Recording, open_recording
 from disguisor.pose2d.detector import PoseDetector, deduplicate
 from disguisor.pose2d.keypoints_io import Detection, KeypointImage, Keypoints2D, load_keypoints, save_keypoints
 from disguisor.pose2d.params import KeypointsParams
-from disguisor.pose2d.proposals import BackgroundModel, propose_boxes
+from disguisor.pose2d.proposals import BackgroundModel, propose_boxes, propose_lying
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,8 @@ def detect_recording(rec: Recording, detector: PoseDetector, params: KeypointsPa
             continue
         views = rec.views(frame)
         boxes = propose_boxes(views, params.proposals, rays, background)[1] if use_boxes else {}
+        along = getattr(detector, "looks_along_axes", False)
+        lying = propose_lying(views, params.proposals, rays) if along else {}
         for view in views:
             name = view.camera.name
             img = _image_entry(rec, len(images) + 1, name, frame)
@@ -105,6 +107,8 @@ def detect_recording(rec: Recording, detector: PoseDetector, params: KeypointsPa
             rgb = np.ascontiguousarray(view.color[:, :, ::-1])
             # detectors that remember each view's last image (MoveNet's empty boxes) get its name
             extra = {"view": name} if getattr(detector, "remembers_views", False) else {}
+            if along:
+                extra["lying"] = lying.get(name, [])
             found = deduplicate(detector.detect(rgb, boxes.get(name), **extra), params.dedup.oks_threshold,
                                 params.dedup.box_iou_threshold, params.dedup.head_ratio)
             for pose in found:

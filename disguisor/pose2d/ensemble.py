@@ -15,6 +15,7 @@ import numpy as np
 from disguisor.pose2d.centernet import CenterNetBoxes
 from disguisor.pose2d.detector import Box, PersonPose, box_iou, merge_poses
 from disguisor.pose2d.movenet import MoveNetDetector
+from disguisor.pose2d.orient import AxisCrop
 from disguisor.pose2d.params import KeypointsParams
 
 
@@ -33,6 +34,7 @@ class EnsembleDetector:
 
     name = "ensemble"
     remembers_views = True  # detect() takes the camera's name (images of a view in frame order)
+    looks_along_axes = True  # detect() takes crops along lying proposals' axes
 
     def __init__(self, params: KeypointsParams | None = None) -> None:
         self.params = params or KeypointsParams()
@@ -56,11 +58,12 @@ class EnsembleDetector:
         return found
 
     def detect(self, image_rgb: np.ndarray, boxes: Sequence[Box] | None = None,
-               view: str | None = None) -> list[PersonPose]:
-        """``view``: the camera's name, see :meth:`MoveNetDetector.detect`."""
+               view: str | None = None, lying: Sequence[AxisCrop] = ()) -> list[PersonPose]:
+        """``view``, ``lying``: the camera's name and the crops along lying proposals, see
+        :meth:`MoveNetDetector.detect`."""
         e = self.params.ensemble
         all_boxes = self.person_boxes(image_rgb, boxes)
-        readings = self.movenet.detect(image_rgb, all_boxes, view)
+        readings = self.movenet.detect(image_rgb, all_boxes, view, lying)
         if self.blazepose is not None:
             readings += self.blazepose.detect(image_rgb, all_boxes)
         return merge_poses(readings, e.oks_threshold, e.box_iou_threshold, e.head_ratio, e.joint_radius)

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from disguisor.pose2d.detector import Box, PersonPose, box_iou, make_pose
-from disguisor.pose2d.orient import GREY, Crop, rotate_image, square_box_crop
+from disguisor.pose2d.orient import GREY, AxisCrop, Crop, centred_crop, rotate_image, square_box_crop
 from disguisor.pose2d.params import MoveNetParams
 
 _STRIDE = 32  # the model's input sides must be multiples of this
@@ -81,6 +81,7 @@ class MoveNetDetector:
     caller de-duplicates by OKS)."""
 
     remembers_views = True  # detect() takes the camera's name (images of a view in frame order)
+    looks_along_axes = True  # detect() takes crops along lying proposals' axes
 
     def __init__(self, params: MoveNetParams | None = None, name: str = "movenet") -> None:
         self.params = params or MoveNetParams()
@@ -135,6 +136,25 @@ class MoveNetDetector:
         kps = np.stack([c.to_image(k) for k in kps])
         return self._poses(kps, scores, w, h)
 
+    def along(self, image_rgb: np.ndarray, crop: AxisCrop, found: Sequence[PersonPose] = ()) -> PersonPose | None:
+        """The person lying along ``crop``'s axis (pixels of the full image), or None: the crop is
+        tried with one end of the axis up, then the other, and the best person whose body (shoulders
+        to hips or ankles) runs along the axis within ``lying_align_deg`` is kept; nothing is tried
+        when ``found`` already holds such a person (score >= ``rotate_below``) near the crop's centre."""
+        p = self.params
+        if any(q.score >= p.rotate_below and _on_axis(q, crop, p.lying_align_deg) for q in found):
+            return None
+        h, w = image_rgb.shape[:2]
+        for angle in (crop.angle_deg, crop.angle_deg + 180.0):
+            c: Crop = centred_crop(image_rgb, crop.center_px, crop.side_px, p.crop_px, angle)
+            kps, scores = self.model.infer(c.pixels)
+            poses = self._poses(np.stack([c.to_image(k) for k in kps]), scores, w, h)
+            best = max((q for q in poses if q.score >= p.lying_min_score and _on_axis(q, crop, p.lying_align_deg)),
+                       key=lambda q: q.score, default=None)
+            if best is not None:
+                return best
+        return None
+
     def oriented(self, image_rgb: np.ndarray, box: Box, rotate: bool = True) -> list[PersonPose]:
         """Orientation search in one box (pixels). Everyone found at the first rotation is kept;
         while no person with score >= ``rotate_below`` has their centre in the box, the next rotation
@@ -161,11 +181,20 @@ class MoveNetDetector:
         return extra
 
     def detect(self, image_rgb: np.ndarray, boxes: Sequence[Box] | None = None,
-               view: str | None = None) -> list[PersonPose]:
+               view: str | None = None, lying: Sequence[AxisCrop] = ()) -> list[PersonPose]:
         """Every person found in an RGB image (H, W, 3) uint8, pixels of that image. ``view``: the
         camera's name when the images of a recording come in frame order; boxes where the last
         image of that view found nobody are then skipped (``empty_box_iou``), and the orientation
-        search pauses in a view where it found nobody for a while (``rotate_patience``)."""
+        search pauses in a view where it found nobody for a while (``rotate_patience``).
+        ``lying``: crops along the axes of lying proposals, searched last (:meth:`along`)."""
+        found = self._detect(image_rgb, boxes, view)
+        for crop in lying:
+            pose = self.along(image_rgb, crop, found)
+            if pose is not None:
+                found.append(pose)
+        return found
+
+    def _detect(self, image_rgb: np.ndarray, boxes: Sequence[Box] | None, view: str | None) -> list[PersonPose]:
         p = self.params
         found: list[PersonPose] = []
         if p.whole_image or not boxes:
@@ -225,6 +254,23 @@ def _same_empty(box: Box, remembered: Sequence[tuple[Box, int]], iou: float | No
         if skips < recheck and box_iou(box, b) > iou:
             return b, skips
     return None
+
+
+def _on_axis(pose: PersonPose, crop: AxisCrop, max_deg: float) -> bool:
+    """Whether ``pose`` lies along ``crop``'s axis: its centre within a quarter of the crop's side
+    from the crop's centre and its body (shoulders to hips, else to ankles) within ``max_deg`` of
+    the axis, either way round."""
+    kp = pose.keypoints
+    cx, cy = (pose.box[0] + pose.box[2]) / 2.0, (pose.box[1] + pose.box[3]) / 2.0
+    if np.hypot(cx - crop.center_px[0], cy - crop.center_px[1]) > crop.side_px / 4.0:
+        return False
+    top = kp[[5, 6]][kp[[5, 6], 2] > 0, :2]
+    low = next((kp[j][kp[j, 2] > 0, :2] for j in ([11, 12], [15, 16]) if (kp[j, 2] > 0).any()), None)
+    if len(top) == 0 or low is None:
+        return False
+    body = low.mean(axis=0) - top.mean(axis=0)
+    norm = float(np.linalg.norm(body))
+    return norm > 0 and abs(float(body @ crop.direction())) / norm >= np.cos(np.deg2rad(max_deg))
 
 
 def _centre_in(a: Box, b: Box) -> bool:

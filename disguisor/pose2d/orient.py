@@ -52,10 +52,34 @@ def square_box_crop(image: np.ndarray, box: Box, margin: float, size: int, angle
     on every side, rotated by ``angle_deg``, resized to ``size`` pixels, grey outside the image."""
     x0, y0, x1, y1 = box
     side = max(x1 - x0, y1 - y0) * (1.0 + 2.0 * margin)
-    m = crop_transform(((x0 + x1) / 2.0, (y0 + y1) / 2.0), side, size, angle_deg)
+    return centred_crop(image, ((x0 + x1) / 2.0, (y0 + y1) / 2.0), side, size, angle_deg)
+
+
+def centred_crop(image: np.ndarray, center: tuple[float, float], side: float, size: int,
+                 angle_deg: float = 0.0) -> Crop:
+    """The square of ``side`` image pixels around ``center`` rotated by ``angle_deg``, resized to
+    ``size`` pixels, grey outside the image."""
+    m = crop_transform(center, side, size, angle_deg)
     pixels = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                             borderValue=(GREY, GREY, GREY))
     return Crop(pixels=pixels, to_crop=m, angle_deg=angle_deg)
+
+
+@dataclass(frozen=True)
+class AxisCrop:
+    """Where to look for a person lying along a known axis in one image: the square of ``side_px``
+    pixels around ``center_px`` (x, y), turned by ``angle_deg`` (counter-clockwise) so that the
+    axis runs from the crop's bottom to its top; the opposite turn (+180) puts the other end up."""
+
+    center_px: tuple[float, float]
+    side_px: float
+    angle_deg: float
+
+    def direction(self) -> np.ndarray:
+        """(2,) unit vector of the axis in image pixels (x right, y down), towards the end that
+        ``angle_deg`` turns up."""
+        a = np.deg2rad(90.0 - self.angle_deg)
+        return np.array([np.cos(a), -np.sin(a)])
 
 
 def rotate_image(image: np.ndarray, quarter_turns: int) -> tuple[np.ndarray, np.ndarray]:

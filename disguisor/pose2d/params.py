@@ -36,6 +36,12 @@ class ProposalParams:
     has at least ``background_min_frames`` frames, because in a short clip people who stand
     still would become background. Points within ``background_margin_m`` of the background are
     dropped.
+
+    lying: also look for people lying along long, low clusters (all points, no background model,
+    in the slab ``lying_z_m``): footprints ``lying_length_m`` long (a patient with the table under
+    them and the staff beside them merged in is longer than the lying band's box allows) and at
+    least ``lying_min_width_m`` wide (walls and bars are thinner); their crops reach ``lying_pad_m``
+    beyond each end and are turned so the long axis runs upright (see ``MoveNetParams.lying``).
     """
 
     target_columns: int = 160
@@ -53,6 +59,11 @@ class ProposalParams:
     background_max_frames: int = 40
     background_percentile: float = 90.0
     background_margin_m: float = 0.15
+    lying: bool = True
+    lying_z_m: tuple[float, float] = (0.5, 1.6)
+    lying_length_m: tuple[float, float] = (1.2, 4.0)
+    lying_min_width_m: float = 0.3
+    lying_pad_m: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -135,7 +146,10 @@ class MoveNetParams:
     box (orientation search); at most ``max_rotated_crops`` boxes per image get the search (it is the
     costly part: up to 3 model runs per box). skip_found: a box about one person's size (area <= 2x
     the person's joint box) holding exactly one whole-image person with at least this score gets no
-    crop (None: every box is cropped). min_person_score: MoveNet's person score below which a pose is
+    crop (None: every box is cropped). Crops along lying proposals' axes
+    (``ProposalParams.lying``) are searched with each end up in turn for one person with score >=
+    ``lying_min_score`` whose body runs within ``lying_align_deg`` of the axis (skipped where such a
+    person was already found). min_person_score: MoveNet's person score below which a pose is
     dropped; min_joint_score: joints below it get score 0; min_joints: fewer detected joints ->
     dropped.
 
@@ -175,6 +189,8 @@ class MoveNetParams:
     skip_found: float | None = 0.5
     empty_box_iou: float | None = 0.8
     empty_recheck: int = 3
+    lying_min_score: float = 0.3
+    lying_align_deg: float = 35.0
     min_person_score: float = 0.2
     min_joint_score: float = 0.2
     min_joints: int = 5

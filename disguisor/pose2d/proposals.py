@@ -19,6 +19,7 @@ from disguisor.geometry import project_points
 from disguisor.io.calibration import Camera
 from disguisor.io.recording import Recording, View
 from disguisor.pose2d.detector import Box
+from disguisor.pose2d.orient import AxisCrop
 from disguisor.pose2d.params import HeightBand, ProposalParams
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,18 @@ class Proposal:
     hi: np.ndarray
     band: int
     points: int
+
+
+@dataclass(frozen=True)
+class LyingProposal:
+    """A long, low cluster where a person may lie: ``center`` (3,) world metres at the cluster's
+    median height, ``axis`` (2,) its long axis on the floor plane (unit, world x, y), ``length_m`` and
+    ``width_m`` its footprint's sides along and across the axis."""
+
+    center: np.ndarray
+    axis: np.ndarray
+    length_m: float
+    width_m: float
 
 
 def depth_stride(camera: Camera, params: ProposalParams) -> int:
@@ -184,3 +197,82 @@ def propose_boxes(views: Sequence[View], params: ProposalParams | None = None, r
         boxes[v.camera.name] = [b for b in (project_box(v.camera, q, params) for q in proposals) if b is not None]
     log.debug("frame %s: %d proposals", views[0].frame if views else "-", len(proposals))
     return proposals, boxes
+
+
+def lying_people(points: np.ndarray, params: ProposalParams | None = None) -> list[LyingProposal]:
+    """Long, low clusters of world points (N, 3) in the slab ``lying_z_m``: a lying patient, with the
+    table under them and often with the staff beside them merged in (too long for a standing
+    person's box, so :func:`cluster_people` drops these). Their long axis orients the crop: a pose
+    model finds a lying person seen from the ceiling when the crop puts them upright."""
+    p = params or ProposalParams()
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    pts = pts[(pts[:, 2] >= p.lying_z_m[0]) & (pts[:, 2] <= p.lying_z_m[1])]
+    if len(pts) == 0:
+        return []
+    origin = pts[:, :2].min(axis=0)
+    ij = np.floor((pts[:, :2] - origin) / p.cell_m).astype(np.int64)
+    shape = tuple(ij.max(axis=0) + 1)
+    counts = np.zeros(shape, dtype=np.int64)
+    np.add.at(counts, (ij[:, 0], ij[:, 1]), 1)
+    labels, n = ndimage.label(counts >= p.min_points_per_cell, structure=np.ones((3, 3), bool))
+    point_label = labels[ij[:, 0], ij[:, 1]]
+    out: list[LyingProposal] = []
+    for k in range(1, n + 1):
+        ci, cj = np.nonzero(labels == k)
+        if len(ci) < 3:
+            continue
+        xy = origin + (np.stack([ci, cj], axis=1) + 0.5) * p.cell_m
+        c = xy - xy.mean(axis=0)
+        _, vecs = np.linalg.eigh(c.T @ c)
+        axis = vecs[:, 1]
+        along, across = c @ axis, c @ vecs[:, 0]
+        length = float(along.max() - along.min()) + p.cell_m
+        width = float(across.max() - across.min()) + p.cell_m
+        if not (p.lying_length_m[0] <= length <= p.lying_length_m[1] and width >= p.lying_min_width_m):
+            continue
+        # the middle of the footprint's oriented box, not the mean of its cells
+        mid = xy.mean(axis=0) + (axis * (along.max() + along.min()) + vecs[:, 0] * (across.max() + across.min())) / 2.0
+        z = float(np.median(pts[point_label == k, 2]))
+        out.append(LyingProposal(center=np.array([mid[0], mid[1], z]), axis=axis, length_m=length, width_m=width))
+    return out
+
+
+def axis_crop(camera: Camera, lying: LyingProposal, params: ProposalParams | None = None) -> AxisCrop | None:
+    """The crop (pixels) that puts a lying proposal's axis upright in one camera: centred on its
+    projected centre, as long as its projected length (``lying_pad_m`` added at each end) or width,
+    whichever is longer; None when its centre is behind the camera or outside the image."""
+    p = params or ProposalParams()
+    half = lying.axis * (lying.length_m / 2.0 + p.lying_pad_m)
+    across = np.array([-lying.axis[1], lying.axis[0]]) * lying.width_m / 2.0
+    c = lying.center
+    pts = np.array([c, [*(c[:2] + half), c[2]], [*(c[:2] - half), c[2]],
+                    [*(c[:2] + across), c[2]], [*(c[:2] - across), c[2]]])
+    cam_pts = camera.world_to_camera(pts)
+    if (cam_pts[:, 2] <= 0.05).any():
+        return None
+    uv = project_points(cam_pts, camera.K, camera.dist)
+    if not np.isfinite(uv).all():
+        return None
+    if not (0 <= uv[0, 0] < camera.width and 0 <= uv[0, 1] < camera.height):
+        return None
+    d = uv[1] - uv[2]
+    side = max(float(np.linalg.norm(d)), float(np.linalg.norm(uv[3] - uv[4])))
+    if side < p.min_box_px:
+        return None
+    # image y points down: the axis' counter-clockwise angle is atan2(-dy, dx); turn it to 90 degrees
+    angle = 90.0 - float(np.degrees(np.arctan2(-d[1], d[0])))
+    return AxisCrop(center_px=(float(uv[0, 0]), float(uv[0, 1])), side_px=side, angle_deg=angle)
+
+
+def propose_lying(views: Sequence[View], params: ProposalParams | None = None,
+                  rays: RayCache | None = None) -> dict[str, list[AxisCrop]]:
+    """Per camera name, the axis crops of one frame's lying proposals. All depth points count, no
+    background model: a patient lying still through the whole recording is background there."""
+    params = params or ProposalParams()
+    if not params.lying:
+        return {}
+    rays = rays or RayCache()
+    clouds = [view_points(v, params, rays) for v in views]
+    found = lying_people(np.concatenate(clouds) if clouds else np.zeros((0, 3)), params)
+    return {v.camera.name: [c for c in (axis_crop(v.camera, q, params) for q in found) if c is not None]
+            for v in views}
