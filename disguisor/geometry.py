@@ -81,6 +81,13 @@ def invert_transform(R: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return R.T, -R.T @ np.asarray(t, dtype=np.float64)
 
 
+def looking_down_deg(camera) -> float:
+    """How far (degrees) a camera's optical axis points below the horizon (world z up): 90 for
+    a camera looking straight down, 0 for a level one, negative when it looks up. ``camera``: any
+    object with the world-to-camera rotation ``R`` (3, 3)."""
+    return float(np.degrees(np.arcsin(np.clip(-camera.R[2, 2], -1.0, 1.0))))
+
+
 def look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Camera-to-world rotation of an OpenCV camera at ``eye`` looking at ``target`` (world z up)."""
     up = np.array([0.0, 0.0, 1.0])

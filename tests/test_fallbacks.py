@@ -152,7 +152,7 @@ def _camera_looking(direction, f=500.0) -> Camera:
 
 
 def test_looking_down_measures_the_optical_axis_below_the_horizon():
-    from disguisor.run.fallbacks import looking_down_deg
+    from disguisor.geometry import looking_down_deg
 
     assert looking_down_deg(_camera_looking([0, 0, -1])) == pytest.approx(90.0)
     assert looking_down_deg(_camera_looking([1, 0, -1])) == pytest.approx(45.0)

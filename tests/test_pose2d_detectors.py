@@ -21,8 +21,16 @@ from disguisor.pose2d import COCO_KEYPOINTS, load_keypoints
 from disguisor.pose2d.blazepose import blazepose_to_coco, square_crop
 from disguisor.pose2d.command import keypoints_command
 from disguisor.pose2d.detector import COCO_FLIP, PersonPose, deduplicate, keypoint_box
+from disguisor.pose2d.orient import crop_transform
 from disguisor.pose2d.params import OnnxPoseParams, ProposalParams
-from disguisor.pose2d.proposals import cluster_people, project_box, propose_boxes
+from disguisor.pose2d.proposals import (
+    LyingProposal,
+    axis_crop,
+    cluster_people,
+    lying_people,
+    project_box,
+    propose_boxes,
+)
 
 LS, RS = COCO_KEYPOINTS.index("left_shoulder"), COCO_KEYPOINTS.index("right_shoulder")
 
@@ -142,6 +150,58 @@ def test_cluster_people_on_point_columns():
         assert q.lo[0] < x - 0.18 and q.hi[0] > x + 0.18 and q.lo[1] < y - 0.12 and q.hi[1] > y + 0.12
         assert q.lo[2] == 0.0 and h < q.hi[2] <= h + ProposalParams().top_pad_m + 1e-6
         assert q.hi[0] - q.lo[0] < 0.8
+
+
+def test_lying_people_follow_the_long_low_cluster():
+    """A patient-sized slab on a diagonal, merged with a standing person beside it, is one lying
+    proposal along the slab; a lone standing column and a thin wall give none."""
+    rng = np.random.default_rng(1)
+    axis = np.array([np.cos(0.6), np.sin(0.6)])
+    across = np.array([-axis[1], axis[0]])
+    c0 = np.array([0.5, 0.0])
+    s, t = rng.uniform(-0.9, 0.9, 8000), rng.uniform(-0.25, 0.25, 8000)
+    slab = np.column_stack([c0 + s[:, None] * axis + t[:, None] * across, rng.uniform(0.85, 1.1, 8000)])
+    a = rng.uniform(0, 2 * np.pi, 3000)
+    standing = c0 + 0.45 * across  # a person standing at the slab's side, touching it
+    beside = np.column_stack([standing[0] + 0.15 * np.cos(a), standing[1] + 0.15 * np.sin(a),
+                              rng.uniform(0.05, 1.8, 3000)])
+    lone = np.column_stack([-2.0 + 0.15 * np.cos(a), -2.0 + 0.15 * np.sin(a), rng.uniform(0.05, 1.8, 3000)])
+    wall = np.column_stack([rng.uniform(-3, 3, 6000), np.full(6000, 3.0), rng.uniform(0, 2.5, 6000)])
+    found = lying_people(np.concatenate([slab, beside, lone, wall]))
+    assert len(found) == 1
+    q = found[0]
+    assert abs(abs(q.axis @ axis) - 1.0) < 0.02  # either way round
+    assert 1.75 <= q.length_m <= 1.9 and 0.5 <= q.width_m <= 1.0  # the standing person widens it
+    assert np.linalg.norm(q.center[:2] - (c0 + 0.15 * across)) < 0.1
+    assert 0.85 <= q.center[2] <= 1.1
+    assert lying_people(np.concatenate([lone, wall])) == []
+    assert lying_people(slab, ProposalParams(lying_length_m=(2.0, 4.0))) == []
+
+
+def test_axis_crop_turns_the_axis_upright(two_people):
+    """In every camera that sees it, the crop maps the lying proposal's axis onto the crop's
+    vertical centre line, its +axis end up, and holds both ends (``lying_pad_m`` beyond them)."""
+    rec = open_recording(two_people)
+    lying = LyingProposal(center=np.array([0.3, -0.2, 1.0]), axis=np.array([0.6, 0.8]), length_m=1.8, width_m=0.5)
+    size = 256
+    checked = 0
+    for cam in rec.cameras:
+        crop = axis_crop(cam, lying)
+        if crop is None:
+            continue
+        ends = np.array([[*(lying.center[:2] + s * 0.9 * lying.axis), 1.0] for s in (1.0, -1.0)])
+        uv = _project(cam, ends)
+        m = crop_transform(crop.center_px, crop.side_px, size, crop.angle_deg)
+        head, feet = uv @ m[:, :2].T + m[:, 2]
+        assert abs(head[0] - feet[0]) < 0.05 * size, cam.name  # upright
+        assert head[1] < feet[1] - 0.2 * size, cam.name  # +axis end up
+        assert 0 <= min(head[1], feet[1]) and max(head[1], feet[1]) < size, cam.name  # both ends inside
+        assert np.allclose(crop.direction() @ (uv[0] - uv[1]) / np.linalg.norm(uv[0] - uv[1]), 1.0, atol=1e-3)
+        checked += 1
+    assert checked >= 3
+    cam = rec.cameras[0]
+    behind = LyingProposal(center=cam.t - cam.R[:, 2] * 2, axis=np.array([1.0, 0.0]), length_m=1.8, width_m=0.5)
+    assert axis_crop(cam, behind) is None
 
 
 def test_proposals_cover_both_people_in_every_view(two_people):

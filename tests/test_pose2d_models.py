@@ -171,3 +171,41 @@ def test_ensemble_detector_returns_one_pose_per_person(rendered_view) -> None:
     for i, p in enumerate(poses):
         for q in poses[i + 1:]:
             assert not same_person(p, q, 0.3, 0.6, 0.15)
+
+
+def test_lying_patient_found_along_the_table_axis(tmp_path) -> None:
+    """The patient lying on the table below a ceiling camera, with the staff beside the table merged
+    into one long depth cluster (medium scenario, seed 5): the crop turned along that cluster's axis
+    finds the patient's joints, and a person already found there is not searched again."""
+    from disguisor.io.recording import open_recording
+    from disguisor.pose2d.proposals import propose_lying
+    from disguisor.synth.or_scene import generate_or_recording
+
+    root = Path(generate_or_recording(tmp_path / "or", "medium", frames=1, seed=5, size=(640, 360)))
+    rec = open_recording(root)
+    roles = [p["role"] for p in json.loads((root / "people.json").read_text())["people"]]
+    patient = np.array(json.loads((root / "gt_poses3d.json").read_text())["frames"][0]["people"]
+                       [roles.index("patient")]["joints"])
+    views = rec.views(0)
+    crops = propose_lying(views)
+    det = MoveNetDetector()
+    best = 0
+    for v in views:
+        cam = v.camera
+        if not crops.get(cam.name):
+            continue
+        rgb = np.ascontiguousarray(v.color[:, :, ::-1])
+        truth = project_points(cam.world_to_camera(patient), cam.K, cam.dist)
+        for crop in crops[cam.name]:
+            pose = det.along(rgb, crop)
+            if pose is None:
+                continue
+            near = np.linalg.norm(pose.keypoints[:, :2] - truth, axis=1) < 0.06 * crop.side_px
+            matched = int((near & (pose.keypoints[:, 2] > 0)).sum())
+            best = max(best, matched)
+            if matched >= 12:
+                assert det.along(rgb, crop, [PersonPose(pose.keypoints, 0.9, pose.box)]) is None
+                plain = det.detect(rgb, [], cam.name)
+                assert len(det.detect(rgb, [], cam.name, [crop])) > len(plain) or any(
+                    _head_found([q], pose.keypoints, 5.0) for q in plain)
+    assert best >= 12, f"at most {best} of the patient's 17 joints found along the axis"

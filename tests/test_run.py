@@ -333,8 +333,8 @@ def test_turned_faces_fall_back_to_blazeface_without_scrfd_weights(synth_rec, mo
     """SCRFD's weights are installed, not shipped: where the file is missing the faces turned below
     a ceiling camera are still looked for, by BlazeFace, with a warning (never a failed frame)."""
     import disguisor.facedet.scrfd as scrfd
+    from disguisor.geometry import looking_down_deg
     from disguisor.io.recording import open_recording
-    from disguisor.run.fallbacks import looking_down_deg
     from disguisor.run.frames import FrameWorker
 
     monkeypatch.setattr(scrfd, "MODEL_FILE", tmp_path / "missing" / "scrfd.onnx")

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import ndimage
 
 from disguisor.fusion import RayCache
-from disguisor.geometry import project_points
+from disguisor.geometry import looking_down_deg, project_points
 from disguisor.io.calibration import Camera
 from disguisor.io.recording import Recording, View
 from disguisor.pose2d.detector import Box
@@ -266,8 +266,9 @@ def axis_crop(camera: Camera, lying: LyingProposal, params: ProposalParams | Non
 
 def propose_lying(views: Sequence[View], params: ProposalParams | None = None,
                   rays: RayCache | None = None) -> dict[str, list[AxisCrop]]:
-    """Per camera name, the axis crops of one frame's lying proposals. All depth points count, no
-    background model: a patient lying still through the whole recording is background there."""
+    """Per camera name, the axis crops of one frame's lying proposals, in cameras looking down at
+    least ``lying_min_down_deg``. All depth points count, no background model: a patient lying
+    still through the whole recording is background there."""
     params = params or ProposalParams()
     if not params.lying:
         return {}
@@ -275,4 +276,4 @@ def propose_lying(views: Sequence[View], params: ProposalParams | None = None,
     clouds = [view_points(v, params, rays) for v in views]
     found = lying_people(np.concatenate(clouds) if clouds else np.zeros((0, 3)), params)
     return {v.camera.name: [c for c in (axis_crop(v.camera, q, params) for q in found) if c is not None]
-            for v in views}
+            for v in views if looking_down_deg(v.camera) >= params.lying_min_down_deg}

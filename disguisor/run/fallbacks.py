@@ -261,12 +261,6 @@ def _inside(mask: np.ndarray, point: np.ndarray) -> bool:
     return 0 <= y < mask.shape[0] and 0 <= x < mask.shape[1] and bool(mask[y, x])
 
 
-def looking_down_deg(camera: Camera) -> float:
-    """How far (degrees) the camera's optical axis points below the horizon (world z up): 90 for
-    a camera looking straight down, 0 for a level one, negative when it looks up."""
-    return float(np.degrees(np.arcsin(np.clip(-camera.R[2, 2], -1.0, 1.0))))
-
-
 def _box_depth(box, depth_m: np.ndarray | None) -> float:
     """Median sensor depth (metres) of the central half of a box (x, y, w, h px); 0 = no reading."""
     if depth_m is None:

@@ -23,6 +23,7 @@ from disguisor.body.model import BodyModel
 from disguisor.boxes import union_xywh
 from disguisor.errors import InputError
 from disguisor.fusion import RayCache
+from disguisor.geometry import looking_down_deg
 from disguisor.io.atomic import write_image
 from disguisor.io.calibration import Camera
 from disguisor.io.detections import face_detection
@@ -45,7 +46,6 @@ from disguisor.run.fallbacks import (
     head_sized,
     head_sphere_mask,
     listed_face,
-    looking_down_deg,
     on_legs,
     turned_elsewhere,
     unconfirmed_heads,
