@@ -136,14 +136,12 @@ class MoveNetDetector:
         kps = np.stack([c.to_image(k) for k in kps])
         return self._poses(kps, scores, w, h)
 
-    def along(self, image_rgb: np.ndarray, crop: AxisCrop, found: Sequence[PersonPose] = ()) -> PersonPose | None:
+    def along(self, image_rgb: np.ndarray, crop: AxisCrop) -> PersonPose | None:
         """The person lying along ``crop``'s axis (pixels of the full image), or None: the crop is
-        tried with one end of the axis up, then the other, and the best person whose body (shoulders
-        to hips or ankles) runs along the axis within ``lying_align_deg`` is kept; nothing is tried
-        when ``found`` already holds such a person (score >= ``rotate_below``) near the crop's centre."""
+        tried with one end of the axis up, then the other, and the best person with score >=
+        ``lying_min_score`` whose body (shoulders to hips or ankles) runs along the axis within
+        ``lying_align_deg`` is kept."""
         p = self.params
-        if any(q.score >= p.rotate_below and _on_axis(q, crop, p.lying_align_deg) for q in found):
-            return None
         h, w = image_rgb.shape[:2]
         for angle in (crop.angle_deg, crop.angle_deg + 180.0):
             c: Crop = centred_crop(image_rgb, crop.center_px, crop.side_px, p.crop_px, angle)
@@ -187,9 +185,15 @@ class MoveNetDetector:
         image of that view found nobody are then skipped (``empty_box_iou``), and the orientation
         search pauses in a view where it found nobody for a while (``rotate_patience``).
         ``lying``: crops along the axes of lying proposals, searched last (:meth:`along`)."""
+        p = self.params
         found = self._detect(image_rgb, boxes, view)
-        for crop in lying:
-            pose = self.along(image_rgb, crop, found)
+        # every image again, even where the last found nobody: the patient below the second ceiling
+        # camera is found in some images only, and each of those places him in 3D
+        for crop in list(lying)[:p.max_lying_crops]:
+            # the lying person was already found upright or at a quarter turn
+            if any(q.score >= p.rotate_below and _on_axis(q, crop, p.lying_align_deg) for q in found):
+                continue
+            pose = self.along(image_rgb, crop)
             if pose is not None:
                 found.append(pose)
         return found

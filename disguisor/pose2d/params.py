@@ -152,9 +152,11 @@ class MoveNetParams:
     costly part: up to 3 model runs per box). skip_found: a box about one person's size (area <= 2x
     the person's joint box) holding exactly one whole-image person with at least this score gets no
     crop (None: every box is cropped). Crops along lying proposals' axes
-    (``ProposalParams.lying``) are searched with each end up in turn for one person with score >=
-    ``lying_min_score`` whose body runs within ``lying_align_deg`` of the axis (skipped where such a
-    person was already found). min_person_score: MoveNet's person score below which a pose is
+    (``ProposalParams.lying``, the largest first, at most ``max_lying_crops`` per image) are
+    searched with each end up in turn for one person with score >= ``lying_min_score`` whose body
+    runs within ``lying_align_deg`` of the axis, skipped where such a person was already found (the
+    synthetic recordings have one such crop per ceiling image; the cap bounds furnished rooms).
+    min_person_score: MoveNet's person score below which a pose is
     dropped; min_joint_score: joints below it get score 0; min_joints: fewer detected joints ->
     dropped.
 
@@ -194,6 +196,7 @@ class MoveNetParams:
     skip_found: float | None = 0.5
     empty_box_iou: float | None = 0.8
     empty_recheck: int = 3
+    max_lying_crops: int = 2
     lying_min_score: float = 0.3
     lying_align_deg: float = 35.0
     min_person_score: float = 0.2

@@ -40,12 +40,13 @@ class Proposal:
 class LyingProposal:
     """A long, low cluster where a person may lie: ``center`` (3,) world metres at the cluster's
     median height, ``axis`` (2,) its long axis on the floor plane (unit, world x, y), ``length_m`` and
-    ``width_m`` its footprint's sides along and across the axis."""
+    ``width_m`` its footprint's sides along and across the axis, ``points`` its depth samples."""
 
     center: np.ndarray
     axis: np.ndarray
     length_m: float
     width_m: float
+    points: int = 0
 
 
 def depth_stride(camera: Camera, params: ProposalParams) -> int:
@@ -233,8 +234,9 @@ def lying_people(points: np.ndarray, params: ProposalParams | None = None) -> li
         # the middle of the footprint's oriented box, not the mean of its cells
         mid = xy.mean(axis=0) + (axis * (along.max() + along.min()) + vecs[:, 0] * (across.max() + across.min())) / 2.0
         z = float(np.median(pts[point_label == k, 2]))
-        out.append(LyingProposal(center=np.array([mid[0], mid[1], z]), axis=axis, length_m=length, width_m=width))
-    return out
+        out.append(LyingProposal(center=np.array([mid[0], mid[1], z]), axis=axis, length_m=length, width_m=width,
+                                 points=int((point_label == k).sum())))
+    return sorted(out, key=lambda q: -q.points)
 
 
 def axis_crop(camera: Camera, lying: LyingProposal, params: ProposalParams | None = None) -> AxisCrop | None:
@@ -266,9 +268,9 @@ def axis_crop(camera: Camera, lying: LyingProposal, params: ProposalParams | Non
 
 def propose_lying(views: Sequence[View], params: ProposalParams | None = None,
                   rays: RayCache | None = None) -> dict[str, list[AxisCrop]]:
-    """Per camera name, the axis crops of one frame's lying proposals, in cameras looking down at
-    least ``lying_min_down_deg``. All depth points count, no background model: a patient lying
-    still through the whole recording is background there."""
+    """Per camera name, the axis crops of one frame's lying proposals (largest first), in cameras
+    looking down at least ``lying_min_down_deg``. All depth points count, no background model: a
+    patient lying still through the whole recording is background there."""
     params = params or ProposalParams()
     if not params.lying:
         return {}
