@@ -211,3 +211,16 @@ def test_lying_patient_found_along_the_table_axis(tmp_path) -> None:
                 assert found_plain or any(_head_found([q], pose.keypoints, 5.0) for q in with_crop)
                 assert len(with_crop) == len(plain) + (not found_plain)
     assert best >= 12, f"at most {best} of the patient's 17 joints found along the axis"
+
+
+def test_lying_crops_are_capped_per_image(monkeypatch) -> None:
+    """A furnished room gives many long, low clusters: only the ``max_lying_crops`` largest (first)
+    are searched in an image."""
+    from disguisor.pose2d.orient import AxisCrop
+
+    det = MoveNetDetector(MoveNetParams(max_lying_crops=2, whole_image=False))
+    searched = []
+    monkeypatch.setattr(det, "along", lambda image, crop: searched.append(crop) or None)
+    crops = [AxisCrop((100.0 + 50 * i, 120.0), 150.0, 30.0 * i) for i in range(3)]
+    assert det.detect(np.full((240, 320, 3), 128, np.uint8), [], "sc1", crops) == []
+    assert searched == crops[:2]
