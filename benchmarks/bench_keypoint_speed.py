@@ -9,6 +9,8 @@ stage does: build the configured detector (models loaded) and detect every frame
     .venv/bin/python benchmarks/bench_keypoint_speed.py --old /tmp/wtA --new /tmp/wtB \\
         --recording REC [--rounds 3] [--set keypoints.every=3 ...] [--json FILE]
 
+One tree with two settings: ``--old . --new . --new-set keypoints.movenet.crop_px=224``.
+
 Waits while /tmp/QUIET exists (another job measuring its own timings) before each run.
 """
 
@@ -57,13 +59,16 @@ def main() -> None:
     ap.add_argument("--recording", type=Path, required=True)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--set", dest="sets", action="append", default=[], help="setting for both, e.g. keypoints.every=3")
+    ap.add_argument("--old-set", dest="old_sets", action="append", default=[], help="setting for the old one only")
+    ap.add_argument("--new-set", dest="new_sets", action="append", default=[], help="setting for the new one only")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     rows = []
     for r in range(args.rounds):
         # alternate which one goes first: a drift within a round then favours neither
         order = ("old", "new") if r % 2 == 0 else ("new", "old")
-        got = {name: timed(getattr(args, name), args.recording, args.sets) for name in order}
+        got = {name: timed(getattr(args, name), args.recording, args.sets + getattr(args, f"{name}_sets"))
+               for name in order}
         ratio = got["new"]["wall_s_per_frame"] / got["old"]["wall_s_per_frame"]
         cpu_ratio = got["new"]["cpu_s_per_frame"] / got["old"]["cpu_s_per_frame"]
         rows.append({"round": r, **{f"{k}_{m}": v for k, d in got.items() for m, v in d.items()},
