@@ -197,7 +197,8 @@ def test_lying_patient_found_along_the_table_axis(tmp_path) -> None:
         rgb = np.ascontiguousarray(v.color[:, :, ::-1])
         truth = project_points(cam.world_to_camera(patient), cam.K, cam.dist)
         for crop in crops[cam.name]:
-            pose = det.along(rgb, crop)
+            pose, flip = det.along(rgb, crop)
+            assert det.along(rgb, crop, flip)[1] == flip  # the end found first is found first again
             if pose is None:
                 continue
             near = np.linalg.norm(pose.keypoints[:, :2] - truth, axis=1) < 0.06 * crop.side_px
@@ -220,7 +221,7 @@ def test_lying_crops_are_capped_per_image(monkeypatch) -> None:
 
     det = MoveNetDetector(MoveNetParams(max_lying_crops=2, whole_image=False))
     searched = []
-    monkeypatch.setattr(det, "along", lambda image, crop: searched.append(crop) or None)
+    monkeypatch.setattr(det, "along", lambda image, crop, flip=False: (searched.append(crop), (None, flip))[1])
     crops = [AxisCrop((100.0 + 50 * i, 120.0), 150.0, 30.0 * i) for i in range(3)]
     assert det.detect(np.full((240, 320, 3), 128, np.uint8), [], "sc1", crops) == []
     assert searched == crops[:2]

@@ -91,6 +91,8 @@ class MoveNetDetector:
         self._empty: dict[str, list[tuple[Box, int]]] = {}
         # per view: images in a row whose orientation search found nobody, images seen
         self._idle: dict[str, tuple[int, int]] = {}
+        # per view: whether the last person found along a lying axis was found with its other end up
+        self._lying_flip: dict[str, bool] = {}
 
     @property
     def model(self) -> MoveNetModel:
@@ -136,22 +138,24 @@ class MoveNetDetector:
         kps = np.stack([c.to_image(k) for k in kps])
         return self._poses(kps, scores, w, h)
 
-    def along(self, image_rgb: np.ndarray, crop: AxisCrop) -> PersonPose | None:
-        """The person lying along ``crop``'s axis (pixels of the full image), or None: the crop is
-        tried with one end of the axis up, then the other, and the best person with score >=
-        ``lying_min_score`` whose body (shoulders to hips or ankles) runs along the axis within
-        ``lying_align_deg`` is kept."""
+    def along(self, image_rgb: np.ndarray, crop: AxisCrop, flip_first: bool = False) -> tuple[PersonPose | None, bool]:
+        """The person lying along ``crop``'s axis (pixels of the full image), or None, and whether
+        they were found with the crop's other end up: the crop is tried with one end of the axis up,
+        then the other (``flip_first``: the other first), and the best person with score >=
+        ``lying_min_score`` whose body (shoulders to hips or ankles) runs down the turned crop within
+        ``lying_align_deg`` is kept (a person read upside down in it is not)."""
         p = self.params
         h, w = image_rgb.shape[:2]
-        for angle in (crop.angle_deg, crop.angle_deg + 180.0):
-            c: Crop = centred_crop(image_rgb, crop.center_px, crop.side_px, p.crop_px, angle)
+        for flip in ((True, False) if flip_first else (False, True)):
+            c: Crop = centred_crop(image_rgb, crop.center_px, crop.side_px, p.crop_px, crop.angle_deg + 180.0 * flip)
             kps, scores = self.model.infer(c.pixels)
             poses = self._poses(np.stack([c.to_image(k) for k in kps]), scores, w, h)
-            best = max((q for q in poses if q.score >= p.lying_min_score and _on_axis(q, crop, p.lying_align_deg)),
+            up = -1.0 if flip else 1.0  # the person upright in the turned crop: head towards the top
+            best = max((q for q in poses if q.score >= p.lying_min_score and _on_axis(q, crop, p.lying_align_deg, up)),
                        key=lambda q: q.score, default=None)
             if best is not None:
-                return best
-        return None
+                return best, flip
+        return None, flip_first
 
     def oriented(self, image_rgb: np.ndarray, box: Box, rotate: bool = True) -> list[PersonPose]:
         """Orientation search in one box (pixels). Everyone found at the first rotation is kept;
@@ -193,9 +197,13 @@ class MoveNetDetector:
             # the lying person was already found upright or at a quarter turn
             if any(q.score >= p.rotate_below and _on_axis(q, crop, p.lying_align_deg) for q in found):
                 continue
-            pose = self.along(image_rgb, crop)
+            # the end that was up when this view last found someone lying is tried first (the
+            # patient's head stays at one end: one model run instead of two)
+            pose, flip = self.along(image_rgb, crop, self._lying_flip.get(view, False))
             if pose is not None:
                 found.append(pose)
+                if view is not None:
+                    self._lying_flip[view] = flip
         return found
 
     def _detect(self, image_rgb: np.ndarray, boxes: Sequence[Box] | None, view: str | None) -> list[PersonPose]:
@@ -260,10 +268,11 @@ def _same_empty(box: Box, remembered: Sequence[tuple[Box, int]], iou: float | No
     return None
 
 
-def _on_axis(pose: PersonPose, crop: AxisCrop, max_deg: float) -> bool:
+def _on_axis(pose: PersonPose, crop: AxisCrop, max_deg: float, up: float = 0.0) -> bool:
     """Whether ``pose`` lies along ``crop``'s axis: its centre within a quarter of the crop's side
     from the crop's centre and its body (shoulders to hips, else to ankles) within ``max_deg`` of
-    the axis, either way round."""
+    the axis: either way round (``up`` 0), its head towards the end ``crop.direction()`` points to
+    (``up`` 1) or towards the other end (``up`` -1)."""
     kp = pose.keypoints
     cx, cy = (pose.box[0] + pose.box[2]) / 2.0, (pose.box[1] + pose.box[3]) / 2.0
     if np.hypot(cx - crop.center_px[0], cy - crop.center_px[1]) > crop.side_px / 4.0:
@@ -274,7 +283,10 @@ def _on_axis(pose: PersonPose, crop: AxisCrop, max_deg: float) -> bool:
         return False
     body = low.mean(axis=0) - top.mean(axis=0)
     norm = float(np.linalg.norm(body))
-    return norm > 0 and abs(float(body @ crop.direction())) / norm >= np.cos(np.deg2rad(max_deg))
+    # the body runs from the head (up) down: against the direction of the end that is up
+    along = float(body @ crop.direction()) / max(norm, 1e-9)
+    along = abs(along) if up == 0.0 else -up * along
+    return norm > 0 and along >= np.cos(np.deg2rad(max_deg))
 
 
 def _centre_in(a: Box, b: Box) -> bool:
