@@ -208,12 +208,18 @@ def test_a_2d_head_that_the_3d_person_does_not_place_is_painted():
     elsewhere[:5, 1] -= 0.5                                                  # head 0.5 m off, body in place
     assert len(unexplained_heads(cam, [det], [Person3D(id=1, joints=elsewhere, confidence=np.full(17, 0.8))],
                                  params)) == 1
+    (centre, radius), = got
+    x, y, r = int(round(centre[0])), int(round(centre[1])), int(np.ceil(radius))
     painted = np.zeros((480, 640), bool)
-    x, y = np.round(det[:5, :2].mean(0)).astype(int)
-    painted[y - 3:y + 4, x - 3:x + 4] = True                                 # the head is hidden already
+    painted[y - r - 1:y + r + 2, x - r - 1:x + r + 2] = True                 # the head is hidden already
     assert unexplained_heads(cam, [det], [Person3D(id=1, joints=headless, confidence=np.full(17, 0.8))],
                              params, painted) == []
     assert len(unexplained_heads(cam, [det], [], params, painted)) == 1      # nobody in 3D: as before
+    # painted up to the head's centre only (the edge of a sphere painted beside it): not hidden
+    edge = np.zeros((480, 640), bool)
+    edge[:, :x + 1] = True
+    assert len(unexplained_heads(cam, [det], [Person3D(id=1, joints=headless, confidence=np.full(17, 0.8))],
+                                 params, edge)) == 1
 
 
 def test_on_legs_tells_a_foot_from_a_face_by_the_3d_people():

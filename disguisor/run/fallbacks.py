@@ -207,10 +207,11 @@ def unexplained_heads(camera: Camera, detections: Sequence[np.ndarray], people, 
 
     A 3D person whose projected joints lie on the detection's explains its body; its head only
     when its projected head joints lie on the detection's head keypoints too (both within the same
-    tolerance), or when the detection's head centre is already painted (``painted``: (H, W) bool,
-    the view's painted pixels). A person found in 3D without head joints, or with a head placed
-    off the body, leaves the head the detector saw unexplained: their face is placed from the
-    torso, and where the head is not above the torso (bent over the table) it would stay visible.
+    tolerance), or when at least ``explained_painted_share`` of the disk around the detection's head
+    is already painted (``painted``: (H, W) bool, the view's painted pixels). A person found in
+    3D without head joints, or with a head placed off the body, leaves the head the detector saw
+    unexplained: their face is placed from the torso, and where the head is not above the torso
+    (bent over the table) it would stay visible.
 
     Args:
         detections: (17, 3) keypoints (x, y px, score) of each 2D detection of the view.
@@ -241,10 +242,10 @@ def unexplained_heads(camera: Camera, detections: Sequence[np.ndarray], people, 
             continue
         if any(_median_distance(kp[:, :2], uv, seen & IS_HEAD) < tol for uv in bodies):
             continue
-        centre = head.mean(0)
-        if painted is not None and _inside(painted, centre):
+        centre, radius = _head_disk(seen, head, params)
+        if painted is not None and _disk_share(painted, centre, radius) >= params.explained_painted_share:
             continue
-        out.append(_head_disk(seen, head, params))
+        out.append((centre, radius))
     return out
 
 
@@ -256,9 +257,18 @@ def _head_disk(seen: np.ndarray, head: np.ndarray, params: FailClosedParams) -> 
     return head.mean(0), radius
 
 
-def _inside(mask: np.ndarray, point: np.ndarray) -> bool:
-    x, y = int(round(float(point[0]))), int(round(float(point[1])))
-    return 0 <= y < mask.shape[0] and 0 <= x < mask.shape[1] and bool(mask[y, x])
+def _disk_share(mask: np.ndarray, centre: np.ndarray, radius: float) -> float:
+    """Share of the disk (``centre`` (2,) px, ``radius`` px) inside the image that ``mask`` holds;
+    0 for a disk wholly outside the image."""
+    h, w = mask.shape[:2]
+    cx, cy, r = float(centre[0]), float(centre[1]), max(float(radius), 0.5)
+    x0, x1 = max(int(np.floor(cx - r)), 0), min(int(np.ceil(cx + r)) + 1, w)
+    y0, y1 = max(int(np.floor(cy - r)), 0), min(int(np.ceil(cy + r)) + 1, h)
+    if x0 >= x1 or y0 >= y1:
+        return 0.0
+    yy, xx = np.ogrid[y0:y1, x0:x1]
+    disk = (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
+    return float(mask[y0:y1, x0:x1][disk].mean()) if disk.any() else 0.0
 
 
 def _box_depth(box, depth_m: np.ndarray | None) -> float:

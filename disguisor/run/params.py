@@ -27,6 +27,10 @@ class FailClosedParams:
     detection needs two. explained_px / explained_share: a detection is explained by a 3D
     person when the median distance between its keypoints and that person's projected joints
     is below the larger of explained_px and explained_share x the detection's size (pixels).
+    explained_painted_share: a head no 3D person's head explains still counts as hidden when at
+    least this share of its disk is already painted. Before, its centre pixel sufficed: on medium
+    640x480 seed 0 a head sphere's painted square reached the centre of a circulator's head the
+    2D detector saw, while its disk left 67-73% of the face unchanged (frames 7-8).
     head_disk_scale / min_head_radius_px: the blurred disk around the head keypoints' centre
     has a radius of head_disk_scale x their largest spread (at least that many pixels; twice
     that spread when no ear is seen, since eyes and nose span only the middle of the face).
@@ -62,6 +66,7 @@ class FailClosedParams:
     head_keypoint_score: float = 0.3
     explained_px: float = 20.0
     explained_share: float = 0.15
+    explained_painted_share: float = 0.9
     head_disk_scale: float = 1.0
     min_head_radius_px: int = 10
     unconfirmed_head_radius_m: float = 0.2
