@@ -225,3 +225,31 @@ def test_lying_crops_are_capped_per_image(monkeypatch) -> None:
     crops = [AxisCrop((100.0 + 50 * i, 120.0), 150.0, 30.0 * i) for i in range(3)]
     assert det.detect(np.full((240, 320, 3), 128, np.uint8), [], "sc1", crops) == []
     assert searched == crops[:2]
+
+
+def test_lying_pose_loses_a_head_that_sits_on_someone_elses() -> None:
+    """Staff bending over the patient's head: the pose read along the table put the patient's head
+    on the staff member's. Those head joints are dropped; a head apart from everyone is kept."""
+    from disguisor.pose2d.movenet import _without_others_head
+    from disguisor.pose2d.orient import AxisCrop
+
+    crop = AxisCrop((200.0, 200.0), 400.0, 0.0)  # axis upright in the image
+    lying = np.zeros((17, 3))
+    lying[:, 0] = 200.0
+    lying[:, 1] = np.linspace(60.0, 340.0, 17)  # head at the top, feet at the bottom
+    lying[:, 2] = 0.6
+    pose = PersonPose(lying, 0.5, keypoint_box(lying))
+    staff = np.zeros((17, 3))
+    staff[:, 0] = np.linspace(150.0, 330.0, 17)  # a body running across the axis
+    staff[:, 1] = np.linspace(60.0, 120.0, 17)
+    staff[:5, :2] = lying[:5, :2] + [3.0, 2.0]  # its head where the lying pose put the patient's
+    staff[:, 2] = 0.7
+    other = PersonPose(staff, 0.6, keypoint_box(staff))
+    p = MoveNetParams()
+    out = _without_others_head(pose, [other], crop, p)
+    assert np.all(out.keypoints[:5, 2] == 0) and np.array_equal(out.keypoints[5:], pose.keypoints[5:])
+    away = staff.copy()
+    away[:5, 0] += 120.0  # the staff member's head well away from the patient's
+    assert _without_others_head(pose, [PersonPose(away, 0.6, keypoint_box(away))], crop, p) is pose
+    # a second reading of the patient himself (along the axis) is no other person
+    assert _without_others_head(pose, [PersonPose(lying.copy(), 0.6, pose.box)], crop, p) is pose

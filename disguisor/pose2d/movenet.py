@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from disguisor.coco import HEAD_JOINTS
 from disguisor.pose2d.detector import Box, PersonPose, box_iou, make_pose
 from disguisor.pose2d.orient import GREY, AxisCrop, Crop, centred_crop, rotate_image, square_box_crop
 from disguisor.pose2d.params import MoveNetParams
@@ -201,7 +202,7 @@ class MoveNetDetector:
             # patient's head stays at one end: one model run instead of two)
             pose, flip = self.along(image_rgb, crop, self._lying_flip.get(view, False))
             if pose is not None:
-                found.append(pose)
+                found.append(_without_others_head(pose, found, crop, p))
                 if view is not None:
                     self._lying_flip[view] = flip
         return found
@@ -287,6 +288,27 @@ def _on_axis(pose: PersonPose, crop: AxisCrop, max_deg: float, up: float = 0.0) 
     along = float(body @ crop.direction()) / max(norm, 1e-9)
     along = abs(along) if up == 0.0 else -up * along
     return norm > 0 and along >= np.cos(np.deg2rad(max_deg))
+
+
+def _without_others_head(pose: PersonPose, found: Sequence[PersonPose], crop: AxisCrop,
+                         p: MoveNetParams) -> PersonPose:
+    """``pose``, found along ``crop``'s axis, without its head joints (score 0) where they sit on
+    the head of someone else found in the image (a reading with score >= ``lying_min_score`` whose
+    body does not run along the axis, its head within ``lying_other_head_ratio`` x the square root
+    of its joint box's area): staff bending over the patient's head, whose head the model took for
+    the patient's. The patient's head then comes from the other views or the body fit."""
+    h = list(HEAD_JOINTS)
+    for q in found:
+        if q.score < p.lying_min_score or _on_axis(q, crop, p.lying_align_deg):
+            continue
+        area = max((q.box[2] - q.box[0]) * (q.box[3] - q.box[1]), 0.0)
+        both = (pose.keypoints[h, 2] > 0) & (q.keypoints[h, 2] > 0)
+        if both.sum() >= 2 and np.linalg.norm(pose.keypoints[h][both, :2] - q.keypoints[h][both, :2],
+                                              axis=1).mean() < p.lying_other_head_ratio * np.sqrt(area):
+            kp = pose.keypoints.copy()
+            kp[h, 2] = 0.0
+            return PersonPose(kp, pose.score, pose.box)
+    return pose
 
 
 def _centre_in(a: Box, b: Box) -> bool:
