@@ -227,10 +227,10 @@ def test_lying_crops_are_capped_per_image(monkeypatch) -> None:
     assert searched == crops[:2]
 
 
-def test_lying_pose_loses_a_head_that_sits_on_someone_elses() -> None:
+def test_lying_pose_with_its_head_on_someone_elses_is_dropped() -> None:
     """Staff bending over the patient's head: the pose read along the table put the patient's head
-    on the staff member's. Those head joints are dropped; a head apart from everyone is kept."""
-    from disguisor.pose2d.movenet import _without_others_head
+    on the staff member's. Such a reading is dropped; one with its head apart from everyone is kept."""
+    from disguisor.pose2d.movenet import _on_others_head
     from disguisor.pose2d.orient import AxisCrop
 
     crop = AxisCrop((200.0, 200.0), 400.0, 0.0)  # axis upright in the image
@@ -244,12 +244,11 @@ def test_lying_pose_loses_a_head_that_sits_on_someone_elses() -> None:
     staff[:, 1] = np.linspace(60.0, 120.0, 17)
     staff[:5, :2] = lying[:5, :2] + [3.0, 2.0]  # its head where the lying pose put the patient's
     staff[:, 2] = 0.7
-    other = PersonPose(staff, 0.6, keypoint_box(staff))
     p = MoveNetParams()
-    out = _without_others_head(pose, [other], crop, p)
-    assert np.all(out.keypoints[:5, 2] == 0) and np.array_equal(out.keypoints[5:], pose.keypoints[5:])
+    assert _on_others_head(pose, [PersonPose(staff, 0.6, keypoint_box(staff))], crop, p)
+    assert not _on_others_head(pose, [PersonPose(staff, 0.2, keypoint_box(staff))], crop, p)  # too unsure
     away = staff.copy()
     away[:5, 0] += 120.0  # the staff member's head well away from the patient's
-    assert _without_others_head(pose, [PersonPose(away, 0.6, keypoint_box(away))], crop, p) is pose
+    assert not _on_others_head(pose, [PersonPose(away, 0.6, keypoint_box(away))], crop, p)
     # a second reading of the patient himself (along the axis) is no other person
-    assert _without_others_head(pose, [PersonPose(lying.copy(), 0.6, pose.box)], crop, p) is pose
+    assert not _on_others_head(pose, [PersonPose(lying.copy(), 0.6, pose.box)], crop, p)

@@ -201,8 +201,8 @@ class MoveNetDetector:
             # the end that was up when this view last found someone lying is tried first (the
             # patient's head stays at one end: one model run instead of two)
             pose, flip = self.along(image_rgb, crop, self._lying_flip.get(view, False))
-            if pose is not None:
-                found.append(_without_others_head(pose, found, crop, p))
+            if pose is not None and not _on_others_head(pose, found, crop, p):
+                found.append(pose)
                 if view is not None:
                     self._lying_flip[view] = flip
         return found
@@ -290,13 +290,12 @@ def _on_axis(pose: PersonPose, crop: AxisCrop, max_deg: float, up: float = 0.0) 
     return norm > 0 and along >= np.cos(np.deg2rad(max_deg))
 
 
-def _without_others_head(pose: PersonPose, found: Sequence[PersonPose], crop: AxisCrop,
-                         p: MoveNetParams) -> PersonPose:
-    """``pose``, found along ``crop``'s axis, without its head joints (score 0) where they sit on
-    the head of someone else found in the image (a reading with score >= ``lying_min_score`` whose
-    body does not run along the axis, its head within ``lying_other_head_ratio`` x the square root
-    of its joint box's area): staff bending over the patient's head, whose head the model took for
-    the patient's. The patient's head then comes from the other views or the body fit."""
+def _on_others_head(pose: PersonPose, found: Sequence[PersonPose], crop: AxisCrop, p: MoveNetParams) -> bool:
+    """Whether ``pose``, found along ``crop``'s axis, has its head on the head of someone else
+    found in the image (a reading with score >= ``lying_min_score`` whose body does not run along
+    the axis, its head within ``lying_other_head_ratio`` x the square root of its joint box's
+    area): staff bending over the patient's head, taken for the patient's. Such a reading is
+    dropped whole: keeping its body without the head made a second, headless 3D patient."""
     h = list(HEAD_JOINTS)
     for q in found:
         if q.score < p.lying_min_score or _on_axis(q, crop, p.lying_align_deg):
@@ -305,10 +304,8 @@ def _without_others_head(pose: PersonPose, found: Sequence[PersonPose], crop: Ax
         both = (pose.keypoints[h, 2] > 0) & (q.keypoints[h, 2] > 0)
         if both.sum() >= 2 and np.linalg.norm(pose.keypoints[h][both, :2] - q.keypoints[h][both, :2],
                                               axis=1).mean() < p.lying_other_head_ratio * np.sqrt(area):
-            kp = pose.keypoints.copy()
-            kp[h, 2] = 0.0
-            return PersonPose(kp, pose.score, pose.box)
-    return pose
+            return True
+    return False
 
 
 def _centre_in(a: Box, b: Box) -> bool:
