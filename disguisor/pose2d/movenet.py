@@ -208,6 +208,7 @@ class MoveNetDetector:
         return found
 
     def _detect(self, image_rgb: np.ndarray, boxes: Sequence[Box] | None, view: str | None) -> list[PersonPose]:
+        """:meth:`detect` without the lying crops: the whole image and the box crops."""
         p = self.params
         found: list[PersonPose] = []
         if p.whole_image or not boxes:
