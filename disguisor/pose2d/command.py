@@ -21,7 +21,7 @@ from disguisor.io.recording import Recording, open_recording
 from disguisor.pose2d.detector import PoseDetector, deduplicate
 from disguisor.pose2d.keypoints_io import Detection, KeypointImage, Keypoints2D, load_keypoints, save_keypoints
 from disguisor.pose2d.params import KeypointsParams
-from disguisor.pose2d.proposals import BackgroundModel, propose_boxes, propose_lying
+from disguisor.pose2d.proposals import BackgroundModel, frame_points, propose_boxes, propose_lying
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +97,12 @@ def detect_recording(rec: Recording, detector: PoseDetector, params: KeypointsPa
                 progress(done)
             continue
         views = rec.views(frame)
-        boxes = propose_boxes(views, params.proposals, rays, background)[1] if use_boxes else {}
         along = getattr(detector, "looks_along_axes", False)
-        lying = propose_lying(views, params.proposals, rays) if along else {}
+        # without a background model both proposal kinds cluster the same points: read them once
+        shared = along and use_boxes and not background.enabled
+        raw = frame_points(views, params.proposals, rays) if shared else None
+        boxes = propose_boxes(views, params.proposals, rays, background, raw)[1] if use_boxes else {}
+        lying = propose_lying(views, params.proposals, rays, raw) if along else {}
         for view in views:
             name = view.camera.name
             img = _image_entry(rec, len(images) + 1, name, frame)

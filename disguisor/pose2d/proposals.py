@@ -184,14 +184,25 @@ def project_box(camera: Camera, proposal: Proposal, params: ProposalParams | Non
     return float(cx0), float(cy0), float(cx1), float(cy1)
 
 
-def propose_boxes(views: Sequence[View], params: ProposalParams | None = None, rays: RayCache | None = None,
-                  background: BackgroundModel | None = None) -> tuple[list[Proposal], dict[str, list[Box]]]:
-    """Person proposals of one frame: the 3D candidates and, per camera name, their image boxes."""
-    params = params or ProposalParams()
-    rays = rays or RayCache()
+def frame_points(views: Sequence[View], params: ProposalParams, rays: RayCache,
+                 background: BackgroundModel | None = None) -> np.ndarray:
+    """(N, 3) world points (metres) of all views of one frame (:func:`view_points`), with each
+    camera's background removed when ``background`` is given and enabled."""
     clouds = [view_points(v, params, rays, background.get(v.camera) if background is not None else None)
               for v in views]
-    points = np.concatenate(clouds) if clouds else np.zeros((0, 3))
+    return np.concatenate(clouds) if clouds else np.zeros((0, 3))
+
+
+def propose_boxes(views: Sequence[View], params: ProposalParams | None = None, rays: RayCache | None = None,
+                  background: BackgroundModel | None = None,
+                  points: np.ndarray | None = None) -> tuple[list[Proposal], dict[str, list[Box]]]:
+    """Person proposals of one frame: the 3D candidates and, per camera name, their image boxes.
+    ``points``: the frame's points (:func:`frame_points` with the same ``background``) when the
+    caller has them already."""
+    params = params or ProposalParams()
+    rays = rays or RayCache()
+    if points is None:
+        points = frame_points(views, params, rays, background)
     proposals = cluster_people(points, params)
     boxes: dict[str, list[Box]] = {}
     for v in views:
@@ -266,16 +277,16 @@ def axis_crop(camera: Camera, lying: LyingProposal, params: ProposalParams | Non
     return AxisCrop(center_px=(float(uv[0, 0]), float(uv[0, 1])), side_px=side, angle_deg=angle)
 
 
-def propose_lying(views: Sequence[View], params: ProposalParams | None = None,
-                  rays: RayCache | None = None) -> dict[str, list[AxisCrop]]:
+def propose_lying(views: Sequence[View], params: ProposalParams | None = None, rays: RayCache | None = None,
+                  points: np.ndarray | None = None) -> dict[str, list[AxisCrop]]:
     """Per camera name, the axis crops of one frame's lying proposals (largest first), in cameras
     looking down at least ``lying_min_down_deg``. All depth points count, no background model: a
-    patient lying still through the whole recording is background there."""
+    patient lying still through the whole recording is background there. ``points``: the frame's
+    points without background (:func:`frame_points`) when the caller has them already."""
     params = params or ProposalParams()
     if not params.lying:
         return {}
     rays = rays or RayCache()
-    clouds = [view_points(v, params, rays) for v in views]
-    found = lying_people(np.concatenate(clouds) if clouds else np.zeros((0, 3)), params)
+    found = lying_people(frame_points(views, params, rays) if points is None else points, params)
     return {v.camera.name: [c for c in (axis_crop(v.camera, q, params) for q in found) if c is not None]
             for v in views if looking_down_deg(v.camera) >= params.lying_min_down_deg}
