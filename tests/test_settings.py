@@ -48,6 +48,8 @@ def test_set_changes_nested_fields_of_every_type():
     ("run.turned_face_min_m=0.5", "run.turned_face_min_m", "below"),
     ("run.fail_closed.explained_share=1.5", "run.fail_closed.explained_share", "[0, 1]"),
     ("keypoints.every=0", "keypoints.every", ">= 1"),
+    ("keypoints.proposals.lying_length_m=[4.0,1.6]", "keypoints.proposals.lying_length_m", "low < high"),
+    ("keypoints.proposals.lying_z_m=[1.6,1.6]", "keypoints.proposals.lying_z_m", "low < high"),
     ("run.video=maybe", "run.video", "true or false"),
     ("render", "render", "SECTION.FIELD=VALUE"),
     ("render.obfuscation=3", "render.obfuscation", "a table"),

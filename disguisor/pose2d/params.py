@@ -73,6 +73,12 @@ class ProposalParams:
     lying_pad_m: float = 0.2
     lying_min_down_deg: float = 45.0
 
+    def __post_init__(self) -> None:
+        for name in ("lying_z_m", "lying_length_m"):
+            lo, hi = getattr(self, name)
+            if not lo < hi:
+                raise ValueError(f"needs [low, high] with low < high, not [{float(lo):g}, {float(hi):g}]")
+
 
 @dataclass(frozen=True)
 class BlazePoseParams:
