@@ -30,6 +30,7 @@ from disguisor.refine.surface import FaceSurface
 from disguisor.render.blend import poisson_blend
 from disguisor.render.border import border_strip
 from disguisor.render.check import boxes_to_fill, changed_share
+from disguisor.render.depth import extend_depth, fill_depth_holes
 from disguisor.render.obfuscate import obfuscate
 from disguisor.render.params import RenderParams
 from disguisor.render.results import RenderedFace, ViewResult, facing_angle_deg  # noqa: F401  (API)
@@ -94,21 +95,12 @@ class DepthTests:
     (``report_occluder_margin_m``; pixels without a reading within ``report_edge_px`` of an
     occluder do not count). behind: pixels whose reading lies more than
     ``ring_background_margin_m`` behind the nearest rendered face (background, where no face
-    can be: the dilation ring is not painted there)."""
+    can be: the dilation ring is not painted there), except within ``ring_background_edge_px``
+    of a visible pixel."""
 
     visible: np.ndarray
     likely: np.ndarray
     behind: np.ndarray
-
-
-def _extend_depth(depth: np.ndarray) -> np.ndarray:
-    """``depth`` (h, w; 0 = nothing rendered) with every empty pixel given the depth of the
-    nearest rendered one (unchanged when all or none are rendered)."""
-    rendered = depth > 0
-    if not rendered.any() or rendered.all():
-        return depth
-    iy, ix = ndimage.distance_transform_edt(~rendered, return_distances=False, return_indices=True)
-    return depth[iy, ix]
 
 
 def _disk(radius: int) -> np.ndarray:
@@ -233,25 +225,6 @@ class FaceRenderer:
             return None
         return x0, y0, x1, y1
 
-    def fill_depth_holes(self, depth: np.ndarray) -> np.ndarray:
-        """Sensor depth (h, w) metres with speckle dropouts filled: a pixel without a reading
-        takes the mean of the readings within ``depth_fill_px`` when they cover at least
-        ``depth_fill_min_share`` of that window. Dark hair and depth edges drop readings at
-        random, and a face drawn behind the back of a head must still meet the head there;
-        large regions without readings (outside the depth field of view) stay empty."""
-        r = self.params.depth_fill_px
-        missing = depth <= 0
-        if r <= 0 or not missing.any() or missing.all():
-            return depth
-        valid = (~missing).astype(np.float32)
-        k = (2 * r + 1, 2 * r + 1)
-        total = cv2.boxFilter(depth * valid, -1, k, normalize=False, borderType=cv2.BORDER_CONSTANT)
-        count = cv2.boxFilter(valid, -1, k, normalize=False, borderType=cv2.BORDER_CONSTANT)
-        fill = missing & (count >= self.params.depth_fill_min_share * k[0] * k[1])
-        out = depth.copy()
-        out[fill] = total[fill] / count[fill]
-        return out
-
     def depth_tests(self, depth_rendered: np.ndarray, depth_sensor: np.ndarray | None) -> DepthTests:
         """The per-pixel tests of a rendered window against the sensor depth (both (h, w)
         metres, 0 = nothing / no reading; ``depth_sensor`` None = no depth), see DepthTests."""
@@ -260,11 +233,11 @@ class FaceRenderer:
         if depth_sensor is None:
             return DepthTests(rendered, rendered, np.zeros_like(rendered))
         raw = np.nan_to_num(depth_sensor.astype(np.float32), nan=0.0)
-        s = self.fill_depth_holes(raw)
+        s = fill_depth_holes(raw, p.depth_fill_px, p.depth_fill_min_share)
         # the occluder tests run on the whole window, against the face depth extended outward:
         # the opening must see an occluder's full shape, not the slivers of it that the face's
         # outline cuts off (those would be kept as visible)
-        ref = _extend_depth(depth_rendered)
+        ref = extend_depth(depth_rendered)
 
         def occluders(margin_m: float | None) -> np.ndarray:
             occ = (s > 0) & (s < ref - p.occluder_tolerance_m(ref, margin_m))
@@ -278,9 +251,11 @@ class FaceRenderer:
         # face: depth edges drop readings along an occluder's outline
         r = p.report_edge_px
         near = cv2.dilate(strict.astype(np.uint8), _disk(r)).astype(bool) if r > 0 else strict
+        visible = rendered & ~occluders(None)
         behind = (s > 0) & (s > ref + p.ring_background_margin_m) if rendered.any() else np.zeros_like(rendered)
-        return DepthTests(visible=rendered & ~occluders(None), likely=rendered & ~strict & ((raw > 0) | ~near),
-                          behind=behind)
+        if p.ring_background_edge_px > 0:  # the sensor's silhouette lies a pixel or two inside the image's
+            behind &= ~cv2.dilate(visible.astype(np.uint8), _disk(p.ring_background_edge_px)).astype(bool)
+        return DepthTests(visible=visible, likely=rendered & ~strict & ((raw > 0) | ~near), behind=behind)
 
     def anonymize_view(self, image: np.ndarray, depth_m: np.ndarray | None, camera: Camera,
                        faces: list[FaceSurface], templates: dict[int, Template], method: str = "template",

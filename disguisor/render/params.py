@@ -88,6 +88,10 @@ class RenderParams:
     ring_background_margin_m: the dilation ring is not painted where the sensor reads a surface
       more than this behind the face (the wall, the floor: the face cannot be there), so a head
       against the background gets no halo; pixels without a reading are still painted.
+    ring_background_edge_px: ... except within this many pixels of the face's visible pixels:
+      the sensor's silhouette lies 1-2 px inside the colour image's (edge pixels without a
+      reading or read on the background), so an edge-on face drawn 2 px off kept its outer
+      columns (hard 1280x720 seed 8: a masked face 8 px wide, 47-49% of its box changed).
     ring_head_px: with method "template", the dilation ring is painted only on the estimated
       head (the face and the rest of the fitted head: skull, ears, jaw underside) grown by this
       many pixels, so that face colours do not spill onto the neck, shoulders or the background
@@ -146,6 +150,7 @@ class RenderParams:
     dilate_px: int = 3
     dilate_max_px: int = 40
     ring_background_margin_m: float = 0.25
+    ring_background_edge_px: int = 3
     close_px: int = 4
     ring_head_px: int | None = None
     crop_margin_px: int = 8
