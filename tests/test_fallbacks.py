@@ -42,6 +42,38 @@ def test_only_faces_the_depth_did_not_confirm_get_the_spheres():
     assert unconfirmed_heads(people, faces, FailClosedParams(unconfirmed_head_radius_m=0.0)) == []
 
 
+def _facing(pid: int, facing) -> FaceSurface:
+    face = _face(pid, refined=True)
+    return FaceSurface(person_id=pid, vertices=face.vertices, triangles=face.triangles, uv=face.uv,
+                       centre=face.centre, facing=np.asarray(facing, float) / np.linalg.norm(facing),
+                       up=face.up, refined=True)
+
+
+def test_a_face_looking_up_further_than_a_neck_bends_gets_the_spheres():
+    p = FailClosedParams()
+    standing = _person(1, head_seen=True)
+    standing.joints[[5, 6]] = [[0.0, 0.2, 1.45], [0.0, -0.2, 1.45]]  # an upright torso
+    standing.joints[[11, 12]] = [[0.0, 0.1, 0.95], [0.0, -0.1, 0.95]]
+    standing.joints[:5] = torso_head_centre(standing.joints, p)  # the head where the torso puts it
+    lying = _person(2, head_seen=True)
+    lying.joints[[5, 6]] = [[0.0, 0.4, 1.0], [0.1, 0.4, 1.0]]  # the torso along +y: a patient on the table
+    lying.joints[[11, 12]] = [[0.0, -0.1, 1.0], [0.1, -0.1, 1.0]]
+    lying.joints[:5] = torso_head_centre(lying.joints, p)
+    a = np.radians(p.max_face_up_deg)
+    just_below = [np.cos(a - 0.05), 0.0, np.sin(a - 0.05)]
+    just_above = [np.cos(a + 0.05), 0.0, np.sin(a + 0.05)]
+    assert unconfirmed_heads([standing], [_facing(1, just_below)], p) == []
+    # the face drawn on the crown of a head seen from behind: doubtful, both spheres
+    assert [pid for pid, _, _ in unconfirmed_heads([standing], [_facing(1, just_above)], p)] == [1, 1]
+    assert [pid for pid, _, _ in unconfirmed_heads([standing], [_facing(1, [0, 0, 1.0])], p)] == [1, 1]
+    # a patient lying on their back looks straight up: across their torso, not along it
+    assert unconfirmed_heads([lying], [_facing(2, [0, 0, 1.0])], p) == []
+    assert [pid for pid, _, _ in unconfirmed_heads([lying], [_facing(2, [0, 1.0, 0.2])], p)] == [2, 2]
+    # no torso axis (no hip seen): nothing to judge by
+    standing.joints[[11, 12]] = np.nan
+    assert unconfirmed_heads([standing], [_facing(1, [0, 0, 1.0])], p) == []
+
+
 def test_the_sphere_covers_a_face_up_to_its_radius_away():
     K = np.array([[525.0, 0, 320], [0, 525.0, 240], [0, 0, 1]])
     cam = Camera(name="c", role="workflow", K=K, dist=np.zeros(5), R=np.eye(3), t=np.zeros(3), width=640, height=480)

@@ -143,23 +143,32 @@ def torso_head_centre(joints: np.ndarray, params: FailClosedParams) -> np.ndarra
     Args:
         joints: (17, 3) COCO-17 joints, world metres (+z up), NaN where not estimated.
     """
+    torso = _torso_axis(joints)
+    if torso is None:
+        return None
+    top, axis = torso
+    return top + params.torso_head_ahead_m * axis + np.array([0.0, 0.0, params.torso_head_up_m])
+
+
+def _torso_axis(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(shoulders' centre (3,), unit hip-to-shoulder axis (3,)) of COCO-17 ``joints`` (17, 3)
+    world metres; None without a shoulder and a hip, or when they are closer than 15 cm."""
     shoulders, hips = joints[SHOULDERS], joints[HIPS]
     shoulders, hips = shoulders[np.isfinite(shoulders[:, 0])], hips[np.isfinite(hips[:, 0])]
     if len(shoulders) == 0 or len(hips) == 0:
         return None
-    top, bottom = shoulders.mean(0), hips.mean(0)
-    axis = top - bottom
+    top = shoulders.mean(0)
+    axis = top - hips.mean(0)
     length = float(np.linalg.norm(axis))
-    if length < 0.15:
-        return None
-    return top + params.torso_head_ahead_m * axis / length + np.array([0.0, 0.0, params.torso_head_up_m])
+    return None if length < 0.15 else (top, axis / length)
 
 
 def unconfirmed_heads(people, faces, params: FailClosedParams) -> list[tuple[int, np.ndarray, float]]:
     """(person id, centre (3,) world metres, sphere radius m) of the spheres blurred for every face
     of a frame that the depth did not confirm (head registration not accepted: ``face.refined``
-    False), so that only the body fit placed it, or whose head joints disagree with the torso
-    (:func:`_head_off_torso`). Two spheres per such face: around the fitted
+    False), so that only the body fit placed it, whose head joints disagree with the torso
+    (:func:`_head_off_torso`), or that looks up further than a neck bends (:func:`_face_up`).
+    Two spheres per such face: around the fitted
     face, and around :func:`torso_head_centre` (the fit's head can be far off: on a lying patient
     whose shoulder was taken for an ear it sat on the chest, 27 cm from the face).
 
@@ -174,7 +183,7 @@ def unconfirmed_heads(people, faces, params: FailClosedParams) -> list[tuple[int
     for face in faces:
         person = by_id.get(int(face.person_id))
         torso = None if person is None else torso_head_centre(person.joints, params)
-        if face.refined and not _head_off_torso(person, torso, params):
+        if face.refined and not _head_off_torso(person, torso, params) and not _face_up(person, face, params):
             continue
         out.append((int(face.person_id), np.asarray(face.centre, float), params.unconfirmed_head_radius_m))
         if torso is not None:
@@ -191,6 +200,16 @@ def _head_off_torso(person, torso: np.ndarray | None, params: FailClosedParams) 
     head = person.joints[HEAD]
     head = head[np.isfinite(head[:, 0])]
     return bool(len(head)) and float(np.linalg.norm(head.mean(0) - torso)) > params.torso_head_disagree_m
+
+
+def _face_up(person, face, params: FailClosedParams) -> bool:
+    """Whether ``face.facing`` (unit, world) points more than ``max_face_up_deg`` above the plane
+    across the person's torso (normal: the hip-to-shoulder axis): a neck bent back further than
+    people bend it, so the face was turned up by head joints guessed from behind."""
+    torso = None if person is None else _torso_axis(person.joints)
+    if torso is None:  # the torso's axis is unknown
+        return False
+    return float(np.dot(np.asarray(face.facing, float), torso[1])) > np.sin(np.radians(params.max_face_up_deg))
 
 
 def _median_distance(a: np.ndarray, b: np.ndarray, use: np.ndarray) -> float:
