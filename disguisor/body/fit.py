@@ -30,6 +30,7 @@ from disguisor.pose3d.poses import Poses3D
 SEGMENTS = ((5, 6), (11, 12), (5, 11), (6, 12), (5, 7), (7, 9), (6, 8), (8, 10), (11, 13), (13, 15), (12, 14),
             (14, 16), (3, 4), (1, 2), (0, 3), (0, 4), (1, 3), (2, 4))
 TORSO_AND_HEAD = (0, 1, 2, 3, 4, 5, 6, 11, 12)  # rigid enough to place the root before the fit
+NOSE, FACE_POINTS, EARS = 0, [0, 1, 2], (3, 4)    # COCO-17: nose, eyes; ears
 
 
 @dataclass
@@ -319,6 +320,8 @@ def fit_bodies(poses: Poses3D, model: BodyModel, params: FitParams = FitParams()
         joints, conf = tracks[pid]
         for k, f in enumerate(poses.frames):
             w = np.where(np.isfinite(joints[k, :, 0]) & (conf[k] >= params.min_confidence), conf[k], 0.0)
+            if _collapsed_face(joints[k], w, params.collapsed_face_m):
+                w[FACE_POINTS] = 0.0
             if (w > 0).sum() >= params.min_joints:
                 samples.append(_Sample(ti, pid, f.frame, k, joints[k], w))
     prior_w = _bone_prior_weights(model.fit_bones, params)
@@ -334,6 +337,14 @@ def fit_bodies(poses: Poses3D, model: BodyModel, params: FitParams = FitParams()
         if progress is not None:
             progress(done)
     return fits
+
+
+def _collapsed_face(joints: np.ndarray, weight: np.ndarray, distance_m: float | None) -> bool:
+    """Whether the nose of ``joints`` (17, 3) world metres lies within ``distance_m`` of the
+    ears' midpoint (nose and both ears used: ``weight`` > 0)."""
+    if distance_m is None or not (weight[[NOSE, *EARS]] > 0).all():
+        return False
+    return float(np.linalg.norm(joints[NOSE] - joints[list(EARS)].mean(0))) < distance_m
 
 
 def posed_people(model: BodyModel, fits: BodyFits, frame: int) -> list[PosedBody]:

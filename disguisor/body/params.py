@@ -41,3 +41,8 @@ class FitParams:
     # both frames observe: a sudden turn or a fast step must not drag a frame's body (and its
     # head, whose nose may be missing there) towards where its neighbour stands
     smooth_motion_scale_m: float = 0.08
+    # nose and eyes closer than this to the ears' midpoint (a real nose lies ~0.1 m in front of
+    # it) were guessed by the 2D detectors on a head seen from behind: they are left out of the
+    # fit, so the ears, the neck and the pose prior turn the head instead of the guesses turning
+    # the face up (None keeps them)
+    collapsed_face_m: float | None = 0.03
