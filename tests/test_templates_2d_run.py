@@ -59,3 +59,24 @@ def test_no_reliable_face_in_the_region_means_blur(astronaut):
     huge = (0.0, 0.0, 8.0 * fw, 8.0 * fh)  # the face is < 1/4 of the region: not trusted to be its face
     assert worker.template_2d(astronaut, huge, found)[1] is None
     assert _worker(method="blur").landmark_faces(astronaut) is None  # other methods never paint templates
+
+
+def test_a_2d_face_without_landmarks_is_blurred_beyond_its_box():
+    """Where no template can be posed, a 2D-only face box is blurred grown by run.face_2d_margin
+    on each side (the detectors' boxes hug eyes and mouth); nothing beyond that changes."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)  # texture: any blur changes it
+    box = (60.0, 40.0, 40.0, 30.0, 0.9)
+    worker = _worker(method="blur")
+    out, _ = worker.hide_2d_faces(image.copy(), image, [box], None, {})
+    changed = np.any(out != image, axis=2)
+    m = worker.params.face_2d_margin
+    assert m > 0
+    x0, y0, x1, y1 = round(60 - m * 40), round(40 - m * 30), round(100 + m * 40), round(70 + m * 30)
+    assert changed[y0 + 1:y1 - 1, x0 + 1:x1 - 1].mean() > 0.95  # the box and its margin
+    outside = np.ones_like(changed)
+    outside[y0:y1, x0:x1] = False
+    assert not changed[outside].any()
+    worker.params = RunParams(method="blur", face_2d_margin=0.0)
+    tight = np.any(worker.hide_2d_faces(image.copy(), image, [box], None, {})[0] != image, axis=2)
+    assert not tight[:40].any() and not tight[:, :60].any() and tight[40:70, 60:100].mean() > 0.95

@@ -363,7 +363,9 @@ class FrameWorker:
         obfuscation): nothing of a detected box stays as it was. Returns (image, found)."""
         if not len(boxes):
             return image, found
-        rest = box_mask(image.shape[:2], np.array([b[:4] for b in boxes]))
+        xywh = np.array([b[:4] for b in boxes], float)
+        m = self.params.face_2d_margin * xywh[:, 2:]
+        rest = box_mask(image.shape[:2], np.concatenate([xywh[:, :2] - m, xywh[:, 2:] + 2 * m], axis=1))
         if self.params.method != "template":
             return obfuscate(image, rest, self.params.method), found
         found = self.landmark_faces(rgb) if found is None else found
