@@ -55,9 +55,9 @@ class FailClosedParams:
     eyes of a head seen from behind at the back of the skull, the fit then turns the face up, and
     the registration can keep it there (a masked nurse walking away on medium 1280x720 seed 9:
     her face drawn on the crown, 12 cm above the truth, her mask's edge left showing). No
-    ground-truth face of the generator looks above that plane (at most -3 degrees); over the
-    people-finder runs of seeds 0-9, 26 person-frames were drawn more than 45 degrees up, their
-    facing 85 degrees off (median) and their face centre 127 mm off.
+    ground-truth face of the generator looks above that plane (at most -3 degrees); on the
+    people-finder runs of seeds 0-10 before this rule, 27 person-frames were drawn more than 45
+    degrees up, their facing 85 degrees off (median) and their face centre 126 mm off.
 
     face_report_radius_m: a head sphere of a person without a face surface is listed in
     detections.json with the box of a sphere this large (a face's size, metres) around their
