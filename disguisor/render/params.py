@@ -91,7 +91,10 @@ class RenderParams:
     ring_background_edge_px: ... except within this many pixels of the face's visible pixels:
       the sensor's silhouette lies 1-2 px inside the colour image's (edge pixels without a
       reading or read on the background), so an edge-on face drawn 2 px off kept its outer
-      columns (hard 1280x720 seed 8: a masked face 8 px wide, 47-49% of its box changed).
+      columns (hard 1280x720 seed 8: a masked face 8 px wide, 47-49% of its box changed;
+      62-65% with the band). Over the 54 runs of seeds 0-8 (render rerun alone): 2 face-views
+      more hidden and 2 fewer (a blurred sphere, 55% -> 50% changed, and a face < 25% visible
+      whose blend took the background's colour, 54% -> 45%).
     ring_head_px: with method "template", the dilation ring is painted only on the estimated
       head (the face and the rest of the fitted head: skull, ears, jaw underside) grown by this
       many pixels, so that face colours do not spill onto the neck, shoulders or the background
