@@ -168,9 +168,9 @@ def unconfirmed_heads(people, faces, params: FailClosedParams) -> list[tuple[int
     of a frame that the depth did not confirm (head registration not accepted: ``face.refined``
     False), so that only the body fit placed it, whose head joints disagree with the torso
     (:func:`_head_off_torso`), or that looks up further than a neck bends (:func:`_face_up`).
-    Two spheres per such face: around the fitted
-    face, and around :func:`torso_head_centre` (the fit's head can be far off: on a lying patient
-    whose shoulder was taken for an ear it sat on the chest, 27 cm from the face).
+    Two spheres per such face: around the fitted face, and around :func:`torso_head_centre` (the
+    fit's head can be far off: on a lying patient whose shoulder was taken for an ear it sat on
+    the chest, 27 cm from the face).
 
     Args:
         people: the frame's 3D people (``id``, ``joints`` (17, 3) world metres, NaN = unseen).
