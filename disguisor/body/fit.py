@@ -30,7 +30,7 @@ from disguisor.pose3d.poses import Poses3D
 SEGMENTS = ((5, 6), (11, 12), (5, 11), (6, 12), (5, 7), (7, 9), (6, 8), (8, 10), (11, 13), (13, 15), (12, 14),
             (14, 16), (3, 4), (1, 2), (0, 3), (0, 4), (1, 3), (2, 4))
 TORSO_AND_HEAD = (0, 1, 2, 3, 4, 5, 6, 11, 12)  # rigid enough to place the root before the fit
-NOSE, FACE_POINTS, EARS = 0, [0, 1, 2], (3, 4)    # COCO-17: nose, eyes; ears
+NOSE, FACE_POINTS, EARS = 0, [0, 1, 2], [3, 4]    # COCO-17: nose, nose and eyes, ears
 
 
 @dataclass
@@ -344,7 +344,7 @@ def _collapsed_face(joints: np.ndarray, weight: np.ndarray, distance_m: float | 
     ears' midpoint (nose and both ears used: ``weight`` > 0)."""
     if distance_m is None or not (weight[[NOSE, *EARS]] > 0).all():
         return False
-    return float(np.linalg.norm(joints[NOSE] - joints[list(EARS)].mean(0))) < distance_m
+    return float(np.linalg.norm(joints[NOSE] - joints[EARS].mean(0))) < distance_m
 
 
 def posed_people(model: BodyModel, fits: BodyFits, frame: int) -> list[PosedBody]:
