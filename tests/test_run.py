@@ -200,6 +200,25 @@ def test_refine_stage_alone_matches_the_run(synth_rec, first_run, tmp_path):
             assert np.linalg.norm(np.asarray(from_run[pid]) - centre) < 1e-3
 
 
+def test_frame_records_hold_the_final_head_joints(synth_rec, first_run):
+    """Each fitted person's record has the head's five COCO joints after refinement, close to the
+    generator's joints of the person whose face it is (the same body model's keypoints)."""
+    out, _ = first_run
+    gt = {f["frame"]: f["people"] for f in json.loads((synth_rec / "gt_poses3d.json").read_text())["frames"]}
+    errors = []
+    for frame in range(FRAMES):
+        record = json.loads((out / "stages" / "frames" / f"{frame:06d}.json").read_text())
+        for p in (p for p in record["people"] if "face_centre_m" in p):
+            head = np.asarray(p["head_joints_m"])
+            assert head.shape == (5, 3)
+            # the nose lies in front of the face centre, not far from it
+            assert np.linalg.norm(head[0] - np.asarray(p["face_centre_m"])) < 0.08
+            truth = min((np.asarray(q["joints"])[:5] for q in gt[frame]),
+                        key=lambda j: np.linalg.norm(j[0] - head[0]))
+            errors.append(np.linalg.norm(head - truth, axis=1).mean())
+    assert len(errors) >= 3 * FRAMES
+    assert np.median(errors) < 0.04, np.round(errors, 3)
+
 def test_run_on_an_imported_kinect_recording(kinect_sample, tmp_path):
     """A user recording from the Azure Kinect importer: one camera, the default 2D detector; the
     run switches the 2D face detector on (no 3D people from one view) and says so."""

@@ -208,10 +208,13 @@ class FrameWorker:
             posed, refined = refine_frame(self.model, self.fits, frame, views, self.rays, self.config.refine)
         else:
             posed, refined = [], []
-        for face, reg in refined:
+        for body, (face, reg) in zip(posed, refined, strict=True):
             faces.append(face)
+            # the fitted head's COCO nose, eyes and ears, moved with the head by the registration
+            head_joints = body.keypoints[:5] @ reg.transform[:3, :3].T + reg.transform[:3, 3]
             outcome.people.append({
                 "person_id": int(face.person_id), "face_centre_m": np.round(face.centre, 4).tolist(),
+                "head_joints_m": np.round(head_joints, 4).tolist(),
                 "facing": np.round(face.facing, 4).tolist(), "refined": bool(face.refined),
                 "refine_note": face.note, "refine_translation_mm": round(1000 * reg.translation_m, 1),
                 "refine_rotation_deg": round(reg.rotation_deg, 2), "fitness": round(reg.fitness_after, 3),
