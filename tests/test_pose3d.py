@@ -704,3 +704,38 @@ def test_a_still_track_is_not_held_on_top_of_a_person_who_goes_on_under_another_
     elsewhere = lying([5, 6, 7], [2.0, 0.0, 0.0])
     poses = build_poses(frames, [lost, elsewhere], params, None)
     assert [len(f.people) for f in poses.frames] == [1, 1, 2, 2, 2, 2, 2, 1]   # both held, 3 frames each
+
+
+def test_a_second_3d_person_on_the_same_body_is_dropped():
+    """Association can split one person's views into two 3D people: a partial skeleton on the
+    same body is dropped where the full one's head covers its head; a neighbour standing shoulder
+    to shoulder, a partial whose head lies elsewhere and a partial with the only head are kept;
+    drop_same_body_m=None keeps both."""
+    from disguisor.pose3d.poses import Person3D
+    from disguisor.pose3d.tracking import one_per_body
+
+    body = _walker((0.0, 0.0), (0.0, 0.0), 1)[0]
+    params = TrackingParams()
+
+    def part(joints, offset, score):
+        j = np.full_like(body, np.nan)
+        j[joints] = body[joints] + np.asarray(offset)
+        return Person3D(2, j, np.where(np.isfinite(j[:, 0]), score, 0.0))
+
+    full = Person3D(1, body, np.full(17, 0.5))
+    near = Person3D(3, body + np.array([0.45, 0.0, 0.0]), np.full(17, 0.3))    # shoulder to shoulder
+    half = part(range(7), (0.05, 0.03, 0.02), 0.6)                             # head and shoulders, 6 cm off
+    assert [p.id for p in one_per_body([half, full, near], params)] == [1, 3]
+    assert len(one_per_body([half, full, near], TrackingParams(drop_same_body_m=None))) == 3
+    # the larger confidence sum stays, whichever comes first
+    weak_full = Person3D(1, body, np.full(17, 0.2))
+    assert [p.id for p in one_per_body([weak_full, part(range(7), (0.05, 0.03, 0.02), 0.9)], params)] == [2]
+    # a head 0.19 m away is a face the other one's does not hide
+    assert len(one_per_body([full, part(range(7), (0.15, 0.1, 0.05), 0.6)], params)) == 2
+    # legs alone go; the only head stays even when its owner has the smaller confidence sum
+    assert [p.id for p in one_per_body([full, part(range(11, 17), (0.1, 0.0, 0.0), 0.9)], params)] == [1]
+    headless = Person3D(1, np.where(np.arange(17)[:, None] < 5, np.nan, body), np.full(17, 0.9))
+    assert len(one_per_body([headless, part(range(7), (0.05, 0.03, 0.02), 0.3)], params)) == 2
+    # a person 0.3 m or more off on average is another person
+    apart = Person3D(4, body + np.array([0.3, 0.0, 0.0]), np.full(17, 0.1))
+    assert len(one_per_body([full, apart], params)) == 2

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from disguisor.pose2d.keypoints_io import NUM_JOINTS
+from disguisor.pose2d.keypoints_io import HEAD_JOINTS, NUM_JOINTS
 from disguisor.pose3d.association import PersonObservation
 from disguisor.pose3d.params import TrackingParams
 from disguisor.pose3d.poses import FramePoses, Person3D, Poses3D
@@ -266,16 +266,8 @@ def build_poses(frames: Sequence[int], tracks: Sequence[Track], params: Tracking
     index = {int(f): i for i, f in enumerate(frames)}
 
     def alone(frame: int, joints: np.ndarray) -> bool:
-        for other in at_frame[index[frame]]:
-            a, b = _common_centroids(joints, other)
-            if float(np.linalg.norm(a - b)) >= params.gate_m:
-                continue
-            # centroids of a few shared joints meet for two people side by side; the same body
-            # also agrees joint by joint
-            d = np.linalg.norm(joints - other, axis=1)
-            if float(np.mean(d[np.isfinite(d)])) < params.hold_same_body_m:
-                return False
-        return True
+        return not any(same_body(joints, other, params.gate_m, params.hold_same_body_m)
+                       for other in at_frame[index[frame]])
 
     next_id = 1
     for tr, (samples, pts, conf) in zip(kept, spans, strict=True):
@@ -288,8 +280,58 @@ def build_poses(frames: Sequence[int], tracks: Sequence[Track], params: Tracking
         for k, sample in enumerate(samples):
             if np.isfinite(pts[k, :, 0]).any():
                 per_frame[sample].append(Person3D(id=pid, joints=pts[k], confidence=conf[k]))
+    doubles = 0
+    for k, people in enumerate(per_frame):
+        per_frame[k] = one_per_body(people, params)
+        doubles += len(people) - len(per_frame[k])
+    if doubles:
+        log.info("%d person-frame(s) dropped: a second 3D person on the same body", doubles)
     return Poses3D(frames=tuple(FramePoses(frame=int(f), people=tuple(p))
                                 for f, p in zip(frames, per_frame, strict=True)))
+
+
+def same_body(a: np.ndarray, b: np.ndarray, gate_m: float, mean_m: float) -> bool:
+    """Whether two skeletons (17, 3) (NaN: missing joint) of one frame are one body: the
+    centroids of their shared joints within ``gate_m`` and their shared joints within ``mean_m``
+    of each other on average (centroids of a few shared joints meet for two people side by side;
+    the same body also agrees joint by joint)."""
+    ca, cb = _common_centroids(a, b)
+    if float(np.linalg.norm(ca - cb)) >= gate_m:
+        return False
+    d = np.linalg.norm(a - b, axis=1)
+    d = d[np.isfinite(d)]
+    return bool(d.size) and float(d.mean()) < mean_m
+
+
+def head_covered(keeper: np.ndarray, other: np.ndarray, head_m: float) -> bool:
+    """Whether the face of skeleton ``keeper`` (17, 3) also hides that of ``other``: ``other``
+    has no head joints, or ``keeper`` has each head joint ``other`` has, within ``head_m`` on
+    average."""
+    head = list(HEAD_JOINTS)
+    theirs = np.isfinite(other[head, 0])
+    if not theirs.any():
+        return bool(np.isfinite(keeper[head, 0]).any())
+    if not np.isfinite(keeper[head, 0])[theirs].all():
+        return False
+    return float(np.linalg.norm(keeper[head] - other[head], axis=1)[theirs].mean()) < head_m
+
+
+def one_per_body(people: Sequence[Person3D], params: TrackingParams) -> list[Person3D]:
+    """``people`` of one frame without the second 3D person on one body
+    (``params.drop_same_body_m``): of two people that are one body (:func:`same_body`) the one
+    with the larger sum of joint confidences stays, and the other goes only where the first
+    one's head covers its head (:func:`head_covered`, ``params.drop_same_head_m``), so no face
+    loses its cover. Order kept."""
+    if params.drop_same_body_m is None or len(people) < 2:
+        return list(people)
+    weight = [float(np.sum(np.where(p.valid, p.confidence, 0.0))) for p in people]
+    kept: list[int] = []
+    for i in sorted(range(len(people)), key=lambda i: -weight[i]):
+        a = people[i].joints
+        if not any(same_body(people[j].joints, a, params.gate_m, params.drop_same_body_m)
+                   and head_covered(people[j].joints, a, params.drop_same_head_m) for j in kept):
+            kept.append(i)
+    return [people[i] for i in sorted(kept)]
 
 
 def track_people(frames: Sequence[int], observations: Sequence[Sequence[PersonObservation]],
