@@ -84,12 +84,13 @@ def main() -> None:
               f"{c['impostor_median']:.3f} ({c['impostor_pairs']} pairs), genuine mean {c['genuine_mean']:.3f} max "
               f"{c['genuine_max']:.3f} ({c['genuine_pairs']} pairs; photo pairs max {c['genuine_photos_max']:.3f}, "
               f"impostor rank {[round(r, 2) for r in c['genuine_photo_pair_impostor_rank']]})")
-        print("| variant | leak | mean distance | above impostor median | linked (different people) | "
-              "other photos of the person matched |")
-        print("| --- | --- | --- | --- | --- | --- |")
+        print("| variant | leak | mean distance | above impostor median | Fréchet (non-standard) | "
+              "linked (different people) | other photos of the person matched |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
         for vname, v in entry["variants"].items():
             cp = v["cross_photo"]
             print(f"| {vname} | {v['leak']:.1%} | {v['mean_distance']:.3f} | {v['above_impostor_median']} | "
+                  f"{v['frechet']:.3f} | "
                   f"{v['linkability']['matched']:.1%} (impostors {v['linkability']['impostor_matched']:.1%}) | "
                   f"{cp['matched']:.0%} of {cp['pairs']} (min {min(cp['distances']):.3f}) |")
     out["seconds"] = round(time.perf_counter() - t0, 1)

@@ -144,3 +144,24 @@ def test_recognizer_leak_of_one_face(photos, anonymized):
     assert anon["dlib"] > summary["dlib"].threshold
     blank = np.full_like(photos.images[name], 128)
     assert set(model.face(blank, blank, box).values()) == {None}  # no face found: not embeddable
+
+
+def test_recognizer_frechet_distance_of_the_embeddings(photos, anonymized):
+    """The Fréchet distance of the embeddings (non-standard): zero for untouched faces, clearly
+    above it for the template-anonymized ones, for each recognizer; None without embeddings."""
+    from disguisor.quality.recognizer_leak import RecognizerLeak, summarize
+
+    model = RecognizerLeak()
+    same, anon = [], []
+    for face in photos.faces[:8]:
+        box = tuple(float(v) for v in face.box[:4])
+        img = photos.images[face.photo]
+        same.append(model.embeddings(img, img, box))
+        anon.append(model.embeddings(img, anonymized[face.photo], box))
+    untouched = summarize([model.distances(p) for p in same], pairs=same)
+    replaced = summarize([model.distances(p) for p in anon], pairs=anon)
+    for name, s in replaced.items():
+        assert s.embeddable >= 4 and untouched[name].frechet < 1e-6
+        # moved by at least the mean squared distance of a face to its anonymized version, roughly
+        assert s.frechet > 0.5 * s.mean_distance ** 2, (name, s)
+    assert all(s.frechet is None for s in summarize([model.distances(p) for p in anon]).values())

@@ -10,8 +10,10 @@ original colour image and from the anonymized one (``ANON/<camera>/<frame>.jpg``
   lower = closer to the original;
 - identity leakage (see :mod:`disguisor.quality.identity`): lower = better privacy;
 - identity leakage by each recognizer (dlib ResNet, MobileFaceNet) at its calibrated threshold,
-  the face located by SCRFD in the original (see :mod:`disguisor.quality.recognizer_leak`); needs
-  the SCRFD model (``make install``), otherwise reported as not measured.
+  the face located by SCRFD in the original, and the Fréchet distance of each recognizer's
+  embeddings of the originals and the anonymized faces (non-standard; see
+  :mod:`disguisor.quality.recognizer_leak`); needs the SCRFD model (``make install``), otherwise
+  reported as not measured.
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ def measure_quality(original: str | Path, anonymized: str | Path, gt: str | Path
     faces_by_image: dict[Any, list] = {}
     for face in truth.faces:
         faces_by_image.setdefault(face.image_id, []).append(face)
-    crops_o, crops_a, records, outcomes = [], [], [], []
+    crops_o, crops_a, records, outcomes, pairs = [], [], [], [], []
     skipped = 0
     done = 0
     for image_id, faces in faces_by_image.items():
@@ -116,7 +118,8 @@ def measure_quality(original: str | Path, anonymized: str | Path, gt: str | Path
                 outcomes.append(outcome)
                 rec_face["identity"] = asdict(outcome)
             if leak_model is not None:
-                rec_face["recognizers"] = leak_model.face(img_o, img_a, face.bbox)
+                pairs.append(leak_model.embeddings(img_o, img_a, face.bbox))
+                rec_face["recognizers"] = leak_model.distances(pairs[-1])
             records.append(rec_face)
             done += 1
             if progress is not None:
@@ -143,7 +146,7 @@ def measure_quality(original: str | Path, anonymized: str | Path, gt: str | Path
         fid_features=None if deep is None else deep.fid_features,
         identity=summarize_identity(outcomes, params.identity_threshold) if id_model is not None else None,
         per_face=records,
-        recognizers=summarize([r["recognizers"] for r in records]) if leak_model is not None else {},
+        recognizers=summarize([r["recognizers"] for r in records], pairs=pairs) if leak_model is not None else {},
         recognizers_note=leak_note)
 
 
@@ -171,7 +174,8 @@ def report_rows(report: QualityReport) -> list[tuple[str, str]]:
     for name, r in report.recognizers.items():
         rows += [(f"{name}: faces embeddable (SCRFD found the original)", f"{r.embeddable} of {r.faces}"),
                  (f"{name}: leak at threshold {r.threshold:g} (lower = better)", fmt(r.leak, 3)),
-                 (f"{name}: mean distance", fmt(r.mean_distance, 3))]
+                 (f"{name}: mean distance", fmt(r.mean_distance, 3)),
+                 (f"{name}: Fréchet distance of the embeddings (non-standard, higher = further)", fmt(r.frechet, 3))]
     if report.recognizers_note:
         rows.append(("recognizers", report.recognizers_note))
     return rows

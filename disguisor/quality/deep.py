@@ -35,16 +35,15 @@ Definitions (x, x0 two images; p_l the unit-normalised channel vectors of tap l;
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import scipy.linalg
 import torch
 from torch import nn
 
 from disguisor.errors import InputError
+from disguisor.quality.frechet import frechet_distance
 from disguisor.quality.inception import InceptionV3, find_inception, inception_features, load_inception
 from disguisor.quality.weights import load_into, load_state  # noqa: F401  (used by callers)
 
@@ -239,23 +238,6 @@ def pooled_features(metrics: DeepMetrics, images: np.ndarray, batch: int = 16) -
     for i in range(0, len(images), batch):
         out.append(metrics.backbone(_to_tensor(images[i:i + batch]))[-1].mean(dim=(2, 3)))
     return torch.cat(out).numpy().astype(np.float64)
-
-
-def frechet_distance(fa: np.ndarray, fb: np.ndarray) -> float:
-    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) of Gaussians fitted to (N, D) features."""
-    if len(fa) < 2 or len(fb) < 2:
-        raise ValueError("the Fréchet distance needs at least two samples per set")
-    mu_a, mu_b = fa.mean(axis=0), fb.mean(axis=0)
-    sa, sb = np.atleast_2d(np.cov(fa, rowvar=False)), np.atleast_2d(np.cov(fb, rowvar=False))
-    with warnings.catch_warnings():  # singular covariances are expected with few faces
-        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-        root = scipy.linalg.sqrtm(sa @ sb)
-    if not np.isfinite(root).all():  # singular product: regularise like the reference FID code
-        off = np.eye(len(sa)) * 1e-6
-        root = scipy.linalg.sqrtm((sa + off) @ (sb + off))
-    root = np.real(root)
-    value = float(((mu_a - mu_b) ** 2).sum() + np.trace(sa) + np.trace(sb) - 2 * np.trace(root))
-    return max(value, 0.0)
 
 
 def fid(metrics: DeepMetrics, a: np.ndarray, b: np.ndarray) -> float:

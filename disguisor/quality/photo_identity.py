@@ -10,6 +10,8 @@ face is: stricter than running a detector on the anonymized picture).
 - impostor pairs: faces of different people;
 - threshold: the impostor distance that 1% of impostor pairs fall below (false-match rate 1%);
 - leak: share of faces whose anonymized version lies below the threshold from the original;
+- frechet: the Fréchet distance of the originals' and the anonymized faces' embeddings
+  (non-standard: the formula of FID on a recognizer's embedding);
 - linkability: share of pairs of *different* people, both anonymized with the same template,
   that lie below the threshold from each other (impostors: 1% by construction).
 """
@@ -22,6 +24,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from disguisor.quality.frechet import frechet_distance
 
 # photograph file -> person label for photos of one known person (others: one person per face)
 SAME_PERSON = {"obama.jpg": "obama", "obama2.jpg": "obama", "obama3.jpg": "obama", "biden.jpg": "biden",
@@ -142,7 +146,7 @@ def leakage(recognizer, photos: Photos, anonymized: dict[str, np.ndarray], origi
     dist = np.array([recognizer.distance(a, b) for a, b in zip(original_emb, emb_a, strict=True)])
     return {"faces": len(dist), "leak": float(np.mean(dist < cal.threshold)), "mean_distance": float(dist.mean()),
             "min_distance": float(dist.min()), "above_impostor_median": bool(dist.mean() > cal.impostor_median),
-            "embeddings": emb_a}
+            "frechet": frechet_distance(original_emb, emb_a) if len(dist) >= 2 else None, "embeddings": emb_a}
 
 
 def linkability(recognizer, photos: Photos, emb_a: np.ndarray, cal: Calibration) -> dict:
