@@ -175,7 +175,7 @@ def report_rows(report: QualityReport) -> list[tuple[str, str]]:
         rows += [(f"{name}: faces embeddable (SCRFD found the original)", f"{r.embeddable} of {r.faces}"),
                  (f"{name}: leak at threshold {r.threshold:g} (lower = better)", fmt(r.leak, 3)),
                  (f"{name}: mean distance", fmt(r.mean_distance, 3)),
-                 (f"{name}: Fréchet distance of the embeddings (non-standard, higher = further)", fmt(r.frechet, 3))]
+                 (f"{name}: Fréchet distance of the embeddings (non-standard; of distributions)", fmt(r.frechet, 3))]
     if report.recognizers_note:
         rows.append(("recognizers", report.recognizers_note))
     return rows

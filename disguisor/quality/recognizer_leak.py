@@ -12,7 +12,9 @@ photographs). Originals SCRFD does not find are counted as not embeddable.
 Over a set of faces each recognizer also gives a Fréchet distance between the Gaussians fitted
 to the originals' and the anonymized faces' embeddings (:mod:`disguisor.quality.frechet`):
 non-standard (the formula of FID on a recognizer's embedding, not comparable with published
-FIDs); higher = the anonymized faces, as a set, further from the original identities.
+FIDs). Like FID it compares distributions: low = the replaced faces spread in the recognizer's
+space like the originals (another real face in each place scores near 0); it does not say
+whether a face kept its identity (the leak does).
 """
 
 from __future__ import annotations
