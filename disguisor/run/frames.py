@@ -29,7 +29,7 @@ from disguisor.io.calibration import Camera
 from disguisor.io.detections import face_detection
 from disguisor.io.recording import Recording, View
 from disguisor.pose2d.floor import HeadRegion, depth_heads, floor_background, head_box
-from disguisor.pose2d.keypoints_io import Keypoints2D
+from disguisor.pose2d.keypoints_io import HEAD_JOINTS, Keypoints2D
 from disguisor.pose3d.poses import Poses3D
 from disguisor.refine.frame import refine_frame
 from disguisor.render.face2d import landmark_check, paint_template
@@ -211,7 +211,7 @@ class FrameWorker:
         for body, (face, reg) in zip(posed, refined, strict=True):
             faces.append(face)
             # the fitted head's COCO nose, eyes and ears, moved with the head by the registration
-            head_joints = body.keypoints[:5] @ reg.transform[:3, :3].T + reg.transform[:3, 3]
+            head_joints = body.keypoints[list(HEAD_JOINTS)] @ reg.transform[:3, :3].T + reg.transform[:3, 3]
             outcome.people.append({
                 "person_id": int(face.person_id), "face_centre_m": np.round(face.centre, 4).tolist(),
                 "head_joints_m": np.round(head_joints, 4).tolist(),
