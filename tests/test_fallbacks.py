@@ -254,6 +254,35 @@ def test_a_2d_head_that_the_3d_person_does_not_place_is_painted():
                                  params, edge)) == 1
 
 
+def test_a_face_the_detector_sees_uncovered_is_blurred():
+    """A 2D detection showing nose and an eye whose head disk nothing painted (the 3D face was
+    judged hidden by its own head in that view) gets its disk; half painted or more, or only ears
+    and eyes seen (a head from behind), or the rule off: nothing."""
+    from dataclasses import replace
+
+    from disguisor.run.fallbacks import unpainted_faces
+
+    K = np.array([[525.0, 0, 320], [0, 525.0, 240], [0, 0, 1]])
+    cam = Camera(name="c", role="workflow", K=K, dist=np.zeros(5), R=np.eye(3), t=np.zeros(3), width=640, height=480)
+    body = np.zeros((17, 3))
+    body[:, 0] = np.linspace(-0.3, 0.3, 17)
+    body[:, 1] = np.linspace(-0.6, 0.6, 17)
+    body[:, 2] = 3.0
+    body[:5] = [[0.0, 0.3, 3.0], [-0.03, 0.27, 3.0], [0.03, 0.27, 3.0], [-0.07, 0.28, 3.0], [0.07, 0.28, 3.0]]
+    det = _detection_of(cam, body)
+    params = FailClosedParams()
+    nothing = np.zeros((480, 640), bool)
+    (centre, radius), = unpainted_faces([det], nothing, params)
+    assert np.allclose(centre, det[:5, :2].mean(0)) and radius >= params.min_head_radius_px
+    half = nothing.copy()
+    half[:, :int(round(centre[0])) + 1] = True  # the face painted up to its centre
+    assert unpainted_faces([det], half, params) == []
+    back = det.copy()
+    back[0, 2] = 0.1                                                         # no nose: a head seen from behind
+    assert unpainted_faces([back], nothing, params) == []
+    assert unpainted_faces([det], nothing, replace(params, seen_face_painted_share=None)) == []
+
+
 def test_on_legs_tells_a_foot_from_a_face_by_the_3d_people():
     """A face box whose centre, at the sensor depth, lies at a 3D person's ankle and far from
     every head is a foot (BlazeFace at a quarter turn takes bare feet for faces)."""

@@ -268,6 +268,31 @@ def unexplained_heads(camera: Camera, detections: Sequence[np.ndarray], people, 
     return out
 
 
+def unpainted_faces(detections: Sequence[np.ndarray], painted: np.ndarray, params: FailClosedParams
+                    ) -> list[tuple[np.ndarray, float]]:
+    """(centre (2,) px, radius px) of the head of every 2D detection of this view that shows a
+    face (its nose and an eye with at least ``head_keypoint_score``) while less than
+    ``params.seen_face_painted_share`` of its head disk is painted (``painted``: (H, W) bool, after
+    the 3D faces, spheres and unexplained heads of the view): the detector sees a face that the
+    3D person's face did not cover here (its head turned a little too far, so the view judged
+    the face hidden by its own head). None when ``seen_face_painted_share`` is None.
+
+    Args:
+        detections: (17, 3) keypoints (x, y px, score) of each 2D detection of the view.
+    """
+    if params.seen_face_painted_share is None:
+        return []
+    out = []
+    for kp in detections:
+        seen = kp[:, 2] >= params.head_keypoint_score
+        if not (seen[FACE_FRONT[0]] and seen[FACE_FRONT[1:]].any()):
+            continue
+        centre, radius = _head_disk(seen, kp[HEAD][seen[HEAD], :2], params)
+        if _disk_share(painted, centre, radius) < params.seen_face_painted_share:
+            out.append((centre, radius))
+    return out
+
+
 def _head_disk(seen: np.ndarray, head: np.ndarray, params: FailClosedParams) -> tuple[np.ndarray, float]:
     """(centre (2,) px, radius px) of the disk blurred around a detection's head keypoints."""
     spread = float(np.max(np.linalg.norm(head[:, None] - head[None], axis=2)))

@@ -50,6 +50,7 @@ from disguisor.run.fallbacks import (
     turned_elsewhere,
     unconfirmed_heads,
     unexplained_heads,
+    unpainted_faces,
 )
 from disguisor.settings import PipelineConfig
 
@@ -302,13 +303,24 @@ class FrameWorker:
             x0, y0 = max(centre[0] - radius, 0.0), max(centre[1] - radius, 0.0)
             x1, y1 = min(centre[0] + radius, image.shape[1]), min(centre[1] + radius, image.shape[0])
             found = self.landmark_faces(rgb) if found is None else found
-            image, painted = self.template_2d(image, (x0, y0, x1 - x0, y1 - y0), found)
-            if painted is not None:
+            image, drawn = self.template_2d(image, (x0, y0, x1 - x0, y1 - y0), found)
+            if drawn is not None:
                 info["templates_2d"] = info.get("templates_2d", 0) + 1
-                mask = mask & ~painted
+                painted |= drawn
+                mask = mask & ~drawn
             image = blur_region(image, mask, FALLBACK_BLUR_KERNEL_PX)
+            painted |= mask
             dets.append(face_detection(image_id, (x0, y0, x1 - x0, y1 - y0), camera.name, frame, "2d-head"))
             info["unexplained_2d_heads"] = info.get("unexplained_2d_heads", 0) + 1
+        for centre, radius in unpainted_faces(self.keypoints.get((camera.name, frame), []), painted,
+                                              self.params.fail_closed):
+            # a face the detector sees that no 3D face covered here: blurred, not listed (the 3D
+            # person's head explains it; its face was judged hidden in this view)
+            yy, xx = np.ogrid[:image.shape[0], :image.shape[1]]
+            mask = (xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 <= radius ** 2
+            image = blur_region(image, mask, FALLBACK_BLUR_KERNEL_PX)
+            painted |= mask
+            info["unpainted_2d_faces"] = info.get("unpainted_2d_faces", 0) + 1
         for head in heads:
             box = head_box(camera, depth, head)
             if box is None:

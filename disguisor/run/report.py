@@ -41,6 +41,8 @@ class RunReport:
     spheres_unlisted: int = 0
     # faces found at quarter turns that lie on a 3D person's legs (feet): blurred, not listed
     turned_feet_unlisted: int = 0
+    # faces a 2D detector sees (nose, an eye) that nothing covered in that view: blurred, not listed
+    unpainted_2d_faces: int = 0
 
 
 
@@ -77,7 +79,9 @@ def write_report(rec: Recording, out: Path, config: PipelineConfig, records: lis
         spheres_unlisted=sum(len(v.get("spheres_unlisted", [])) for r in records
                              for v in (r.get("views") or {}).values()),
         turned_feet_unlisted=sum(int(v.get("turned_2d_feet", 0)) for r in records
-                                 for v in (r.get("views") or {}).values()))
+                                 for v in (r.get("views") or {}).values()),
+        unpainted_2d_faces=sum(int(v.get("unpainted_2d_faces", 0)) for r in records
+                               for v in (r.get("views") or {}).values()))
     frames_doc = [{"frame": r["frame"], "status": r["status"], "people": r["people"], "views": r["views"]}
                   for r in records]
     outputs.write_json(out / "report.json", {**asdict(report), "config": config_dict(config),
@@ -103,7 +107,9 @@ def summary_text(report: RunReport) -> str:
              + (f"; {report.spheres_unlisted} head spheres blurred around faces not listed"
                 if report.spheres_unlisted else "")
              + (f"; {report.turned_feet_unlisted} feet taken for faces blurred, not listed"
-                if report.turned_feet_unlisted else "")]
+                if report.turned_feet_unlisted else "")
+             + (f"; {report.unpainted_2d_faces} faces a 2D detector saw uncovered blurred, not listed"
+                if report.unpainted_2d_faces else "")]
     if report.faces_skipped:
         lines.append("face-views not painted: "
                      + ", ".join(f"{k}: {v}" for k, v in sorted(report.faces_skipped.items())))
