@@ -215,12 +215,8 @@ def _detection_of(cam: Camera, joints: np.ndarray) -> np.ndarray:
     return np.column_stack([uv, np.full(len(joints), 0.9)])
 
 
-def test_a_2d_head_that_the_3d_person_does_not_place_is_painted():
-    """A person bent over the table: the body found in 3D explains the 2D detection, but the 3D
-    person has no head joints (its face would be guessed above the torso) or a head elsewhere:
-    the head the detector saw is still hidden, unless that spot is painted already."""
-    from disguisor.run.fallbacks import unexplained_heads
-
+def _camera_and_body() -> tuple[Camera, np.ndarray]:
+    """A 640x480 camera at the origin looking along +z, and a person's joints (17, 3) 3 m away."""
     K = np.array([[525.0, 0, 320], [0, 525.0, 240], [0, 0, 1]])
     cam = Camera(name="c", role="workflow", K=K, dist=np.zeros(5), R=np.eye(3), t=np.zeros(3), width=640, height=480)
     body = np.zeros((17, 3))
@@ -228,6 +224,16 @@ def test_a_2d_head_that_the_3d_person_does_not_place_is_painted():
     body[:, 1] = np.linspace(-0.6, 0.6, 17)
     body[:, 2] = 3.0
     body[:5] = [[0.0, 0.3, 3.0], [-0.03, 0.27, 3.0], [0.03, 0.27, 3.0], [-0.07, 0.28, 3.0], [0.07, 0.28, 3.0]]
+    return cam, body
+
+
+def test_a_2d_head_that_the_3d_person_does_not_place_is_painted():
+    """A person bent over the table: the body found in 3D explains the 2D detection, but the 3D
+    person has no head joints (its face would be guessed above the torso) or a head elsewhere:
+    the head the detector saw is still hidden, unless that spot is painted already."""
+    from disguisor.run.fallbacks import unexplained_heads
+
+    cam, body = _camera_and_body()
     det = _detection_of(cam, body)
     params = FailClosedParams()
     whole = Person3D(id=1, joints=body, confidence=np.full(17, 0.8))
@@ -262,13 +268,7 @@ def test_a_face_the_detector_sees_uncovered_is_blurred():
 
     from disguisor.run.fallbacks import unpainted_faces
 
-    K = np.array([[525.0, 0, 320], [0, 525.0, 240], [0, 0, 1]])
-    cam = Camera(name="c", role="workflow", K=K, dist=np.zeros(5), R=np.eye(3), t=np.zeros(3), width=640, height=480)
-    body = np.zeros((17, 3))
-    body[:, 0] = np.linspace(-0.3, 0.3, 17)
-    body[:, 1] = np.linspace(-0.6, 0.6, 17)
-    body[:, 2] = 3.0
-    body[:5] = [[0.0, 0.3, 3.0], [-0.03, 0.27, 3.0], [0.03, 0.27, 3.0], [-0.07, 0.28, 3.0], [0.07, 0.28, 3.0]]
+    cam, body = _camera_and_body()
     det = _detection_of(cam, body)
     params = FailClosedParams()
     nothing = np.zeros((480, 640), bool)
