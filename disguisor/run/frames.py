@@ -317,7 +317,8 @@ class FrameWorker:
             # a face the detector sees that no 3D face covered here: blurred, not listed (the 3D
             # person's head explains it; its face was judged hidden in this view)
             yy, xx = np.ogrid[:image.shape[0], :image.shape[1]]
-            mask = (xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 <= radius ** 2
+            # only what is not painted yet: a blur over a painted template can undo its change
+            mask = ((xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 <= radius ** 2) & ~painted
             image = blur_region(image, mask, FALLBACK_BLUR_KERNEL_PX)
             painted |= mask
             info["unpainted_2d_faces"] = info.get("unpainted_2d_faces", 0) + 1
