@@ -8,7 +8,13 @@ import pytest
 from disguisor.io.calibration import Camera
 from disguisor.pose3d.poses import Person3D
 from disguisor.refine.surface import FaceSurface
-from disguisor.run.fallbacks import fallback_heads, head_sphere_mask, torso_head_centre, unconfirmed_heads
+from disguisor.run.fallbacks import (
+    fallback_heads,
+    head_disk_mask,
+    head_sphere_mask,
+    torso_head_centre,
+    unconfirmed_heads,
+)
 from disguisor.run.params import FailClosedParams
 
 
@@ -83,6 +89,50 @@ def test_the_sphere_covers_a_face_up_to_its_radius_away():
     assert 45 <= box[2] / 2 <= 60
     u, v = (K @ (centre + [0.15, 0.0, 0.0]))[:2] / 2.0
     assert mask[round(v), round(u)]
+
+
+
+def test_the_sphere_leaves_out_the_wall_seen_past_the_head():
+    K = np.array([[525.0, 0, 320], [0, 525.0, 240], [0, 0, 1]])
+    cam = Camera(name="c", role="workflow", K=K, dist=np.zeros(5), R=np.eye(3), t=np.zeros(3), width=640, height=480)
+    centre = np.array([0.0, 0.0, 2.0])
+    depth = np.full((480, 640), 4.0, np.float32)  # a wall 2 m behind the head
+    yy, xx = np.mgrid[:480, :640]
+    head = (xx - 320) ** 2 + (yy - 240) ** 2 <= 25 ** 2
+    depth[head] = 1.95  # the head, 25 px around the centre
+    depth[240, 350:352] = 0.0  # a speck without a reading (dark hair)
+    depth[200:202, 300] = 2.15  # a shoulder behind the head's centre, inside the sphere
+    full, full_box = head_sphere_mask(cam, centre, 0.2)
+    gated, box = head_sphere_mask(cam, centre, 0.2, depth, behind_m=0.25, edge_px=3)
+    # the head, the speck and what lies inside the sphere stay; the wall beyond the edge band goes
+    assert gated[head].all() and gated[240, 350:352].all() and gated[200:202, 300].all()
+    ring = ((xx - 320) ** 2 + (yy - 240) ** 2 >= 30 ** 2) & (yy > 250)  # away from the speck and the shoulder
+    assert not gated[ring].any() and full[ring].sum() > 2000
+    assert gated.sum() < full.sum() / 3 and box[2] < full_box[2]
+    # the band of edge_px around what stays is kept (colour and depth silhouettes differ)
+    assert gated[240, 320 - 27] and not gated[240, 320 - 29]
+    # nearer than the sphere's far side plus the margin: kept (a face the fit placed a little off)
+    assert head_sphere_mask(cam, centre, 0.2, np.full((480, 640), 2.4, np.float32), 0.25, 3)[0].sum() == full.sum()
+    # seen through everywhere: nothing of the sphere shows
+    assert head_sphere_mask(cam, centre, 0.2, np.full((480, 640), 4.0, np.float32), 0.25, 3) is None
+    # without the margin: the whole silhouette, as before
+    assert head_sphere_mask(cam, centre, 0.2, depth, None, 3)[0].sum() == full.sum()
+
+def test_a_2d_head_disk_leaves_out_the_background_beyond_its_head():
+    depth = np.full((200, 300), 4.0, np.float32)  # the wall
+    yy, xx = np.mgrid[:200, :300]
+    head = (xx - 100) ** 2 + (yy - 100) ** 2 <= 14 ** 2
+    depth[head] = 2.0
+    full = head_disk_mask(depth.shape, np.array([100.0, 100.0]), 30.0)
+    gated = head_disk_mask(depth.shape, np.array([100.0, 100.0]), 30.0, depth, behind_m=0.25, edge_px=3)
+    assert full.sum() > 2500 and gated[head].all() and gated.sum() < full.sum() / 2
+    assert gated[100, 100 - 16] and not gated[100, 100 - 20]  # the edge band of 3 px around the head
+    # a disk beside the head (the detection off): its inner half reads the wall, nothing is left out
+    off = head_disk_mask(depth.shape, np.array([150.0, 100.0]), 30.0, depth, behind_m=0.25, edge_px=3)
+    assert off.sum() == head_disk_mask(depth.shape, np.array([150.0, 100.0]), 30.0).sum()
+    # no reading in the inner half: the whole disk
+    depth[(xx - 100) ** 2 + (yy - 100) ** 2 <= 15 ** 2] = 0.0
+    assert head_disk_mask(depth.shape, np.array([100.0, 100.0]), 30.0, depth, 0.25, 3).sum() == full.sum()
 
 
 def _body(shoulders, hips) -> np.ndarray:

@@ -43,6 +43,7 @@ from disguisor.run.fallbacks import (
     face_sphere_box,
     fallback_heads,
     full_blur,
+    head_disk_mask,
     head_sized,
     head_sphere_mask,
     listed_face,
@@ -270,8 +271,9 @@ class FrameWorker:
         with_face = {int(f.person_id) for f in faces}
         people = {int(p.id): p for p in (self._people(frame) or ())}
         painted = result.mask.copy()  # what is hidden so far: a 2D head there is not painted again
+        fc = self.params.fail_closed
         for pid, centre, radius in fallback:
-            hit = head_sphere_mask(camera, centre, radius)
+            hit = head_sphere_mask(camera, centre, radius, depth, fc.blur_behind_m, fc.blur_edge_px)
             if hit is None:
                 continue
             mask, box = hit
@@ -296,8 +298,7 @@ class FrameWorker:
                                        painted_bbox=box))
         for centre, radius in unexplained_heads(camera, self.keypoints.get((camera.name, frame), []),
                                                 self._people(frame) or (), self.params.fail_closed, painted):
-            yy, xx = np.ogrid[:image.shape[0], :image.shape[1]]
-            mask = (xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 <= radius ** 2
+            mask = head_disk_mask(image.shape[:2], centre, radius, depth, fc.blur_behind_m, fc.blur_edge_px)
             if not mask.any():
                 continue
             x0, y0 = max(centre[0] - radius, 0.0), max(centre[1] - radius, 0.0)
@@ -316,9 +317,8 @@ class FrameWorker:
                                               self.params.fail_closed):
             # a face the detector sees that no 3D face covered here: blurred, not listed (the 3D
             # person's head explains it; its face was judged hidden in this view)
-            yy, xx = np.ogrid[:image.shape[0], :image.shape[1]]
             # only what is not painted yet: a blur over a painted template can undo its change
-            mask = ((xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 <= radius ** 2) & ~painted
+            mask = head_disk_mask(image.shape[:2], centre, radius, depth, fc.blur_behind_m, fc.blur_edge_px) & ~painted
             image = blur_region(image, mask, FALLBACK_BLUR_KERNEL_PX)
             painted |= mask
             info["unpainted_2d_faces"] = info.get("unpainted_2d_faces", 0) + 1
@@ -336,8 +336,8 @@ class FrameWorker:
         for seen_by, centre in lifted:
             # a face only 2D found in another view (no 3D person there): the sphere around it,
             # blurred here too (painted, not listed: this view may not see the face)
-            radius = self.params.fail_closed.head_radius_m
-            hit = None if seen_by == camera.name else head_sphere_mask(camera, centre, radius)
+            hit = None if seen_by == camera.name else head_sphere_mask(
+                camera, centre, fc.head_radius_m, depth, fc.blur_behind_m, fc.blur_edge_px)
             if hit is not None:
                 image = blur_region(image, hit[0], max(FALLBACK_BLUR_KERNEL_PX, round(max(hit[1][2], hit[1][3]))))
                 info["turned_lifted"] = info.get("turned_lifted", 0) + 1

@@ -77,6 +77,18 @@ class FailClosedParams:
     view's ``spheres_unlisted`` in report.json). On the 30 people-finder runs (BENCHMARKS.md,
     "Boxes and heads"): 1 of the 179 sphere boxes listed before matched a face (IoU 0.4); now
     86 are listed (faces of people without a face surface) and 7 match.
+
+    blur_behind_m / blur_edge_px: a blurred sphere leaves out the pixels where the sensor reads
+      a surface more than blur_behind_m beyond the sphere's far side (the wall or the floor seen
+      past the head: no face inside the sphere shows there), except within blur_edge_px of the
+      pixels it keeps (depth silhouettes lie a pixel or two off the colour image's). A blurred 2D
+      head disk does the same beyond its head: the 75th percentile of the readings in the inner
+      half of the disk (a reference that lands on the background when the disk does, which then
+      leaves out nothing). Pixels without a reading stay blurred. Render stage rerun on the 30
+      people-finder runs of seeds 0-4 (BENCHMARKS.md "Blur only what can hold the face"): the
+      changed pixels outside the true heads fell from 57.3% to 51.3% of all changed pixels
+      (benchmarks/bench_paint.py, pooled), no face less hidden (one face-view more). None: the
+      whole sphere or disk is blurred.
     """
 
     full_blur_width_px: int = 24
@@ -95,6 +107,8 @@ class FailClosedParams:
     torso_head_disagree_m: float = 0.25
     max_face_up_deg: float = 45.0
     face_report_radius_m: float = 0.08
+    blur_behind_m: float | None = 0.25
+    blur_edge_px: int = 3
 
 
 @dataclass(frozen=True)
