@@ -85,7 +85,7 @@ class FailClosedParams:
       head disk does the same beyond its head: the 75th percentile of the readings in the inner
       half of the disk (a reference that lands on the background when the disk does, which then
       leaves out nothing). Pixels without a reading stay blurred. Render stage rerun on the 30
-      people-finder runs of seeds 0-4 (BENCHMARKS.md "Blur only what can hold the face"): the
+      people-finder runs of seeds 0-4 (BENCHMARKS.md "Where the paint goes"): the
       changed pixels outside the true heads fell from 57.3% to 51.3% of all changed pixels
       (benchmarks/bench_paint.py, pooled), no face less hidden (one face-view more). None: the
       whole sphere or disk is blurred.
