@@ -297,7 +297,7 @@ class FrameWorker:
             dets.append(face_detection(image_id, face_box or box, camera.name, frame, "head-sphere", person_id=pid,
                                        painted_bbox=box))
         for centre, radius in unexplained_heads(camera, self.keypoints.get((camera.name, frame), []),
-                                                self._people(frame) or (), self.params.fail_closed, painted):
+                                                self._people(frame) or (), fc, painted):
             mask = head_disk_mask(image.shape[:2], centre, radius, depth, fc.blur_behind_m, fc.blur_edge_px)
             if not mask.any():
                 continue
@@ -313,8 +313,7 @@ class FrameWorker:
             painted |= mask
             dets.append(face_detection(image_id, (x0, y0, x1 - x0, y1 - y0), camera.name, frame, "2d-head"))
             info["unexplained_2d_heads"] = info.get("unexplained_2d_heads", 0) + 1
-        for centre, radius in unpainted_faces(self.keypoints.get((camera.name, frame), []), painted,
-                                              self.params.fail_closed):
+        for centre, radius in unpainted_faces(self.keypoints.get((camera.name, frame), []), painted, fc):
             # a face the detector sees that no 3D face covered here: blurred, not listed (the 3D
             # person's head explains it; its face was judged hidden in this view)
             # only what is not painted yet: a blur over a painted template can undo its change
