@@ -34,6 +34,7 @@ from disguisor.render.depth import extend_depth, fill_depth_holes
 from disguisor.render.obfuscate import obfuscate
 from disguisor.render.params import RenderParams
 from disguisor.render.results import RenderedFace, ViewResult, facing_angle_deg  # noqa: F401  (API)
+from disguisor.render.soften import extend_smooth, facing_cos, soften_grazing
 from disguisor.render.templates import Template
 
 log = logging.getLogger(__name__)
@@ -403,6 +404,7 @@ class FaceRenderer:
         if method == "template":
             crop = out[y0:y1, x0:x1]
             before = crop.copy()
+            color = self._smoothed(camera, group, color, depth_r, x0, y0)
             boxes = [box for k, _, box in per_face if box is not None and result.faces[k].blend != "blacken-fallback"]
             best = None  # (least changed share over the faces, blended crop, how)
             for regularization in p.blend_regularization_steps():
@@ -436,6 +438,21 @@ class FaceRenderer:
                 out[wy0:wy1, wx0:wx1] = obfuscate(out[wy0:wy1, wx0:wx1], window, method, p.obfuscation)
         result.mask[y0:y1, x0:x1] |= paint
 
+    def _smoothed(self, camera: Camera, group, color: np.ndarray, depth_r: np.ndarray, x0: int, y0: int) -> np.ndarray:
+        """The rendered colours softened where the surface is seen edge-on and carried smoothly
+        over the margin (:mod:`disguisor.render.soften`), at the nearest face's scale."""
+        p = self.params
+        rendered = depth_r > 0
+        bounds = mask_bounds(rendered)
+        if bounds is None or max(bounds[2] - bounds[0], bounds[3] - bounds[1]) < p.soften_min_px:
+            return extend_smooth(color, rendered, 0.0)  # too small to show fragments: as drawn
+        z = min(float(camera.world_to_camera(np.asarray(f.centre, float)[None])[0, 2]) for f, _, _ in group)
+        px_per_m = float(max(camera.K[0, 0], camera.K[1, 1])) / max(z, _NEAR_M)
+        if p.graze_cos_hi > 0:
+            cos = facing_cos(depth_r, camera.K, x0, y0)
+            color = soften_grazing(color, rendered, cos, p.graze_cos_lo, p.graze_cos_hi, p.graze_sigma_m * px_per_m)
+        return extend_smooth(color, rendered, p.margin_sigma_m * px_per_m)
+
     def _fill_boxes(self, before, color, rendered, paint, boxes, best, notes) -> tuple[tuple, np.ndarray]:
         """Blend again at the strongest regularization with the boxes left too little changed painted
         whole (check.boxes_to_fill); the better of ``best`` and that blend, with its paint mask."""
@@ -452,13 +469,9 @@ class FaceRenderer:
         """Blend the rendered faces into ``crop`` on ``paint``; never raises."""
         p = self.params
         try:
-            # extend the rendered colours over the dilation ring (nearest rendered pixel) so the
-            # blend's source is defined on and just around the painted region
-            if (~rendered).any():
-                idx = ndimage.distance_transform_edt(~rendered, return_distances=False, return_indices=True)
-                source = color[idx[0], idx[1]]
-            else:
-                source = color
+            # ``color`` is already carried over the margin (_smoothed): the blend's source is
+            # defined on and around the painted region
+            source = color
             if p.blend == "paste":
                 return source, "paste"
             return poisson_blend(crop, source, paint, mode=p.blend, regularization=regularization), p.blend

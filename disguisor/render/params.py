@@ -107,6 +107,26 @@ class RenderParams:
       Measured on synthetic easy, 1280x720, 4 frames (benchmarks/bench_paint.py): 1 px cuts the
       changed pixels outside the true heads from 12% to 0.6% of all changed pixels, but the face
       boxes whose pixels changed fall from 37 to 34 of 42: privacy first, so it is off.
+    graze_cos_lo / graze_cos_hi / graze_sigma_m: with method "template", where the rendered face
+      surface is seen edge-on (|cos| of the angle between its normal and the ray to the camera,
+      from the rendered depth, below graze_cos_hi) the template's colours fade to their own
+      low-pass (Gaussian sigma graze_sigma_m at the face's distance), fully at graze_cos_lo:
+      a face seen from a ceiling camera otherwise shows its eyes, brows and mask edges squeezed
+      into dark and white slivers on the skull or the cap (disguisor/render/soften.py).
+      graze_cos_hi 0 switches it off. 0.25 / 0.65 gave a little more SSIM but left a 2 x 10 px
+      sliver of a masked face at the image border less than half changed (medium 1280x720
+      seed 1, simulated keypoints; 0.2 / 0.5: 75% changed).
+    margin_sigma_m: the template's colours are carried over the privacy margin as their
+      Gaussian mean (sigma at the face's distance, metres) instead of the nearest face pixel's
+      colour, whose radial streaks showed as fragments around the face; 0: nearest pixel.
+      0.015 rather than 0.03: higher SSIM, and a face 16% visible below a ceiling camera (hard
+      640x480 seed 1, default detector) stayed hidden (58% of its box changed; 47% at 0.03).
+    soften_min_px: faces whose rendered extent (the larger side) is below this many pixels are
+      painted as drawn (no softening, nearest-pixel margin): fragments of such faces are too
+      small to see, and their few pixels are the ones the privacy check weighs most.
+      Measured together (BENCHMARKS.md "Edge-on faces and the margin painted smoothly"): the
+      replacement's SSIM on the true face boxes (simulated keypoints, 3 frames) rose by 0.02-0.06
+      (seed 0, 1280x720 and 2048x1536) and 0.02-0.03 (seed 1, not tuned on).
     crop_margin_px: margin around the projected face box of the rendered and blended crop.
     blend: "poisson" (template gradients only: no identity detail of the original survives
       inside the face; the boundary takes the image's colours) or "mixed" (per pixel the
@@ -161,6 +181,11 @@ class RenderParams:
     ring_background_edge_px: int = 3
     close_px: int = 4
     ring_head_px: int | None = None
+    graze_cos_lo: float = 0.2
+    graze_cos_hi: float = 0.5
+    graze_sigma_m: float = 0.015
+    margin_sigma_m: float = 0.015
+    soften_min_px: int = 24
     crop_margin_px: int = 8
     blend: str = "poisson"
     blend_regularization: float = 0.02
