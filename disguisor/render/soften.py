@@ -30,16 +30,14 @@ def facing_cos(depth: np.ndarray, K: np.ndarray, x0: int, y0: int) -> np.ndarray
         x0, y0: the window's top-left corner in the image (pixels).
 
     Pixels outside the rendered surface get the value of the nearest rendered pixel; 1 where
-    nothing is rendered at all."""
-    if not (depth > 0).any():
-        return np.ones(depth.shape, np.float32)
+    nothing is rendered at all (or the window is thinner than 2 px)."""
+    h, w = depth.shape
+    if not (depth > 0).any() or h < 2 or w < 2:
+        return np.ones((h, w), np.float32)
     z = extend_depth(depth).astype(np.float64)
-    h, w = z.shape
     u = (np.arange(w, dtype=np.float64) + x0 - K[0, 2]) / K[0, 0]
     v = (np.arange(h, dtype=np.float64) + y0 - K[1, 2]) / K[1, 1]
     pts = np.stack([u[None, :] * z, v[:, None] * z, z], axis=-1)
-    if h < 2 or w < 2:
-        return np.ones((h, w), np.float32)
     du = np.gradient(pts, axis=1)
     dv = np.gradient(pts, axis=0)
     n = np.cross(du, dv)
