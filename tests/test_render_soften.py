@@ -104,3 +104,21 @@ def test_a_face_seen_edge_on_is_painted_without_its_features():
     assert stds["front", True] > 80.0 and stds["front", False] > 80.0
     assert stds["edge-on", False] > 40.0  # the stripes, squeezed
     assert stds["edge-on", True] < 0.5 * stds["edge-on", False], stds
+
+
+def test_a_failure_while_softening_still_paints_the_face(monkeypatch):
+    import disguisor.render.faces as faces_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("broken on purpose")
+
+    monkeypatch.setattr(faces_module, "facing_cos", broken)
+    cam = make_camera()
+    image = np.full((H, W, 3), 90, np.uint8)
+    img = np.zeros((416, 320, 3), np.uint8)
+    img[:, (np.arange(320) // 64) % 2 == 0] = 255
+    with faces_module.FaceRenderer([cam], RenderParams()) as r:
+        res = r.anonymize_view(image, None, cam, [quad_face()], {1: Template("stripes", img)})
+    assert len(res.faces) == 1
+    changed = (np.abs(res.image.astype(int) - image.astype(int)).max(-1) > 6) & res.mask
+    assert changed.sum() > 0.5 * res.mask.sum() > 0

@@ -440,7 +440,14 @@ class FaceRenderer:
 
     def _smoothed(self, camera: Camera, group, color: np.ndarray, depth_r: np.ndarray, x0: int, y0: int) -> np.ndarray:
         """The rendered colours softened where the surface is seen edge-on and carried smoothly
-        over the margin (:mod:`disguisor.render.soften`), at the nearest face's scale."""
+        over the margin (:mod:`disguisor.render.soften`), at the nearest face's scale; never raises."""
+        try:
+            return self._soften(camera, group, color, depth_r, x0, y0)
+        except Exception as exc:  # noqa: BLE001 - a face must never stay unpainted
+            log.warning("softening the rendered faces failed (%s: %s); painted as drawn", type(exc).__name__, exc)
+            return color
+
+    def _soften(self, camera: Camera, group, color: np.ndarray, depth_r: np.ndarray, x0: int, y0: int) -> np.ndarray:
         p = self.params
         rendered = depth_r > 0
         bounds = mask_bounds(rendered)
