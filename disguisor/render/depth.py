@@ -30,11 +30,16 @@ def fill_depth_holes(depth: np.ndarray, radius_px: int, min_share: float) -> np.
     return out
 
 
+def nearest_fill(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``values`` (h, w, ...) with every pixel outside ``known`` (h, w) bool given the value of the
+    nearest known pixel (unchanged when all or none are known)."""
+    if not known.any() or known.all():
+        return values
+    iy, ix = ndimage.distance_transform_edt(~known, return_distances=False, return_indices=True)
+    return values[iy, ix]
+
+
 def extend_depth(depth: np.ndarray) -> np.ndarray:
     """Rendered ``depth`` (h, w; 0 = nothing rendered) with every empty pixel given the depth
     of the nearest rendered one (unchanged when all or none are rendered)."""
-    rendered = depth > 0
-    if not rendered.any() or rendered.all():
-        return depth
-    iy, ix = ndimage.distance_transform_edt(~rendered, return_distances=False, return_indices=True)
-    return depth[iy, ix]
+    return nearest_fill(depth, depth > 0)

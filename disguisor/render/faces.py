@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
 from disguisor.boxes import mask_bounds
 from disguisor.errors import InputError
@@ -30,7 +29,7 @@ from disguisor.refine.surface import FaceSurface
 from disguisor.render.blend import poisson_blend
 from disguisor.render.border import border_strip
 from disguisor.render.check import boxes_to_fill, changed_share
-from disguisor.render.depth import extend_depth, fill_depth_holes
+from disguisor.render.depth import extend_depth, fill_depth_holes, nearest_fill
 from disguisor.render.obfuscate import obfuscate
 from disguisor.render.params import RenderParams
 from disguisor.render.results import RenderedFace, ViewResult, facing_angle_deg  # noqa: F401  (API)
@@ -178,8 +177,7 @@ class FaceRenderer:
         for values, known in ((color, alpha > 0.02), (depth, depth > 0), (labels, labels > 0)):
             lost = covered & ~known
             if lost.any() and known.any():
-                iy, ix = ndimage.distance_transform_edt(~known, return_distances=False, return_indices=True)
-                values[lost] = values[iy[lost], ix[lost]]
+                values[lost] = nearest_fill(values, known)[lost]
         return color, depth, labels
 
     def render_occluders(self, camera: Camera, faces: list[FaceSurface],

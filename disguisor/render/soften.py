@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
-from disguisor.render.depth import extend_depth
+from disguisor.render.depth import extend_depth, nearest_fill
 
 
 def facing_cos(depth: np.ndarray, K: np.ndarray, x0: int, y0: int) -> np.ndarray:
@@ -88,12 +87,9 @@ def extend_smooth(color: np.ndarray, rendered: np.ndarray, sigma_px: float) -> n
     if rendered.all() or not rendered.any():
         return color
     if sigma_px <= 0:
-        iy, ix = ndimage.distance_transform_edt(~rendered, return_distances=False, return_indices=True)
-        return color[iy, ix]
+        return nearest_fill(color, rendered)
     smooth, wsum = _low_pass(color, rendered, sigma_px)
     # beyond the low-pass's reach: the nearest value it still gives (smooth along the face's edge)
-    reach = wsum > 0.02
-    iy, ix = ndimage.distance_transform_edt(~reach, return_distances=False, return_indices=True)
-    out = smooth[iy, ix]
+    out = nearest_fill(smooth, wsum > 0.02)
     out[rendered] = color[rendered]
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
