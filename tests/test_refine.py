@@ -124,6 +124,28 @@ def test_guard_rejects_bad_registrations(anny, person):
     assert np.linalg.norm(reg.candidate[:3, 3]) > 0.03  # the candidate is kept for diagnostics
 
 
+def test_a_head_fitted_far_off_is_turned_back_when_it_fits_the_depth(anny, person):
+    """A head fitted 55 degrees off (beyond max_rotation_deg) that the depth turns back onto its
+    own surface is kept (the wide-turn case); without that case, or when the fit stays poor, the
+    same correction is refused as too large."""
+    V, head, tris = person
+    c = V[head].mean(0)
+    cloud = sample_surface(V, tris, 20000, 0.002, seed=12)
+    Vp, _ = moved(V, c, [0.0, 0.0, 55.0], [0.01, 0.01, 0.0])
+    neck = np.setdiff1d(np.unique(tris), head)
+    kw = dict(normals=vertex_normals(Vp, anny.faces)[head], context_vertices=Vp[neck])
+    reg = refine_head(Vp[head], cloud, **kw)
+    assert reg.accepted, reg.reason
+    assert 50.0 < reg.rotation_deg < 60.0
+    back = Vp[head] @ reg.transform[:3, :3].T + reg.transform[:3, 3]
+    assert np.linalg.norm(back - V[head], axis=1).mean() < 0.003
+    for params in (RefineParams(wide_rotation_deg=0.0), RefineParams(wide_min_fitness=0.95),
+                   RefineParams(wide_max_translation_m=0.001)):
+        reg = refine_head(Vp[head], cloud, params, **kw)
+        assert not reg.accepted and "correction too large" in reg.reason
+        np.testing.assert_array_equal(reg.transform, np.eye(4))
+
+
 def test_filterreg_coarse_step(anny, person):
     pytest.importorskip("probreg")
     V, head, tris = person

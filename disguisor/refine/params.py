@@ -52,6 +52,16 @@ class RefineParams:
       degrees did not (19 mm, p90 132 mm, facing 17 degrees), and every correction under 45 degrees
       moved the head less than 10 cm: hence 10 cm / 45 degrees. A head slid onto a wall turns by
       ~48 degrees (tests/test_refine.py); the fitness and RMS checks refuse other wrong surfaces.
+    Wide turns: a correction of max_rotation_deg to wide_rotation_deg is kept when the head
+      lands on the depth well (fitness_after >= wide_min_fitness) and its centroid moved at most
+      wide_max_translation_m. With the default image detector a head fitted 45-60 degrees off
+      asks for such a turn (49 of 1,400 heads on the 30 people-finder runs of seeds 0-4). Kept
+      unconditionally up to 90 degrees, 17 of 30 such turns brought the face centre to 2-23 mm,
+      but 11 made it worse (to 51-150 mm; two fully visible faces left a ceiling view unhidden):
+      those had fitness 0.44-0.55 or moved 6.1-9.5 cm, the good ones fitness >= 0.62 and 2.2-5.9
+      cm. With these bounds 34 of 35 kept turns placed the face better, 16 of 16 on seeds never
+      tuned on (BENCHMARKS.md, "Heads fitted far off turned by the depth"). 0 turns the wide
+      case off.
     """
 
     crop_scale: float = 1.0
@@ -74,6 +84,9 @@ class RefineParams:
     min_target_points: int = 100
     max_translation_m: float = 0.10
     max_rotation_deg: float = 45.0
+    wide_rotation_deg: float = 90.0
+    wide_min_fitness: float = 0.6
+    wide_max_translation_m: float = 0.06
     inlier_distance_m: float = 0.015
     min_fitness: float = 0.4
 

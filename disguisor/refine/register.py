@@ -224,6 +224,14 @@ def _fit_numbers(data: np.ndarray, model: np.ndarray, normals: np.ndarray, is_he
     return inliers / max(n_all, 1), float(np.sqrt(np.mean(r * r)))
 
 
+def _wide_turn_kept(angle_deg: float, moved_m: float, fitness_after: float, params: RefineParams) -> bool:
+    """A turn beyond max_rotation_deg is kept only up to wide_rotation_deg, when the registered
+    head fits the depth well and hardly moved: a head slid onto a wrong surface moves or fits
+    badly, one turned right from a wrong fit does neither (RefineParams, "Wide turns")."""
+    return (angle_deg <= params.wide_rotation_deg and fitness_after >= params.wide_min_fitness
+            and moved_m <= params.wide_max_translation_m)
+
+
 def refine_head(head_vertices: np.ndarray, cloud_points: np.ndarray, params: RefineParams = DEFAULT_REFINE_PARAMS, *,
                 normals: np.ndarray | None = None, context_vertices: np.ndarray | None = None,
                 vertex_weights: np.ndarray | None = None) -> HeadRegistration:
@@ -277,7 +285,7 @@ def refine_head(head_vertices: np.ndarray, cloud_points: np.ndarray, params: Ref
         reason = "registration diverged"
     elif moved > params.max_translation_m:
         reason = f"correction too large: head moved {moved * 100:.1f} cm > {params.max_translation_m * 100:.1f} cm"
-    elif angle > params.max_rotation_deg:
+    elif angle > params.max_rotation_deg and not _wide_turn_kept(angle, moved, fit1, params):
         reason = f"correction too large: rotated {angle:.1f} deg > {params.max_rotation_deg:.1f} deg"
     elif fit1 < params.min_fitness:
         reason = f"too few inliers after registration ({fit1:.2f} < {params.min_fitness:.2f})"
