@@ -8,7 +8,9 @@ import pytest
 from disguisor.io.calibration import Camera
 from disguisor.pose3d.poses import Person3D
 from disguisor.refine.surface import FaceSurface
+from disguisor.render.obfuscate import blur_region
 from disguisor.run.fallbacks import (
+    blur_undrawn,
     fallback_heads,
     head_disk_mask,
     head_sphere_mask,
@@ -379,3 +381,32 @@ def test_turned_elsewhere_lifts_only_faces_no_3d_person_explains():
     feet.joints[15], feet.joints[:5] = [0.0, 0.05, 1.0], [[1.5, 0.0, 1.0]] * 5
     assert turned_elsewhere(views, [], [feet], 0.3, 0.25, 0.35) == []                 # on the legs
     assert len(turned_elsewhere(views, [], [feet], 0.3, None, 0.35)) == 1
+
+
+def test_a_wide_blur_leaves_the_faces_already_drawn():
+    """A template blended to a smooth face's tones, then blurred over by a wide safety sphere,
+    comes back within 6 grey levels of the face it replaced; blur_undrawn keeps it as drawn and
+    blurs the rest of the sphere."""
+    rng = np.random.default_rng(0)
+    original = np.full((120, 120, 3), 150, np.uint8)
+    original[:, :60] = 90  # a dark wall on the left: the blur has something to average with
+    face = np.zeros((120, 120), bool)
+    face[50:80, 65:95] = True
+    drawn = original.copy()
+    # the template: features +-25 grey levels around the face's own tone
+    drawn[face] = np.clip(150 + rng.choice([-25, 25], size=(int(face.sum()), 1)), 0, 255).astype(np.uint8)
+    sphere = np.zeros((120, 120), bool)
+    yy, xx = np.mgrid[:120, :120]
+    sphere[(yy - 65) ** 2 + (xx - 75) ** 2 < 45 ** 2] = True
+
+    def changed(img):
+        diff = np.abs(img.astype(int).mean(axis=2) - original.astype(int).mean(axis=2))
+        return float((diff[face] > 6).mean())
+
+    assert changed(drawn) == 1.0
+    assert changed(blur_region(drawn, sphere, 91)) < 0.5  # the flaw: the face counts as not hidden
+    kept = blur_undrawn(drawn, sphere, 91, face)
+    assert changed(kept) == 1.0
+    np.testing.assert_array_equal(kept[face], drawn[face])
+    ring = sphere & ~face
+    assert np.abs(kept[ring].astype(int) - drawn[ring].astype(int)).max() > 6  # the rest is blurred

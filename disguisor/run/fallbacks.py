@@ -20,6 +20,7 @@ import numpy as np
 from disguisor.coco import HEAD_JOINTS, NUM_JOINTS
 from disguisor.geometry import project_points, undistort_pixels
 from disguisor.io.calibration import Camera
+from disguisor.render.obfuscate import blur_region
 from disguisor.run.params import FailClosedParams
 
 HEAD = list(HEAD_JOINTS)  # nose, eyes, ears (COCO-17)
@@ -35,6 +36,16 @@ def full_blur(image: np.ndarray, width_px: int) -> np.ndarray:
     big = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     k = (max(w // width_px, 1) * 2) | 1
     return cv2.GaussianBlur(big, (k, k), 0)
+
+
+def blur_undrawn(image: np.ndarray, mask: np.ndarray, kernel_px: int, drawn: np.ndarray) -> np.ndarray:
+    """Blur (``kernel_px``) the pixels of ``mask`` that ``drawn`` (both (H, W) bool) leaves free.
+
+    A face already drawn there keeps its template: the template is blended to the face's own
+    tones, so a blur wide enough to melt a face into its surroundings averages it back to
+    within a few grey levels of the original face it replaced (seen on the people-finder
+    benchmark: a surgeon's unconfirmed sphere undid the nurse's face beside it)."""
+    return blur_region(image, mask & ~drawn, kernel_px)
 
 
 def head_sphere_mask(camera: Camera, centre: np.ndarray, radius_m: float, depth_m: np.ndarray | None = None,

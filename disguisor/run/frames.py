@@ -39,6 +39,7 @@ from disguisor.render.templates import load_templates
 from disguisor.render.variation import choose_template
 from disguisor.run import outputs
 from disguisor.run.fallbacks import (
+    blur_undrawn,
     duplicate_faces,
     face_sphere_box,
     fallback_heads,
@@ -279,8 +280,9 @@ class FrameWorker:
             mask, box = hit
             painted |= mask
             # a kernel as wide as the sphere: a face anywhere in it melts into its surroundings (a
-            # 61 px kernel on a smooth face 100 px wide changes too few pixels to hide it)
-            image = blur_region(image, mask, max(FALLBACK_BLUR_KERNEL_PX, round(max(box[2], box[3]))))
+            # 61 px kernel on a smooth face 100 px wide changes too few pixels to hide it); the
+            # faces already drawn stay as drawn
+            image = blur_undrawn(image, mask, max(FALLBACK_BLUR_KERNEL_PX, round(max(box[2], box[3]))), result.mask)
             info.setdefault("fallback", []).append(int(pid))
             own = [d for d in dets if d["source"] in ("3d", "head-sphere") and d.get("person_id") == pid]
             if own:  # the face (or another sphere) of this person is reported here: one report, grown
