@@ -319,8 +319,8 @@ class FrameWorker:
             # a face the detector sees that no 3D face covered here: blurred, not listed (the 3D
             # person's head explains it; its face was judged hidden in this view)
             # only what is not painted yet: a blur over a painted template can undo its change
-            mask = head_disk_mask(image.shape[:2], centre, radius, depth, fc.blur_behind_m, fc.blur_edge_px) & ~painted
-            image = blur_region(image, mask, FALLBACK_BLUR_KERNEL_PX)
+            mask = head_disk_mask(image.shape[:2], centre, radius, depth, fc.blur_behind_m, fc.blur_edge_px)
+            image = blur_undrawn(image, mask, FALLBACK_BLUR_KERNEL_PX, painted)
             painted |= mask
             info["unpainted_2d_faces"] = info.get("unpainted_2d_faces", 0) + 1
         for head in heads:
