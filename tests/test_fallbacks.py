@@ -202,6 +202,7 @@ def test_a_face_turned_away_and_mostly_hidden_is_painted_but_not_listed():
     assert listed_face(face(150.0, 0.4), p)        # seen from behind, but a good part of it shows
     assert listed_face(face(60.0, 0.05), p)        # mostly behind an occluder, facing the camera
     assert not listed_face(face(150.0, 0.05), p)   # the back of the head
+    assert not listed_face(face(165.0, 0.4), p)    # the crown seen from above: never a face
     assert not listed_face(face(30.0, 1.0, box=(0.0, 0.0, 3.0, 3.0)), p)   # a sliver
     assert not listed_face(face(30.0, 1.0), p, duplicates={1})
 

@@ -132,8 +132,11 @@ def listed_face(face, params, duplicates: set[int] = frozenset()) -> bool:
     depth-confirmed box covers at least ``report_min_face_px`` pixels, and it is not turned
     away from the camera (``facing_angle_deg`` > ``report_away_angle_deg``) with less than
     ``report_away_min_visible`` of its rendered pixels visible (its own head and occluders hide
-    the rest). ``face``: a :class:`~disguisor.render.results.RenderedFace`; ``params``: RunParams."""
+    the rest), nor beyond ``report_back_angle_deg`` at all. ``face``: a
+    :class:`~disguisor.render.results.RenderedFace`; ``params``: RunParams."""
     if int(face.person_id) in duplicates or face.bbox[2] * face.bbox[3] < params.report_min_face_px:
+        return False
+    if face.facing_angle_deg > params.report_back_angle_deg:
         return False
     return not (face.facing_angle_deg > params.report_away_angle_deg
                 and face.visible_fraction < params.report_away_min_visible)

@@ -34,7 +34,7 @@ from disguisor.pose3d.poses import Poses3D
 from disguisor.refine.frame import refine_frame
 from disguisor.render.face2d import landmark_check, paint_template
 from disguisor.render.faces import FaceRenderer
-from disguisor.render.obfuscate import blur_region, box_mask, obfuscate
+from disguisor.render.obfuscate import box_mask, obfuscate
 from disguisor.render.templates import load_templates
 from disguisor.render.variation import choose_template
 from disguisor.run import outputs
@@ -311,7 +311,7 @@ class FrameWorker:
                 info["templates_2d"] = info.get("templates_2d", 0) + 1
                 painted |= drawn
                 mask = mask & ~drawn
-            image = blur_region(image, mask, FALLBACK_BLUR_KERNEL_PX)
+            image = blur_undrawn(image, mask, FALLBACK_BLUR_KERNEL_PX, painted)
             painted |= mask
             dets.append(face_detection(image_id, (x0, y0, x1 - x0, y1 - y0), camera.name, frame, "2d-head"))
             info["unexplained_2d_heads"] = info.get("unexplained_2d_heads", 0) + 1
@@ -331,7 +331,8 @@ class FrameWorker:
             mask = np.zeros(image.shape[:2], np.uint8)
             centre = (round((x0 + x1) / 2), round((y0 + y1) / 2))
             cv2.ellipse(mask, centre, (round((x1 - x0) / 2) + 1, round((y1 - y0) / 2) + 1), 0, 0, 360, 1, -1)
-            image = blur_region(image, mask.astype(bool), FALLBACK_BLUR_KERNEL_PX)
+            image = blur_undrawn(image, mask.astype(bool), FALLBACK_BLUR_KERNEL_PX, painted)
+            painted |= mask.astype(bool)
             dets.append(face_detection(image_id, (x0, y0, x1 - x0, y1 - y0), camera.name, frame, "depth-head"))
             info["depth_heads"] = info.get("depth_heads", 0) + 1
         for seen_by, centre in lifted:
@@ -340,7 +341,10 @@ class FrameWorker:
             hit = None if seen_by == camera.name else head_sphere_mask(
                 camera, centre, fc.head_radius_m, depth, fc.blur_behind_m, fc.blur_edge_px)
             if hit is not None:
-                image = blur_region(image, hit[0], max(FALLBACK_BLUR_KERNEL_PX, round(max(hit[1][2], hit[1][3]))))
+                # faces already drawn stay as drawn (a blur this wide averages them back)
+                image = blur_undrawn(image, hit[0], max(FALLBACK_BLUR_KERNEL_PX, round(max(hit[1][2], hit[1][3]))),
+                                     painted)
+                painted |= hit[0]
                 info["turned_lifted"] = info.get("turned_lifted", 0) + 1
         turned = self.turned_faces(camera, rgb, depth) if turned is None else turned
         if len(turned):
