@@ -368,3 +368,44 @@ def test_turned_faces_fall_back_to_blazeface_without_scrfd_weights(synth_rec, mo
     assert boxes.shape[1] == 5
     assert worker._turned.base.name == "blazeface" and "BlazeFace looks for turned faces" in caplog.text
     worker._turned.close()
+
+
+def test_a_depth_head_over_a_drawn_face_leaves_the_face_as_drawn(synth_rec, first_run):
+    """The detector-free floor's blur (a depth head) skips the pixels a face template was drawn
+    on: a blur that wide would average the template back towards the face it replaced."""
+    from disguisor.pose2d.floor import HeadRegion
+    from disguisor.run.frames import FrameOutcome
+    from disguisor.run.pipeline import prepare_run
+
+    out, _ = first_run
+    run = prepare_run(synth_rec, out, with_keypoints(synth_rec / "keypoints2d.json"))
+    worker = run.worker()
+    try:
+        frame = 0
+        cams = run.rec.cameras_at(frame)
+        depths = {c.name: run.rec.read_depth(c, frame) for c in cams}
+        faces, fallback = worker.faces(frame, {c.name: (c, depths[c.name]) for c in cams}, FrameOutcome(frame, "ok"))
+        tried = blurred_beside = 0
+        for cam in cams:
+            original = run.rec.read_color(cam, frame)
+            plain, info, _ = worker.render_view(cam, original, depths[cam.name], faces, fallback, frame,
+                                                turned=np.zeros((0, 5)))
+            drawn = np.any(plain != original, axis=2)  # every pixel painted before the floor's heads
+            for face in faces:
+                if int(face.person_id) not in info["faces"]:
+                    continue
+                # wider than the face and its margin: it reaches the hair, the cap and the room behind
+                head = HeadRegion(center=np.asarray(face.centre, float), radius=0.3, top_z=float(face.centre[2]) + 0.3,
+                                  points=100, frame=frame)
+                with_head, info2, dets = worker.render_view(cam, original, depths[cam.name], faces, fallback, frame,
+                                                            [head], turned=np.zeros((0, 5)))
+                if info2.get("depth_heads", 0) == 0:
+                    continue
+                tried += 1
+                assert any(d["source"] == "depth-head" for d in dets)
+                assert np.array_equal(with_head[drawn], plain[drawn])
+                blurred_beside += int(np.any(with_head[~drawn] != plain[~drawn]))
+        assert tried > 0, "no view drew a face to test against"
+        assert blurred_beside > 0  # the depth heads did blur the pixels around the faces
+    finally:
+        worker.close()
