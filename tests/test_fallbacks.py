@@ -299,7 +299,12 @@ def test_a_2d_head_that_the_3d_person_does_not_place_is_painted():
     elsewhere[:5, 1] -= 0.5                                                  # head 0.5 m off, body in place
     assert len(unexplained_heads(cam, [det], [Person3D(id=1, joints=elsewhere, confidence=np.full(17, 0.8))],
                                  params)) == 1
-    (centre, radius), = got
+    (centre, radius, face_seen), = got
+    assert face_seen                                                         # nose and eyes: a face, listed
+    from_behind = det.copy()
+    from_behind[:3, 2] = 0.0                                                 # ears only: a head seen from behind
+    (*_, behind_face), = unexplained_heads(cam, [from_behind], [], params)
+    assert not behind_face                                                   # blurred, not listed
     x, y, r = int(round(centre[0])), int(round(centre[1])), int(np.ceil(radius))
     painted = np.zeros((480, 640), bool)
     painted[y - r - 1:y + r + 2, x - r - 1:x + r + 2] = True                 # the head is hidden already

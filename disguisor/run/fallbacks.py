@@ -280,10 +280,16 @@ def _median_distance(a: np.ndarray, b: np.ndarray, use: np.ndarray) -> float:
     return float(np.median(np.linalg.norm(a[both] - b[both], axis=1))) if both.sum() >= 2 else np.inf
 
 
+def shows_face(seen: np.ndarray) -> bool:
+    """Whether a 2D detection whose keypoints ``seen`` (17,) bool count shows a face: its nose
+    and an eye (a head seen from behind gives ears at most)."""
+    return bool(seen[FACE_FRONT[0]] and seen[FACE_FRONT[1:]].any())
+
+
 def unexplained_heads(camera: Camera, detections: Sequence[np.ndarray], people, params: FailClosedParams,
-                      painted: np.ndarray | None = None) -> list[tuple[np.ndarray, float]]:
-    """(centre (2,) px, radius px) of the head of every 2D detection of this view that no 3D
-    person explains (see :class:`FailClosedParams`).
+                      painted: np.ndarray | None = None) -> list[tuple[np.ndarray, float, bool]]:
+    """(centre (2,) px, radius px, whether it shows a face (:func:`shows_face`)) of the head of
+    every 2D detection of this view that no 3D person explains (see :class:`FailClosedParams`).
 
     A 3D person whose projected joints lie on the detection's explains its body; its head only
     when its projected head joints lie on the detection's head keypoints too (both within the same
@@ -317,15 +323,12 @@ def unexplained_heads(camera: Camera, detections: Sequence[np.ndarray], people, 
         size = float(np.linalg.norm(pts.max(0) - pts.min(0)))
         tol = max(params.explained_px, params.explained_share * size)
         bodies = [uv for uv in projected if _median_distance(kp[:, :2], uv, seen) < tol]
-        if not bodies:
-            out.append(_head_disk(seen, head, params))
-            continue
-        if any(_median_distance(kp[:, :2], uv, seen & IS_HEAD) < tol for uv in bodies):
+        if bodies and any(_median_distance(kp[:, :2], uv, seen & IS_HEAD) < tol for uv in bodies):
             continue
         centre, radius = _head_disk(seen, head, params)
-        if painted is not None and _disk_share(painted, centre, radius) >= params.explained_painted_share:
+        if bodies and painted is not None and _disk_share(painted, centre, radius) >= params.explained_painted_share:
             continue
-        out.append((centre, radius))
+        out.append((centre, radius, shows_face(seen)))
     return out
 
 
@@ -346,7 +349,7 @@ def unpainted_faces(detections: Sequence[np.ndarray], painted: np.ndarray, param
     out = []
     for kp in detections:
         seen = kp[:, 2] >= params.head_keypoint_score
-        if not (seen[FACE_FRONT[0]] and seen[FACE_FRONT[1:]].any()):
+        if not shows_face(seen):
             continue
         centre, radius = _head_disk(seen, kp[HEAD][seen[HEAD], :2], params)
         if _disk_share(painted, centre, radius) < params.seen_face_painted_share:

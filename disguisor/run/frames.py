@@ -298,8 +298,8 @@ class FrameWorker:
             face_box = face_sphere_box(camera, people.get(int(pid)), centre, self.params.fail_closed)
             dets.append(face_detection(image_id, face_box or box, camera.name, frame, "head-sphere", person_id=pid,
                                        painted_bbox=box))
-        for centre, radius in unexplained_heads(camera, self.keypoints.get((camera.name, frame), []),
-                                                self._people(frame) or (), fc, painted):
+        for centre, radius, face_seen in unexplained_heads(camera, self.keypoints.get((camera.name, frame), []),
+                                                           self._people(frame) or (), fc, painted):
             mask = head_disk_mask(image.shape[:2], centre, radius, depth, fc.blur_behind_m, fc.blur_edge_px)
             if not mask.any():
                 continue
@@ -313,8 +313,11 @@ class FrameWorker:
                 mask = mask & ~drawn
             image = blur_undrawn(image, mask, FALLBACK_BLUR_KERNEL_PX, painted)
             painted |= mask
-            dets.append(face_detection(image_id, (x0, y0, x1 - x0, y1 - y0), camera.name, frame, "2d-head"))
             info["unexplained_2d_heads"] = info.get("unexplained_2d_heads", 0) + 1
+            if not face_seen:  # a head seen from behind: hidden, but no face to list
+                info["unexplained_2d_heads_unlisted"] = info.get("unexplained_2d_heads_unlisted", 0) + 1
+                continue
+            dets.append(face_detection(image_id, (x0, y0, x1 - x0, y1 - y0), camera.name, frame, "2d-head"))
         for centre, radius in unpainted_faces(self.keypoints.get((camera.name, frame), []), painted, fc):
             # a face the detector sees that no 3D face covered here: blurred, not listed (the 3D
             # person's head explains it; its face was judged hidden in this view)

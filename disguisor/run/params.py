@@ -34,6 +34,11 @@ class FailClosedParams:
     head_disk_scale / min_head_radius_px: the blurred disk around the head keypoints' centre
     has a radius of head_disk_scale x their largest spread (at least that many pixels; twice
     that spread when no ear is seen, since eyes and nose span only the middle of the face).
+    Such a head is listed in detections.json (source ``2d-head``) only when the detection shows
+    a face on it (its nose and an eye at head_keypoint_score); a head seen from behind (ears
+    only) is blurred all the same but is no face (``unexplained_2d_heads_unlisted`` in
+    report.json's views). On the people-finder runs 3 of 51 such listed heads matched a true
+    face box (seeds 0-4, 13-16, 17-18; 48 false positives).
 
     A face whose head registration the depth did not accept (too few points, a correction too
     large, too few inliers) was placed by the body fit alone: unconfirmed_head_radius_m: the
