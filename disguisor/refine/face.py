@@ -8,13 +8,23 @@ head's rotation and then by the refinement's rotation; UVs are canonical face UV
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
 
 from disguisor.refine.params import DEFAULT_REFINE_PARAMS, RefineParams
-from disguisor.refine.register import HeadRegistration, crop_box, in_box, refine_head, vertex_normals, voxel_points
+from disguisor.refine.register import (
+    HeadRegistration,
+    crop_box,
+    in_box,
+    refine_head,
+    rotation_angle_deg,
+    vertex_normals,
+    voxel_points,
+)
+from disguisor.refine.reorient import HEAD_POINTS, head_turn
 from disguisor.refine.surface import FaceSurface, canonical_face_uv, head_frame
 
 
@@ -33,7 +43,9 @@ class BodyModelLike(Protocol):
 
 class PosedBodyLike(Protocol):
     """What refine needs of a fitted body: person_id, vertices (V, 3) world metres, and
-    head_rotation (3, 3) the head's rotation from the rest pose (world axes)."""
+    head_rotation (3, 3) the head's rotation from the rest pose (world axes). A body that also
+    has ``keypoints`` (17, 3), its COCO-17 keypoints in world metres, can be turned to the 3D
+    head joints (``refine_faces(head_joints=...)``)."""
 
     person_id: int
     vertices: np.ndarray
@@ -95,14 +107,42 @@ def extract_face(person_id: int, vertices: np.ndarray, face_vertex_idx: np.ndarr
                        occ_v, occ_t)
 
 
+def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.ndarray, weights: np.ndarray,
+                fitted: np.ndarray | None, joints: tuple[np.ndarray, np.ndarray] | None,
+                params: RefineParams) -> HeadRegistration:
+    """The registration of one head (N, 3) from the fit and, when the fitted head is turned more
+    than ``params.reorient_min_deg`` from its 3D head joints (``joints``: (17, 3) world metres and
+    (17,) confidences; ``fitted``: the fit's (17, 3) keypoints), also from the head turned to them:
+    the accepted one (the fitter of two), else the turned head as it stands (not confirmed)."""
+    reg = refine_head(head, pts, params, normals=normals, context_vertices=ctx, vertex_weights=weights)
+    if joints is None or fitted is None or params.reorient_min_deg is None:
+        return reg
+    turn = head_turn(np.asarray(fitted, np.float64)[:HEAD_POINTS], joints[0][:HEAD_POINTS],
+                     joints[1][:HEAD_POINTS], head.mean(axis=0))
+    if turn is None or rotation_angle_deg(turn[:3, :3]) < params.reorient_min_deg:
+        return reg
+    R = turn[:3, :3]
+    other = refine_head(head @ R.T + turn[:3, 3], pts, params, normals=normals @ R.T, context_vertices=ctx,
+                        vertex_weights=weights)
+    if reg.accepted and (not other.accepted or other.fitness_after <= reg.fitness_after):
+        return reg
+    if other.accepted:
+        return replace(other, transform=other.transform @ turn, candidate=other.candidate @ turn)
+    return replace(reg, transform=turn, reason=f"{reg.reason}; turned to the 3D head joints")
+
+
 def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_points: np.ndarray,
-                 params: RefineParams = DEFAULT_REFINE_PARAMS) -> list[tuple[FaceSurface, HeadRegistration]]:
+                 params: RefineParams = DEFAULT_REFINE_PARAMS,
+                 head_joints: Mapping[int, tuple[np.ndarray, np.ndarray]] | None = None,
+                 ) -> list[tuple[FaceSurface, HeadRegistration]]:
     """Refine every body's head against the frame's fused cloud and extract its face.
 
     cloud_points: (M, 3) world metres. The rest of the body near the head (neck, shoulders,
     hands) and the other people's bodies are passed as context, so cloud points they explain do
     not pull the head. A rejected registration leaves the face as fitted, with the reason in
-    ``note``. Returns (face, registration) per body, in the order given.
+    ``note``. head_joints: person id -> the frame's 3D joints (17, 3) world metres (NaN where
+    unknown) and their confidences (17,): a head fitted far from them is registered from both
+    starts (:func:`_registered`). Returns (face, registration) per body, in the order given.
     """
     faces = np.asarray(model.faces, np.int64)
     face_idx = np.asarray(model.face_vertices, np.int64)
@@ -132,7 +172,9 @@ def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_po
         # context only labels cloud points as "not head": a 1 cm sampling of it is enough
         ctx = voxel_points(np.concatenate(others), params.voxel_m)
         normals = vertex_normals(V, near_head)[head_idx]
-        reg = refine_head(head, pts, params, normals=normals, context_vertices=ctx, vertex_weights=head_weights)
+        joints = None if head_joints is None else head_joints.get(int(body.person_id))
+        fitted = getattr(body, "keypoints", None)  # bodies without keypoints get the fit's start only
+        reg = _registered(head, normals, pts, ctx, head_weights, fitted, joints, params)
         R_head = np.asarray(body.head_rotation, np.float64)
         facing = R_head @ np.asarray(model.rest_facing, np.float64)
         up = R_head @ np.asarray(model.rest_up, np.float64)

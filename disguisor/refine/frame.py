@@ -23,16 +23,19 @@ from disguisor.refine.surface import FaceSurface
 
 
 def refine_frame(model: BodyModel, fits: BodyFits, frame: int, views: Mapping[str, tuple[Camera, np.ndarray]],
-                 rays: RayCache, params: RefineParams) -> tuple[list[PosedBody], list[tuple[FaceSurface,
-                                                                                           HeadRegistration]]]:
+                 rays: RayCache, params: RefineParams,
+                 head_joints: Mapping[int, tuple[np.ndarray, np.ndarray]] | None = None,
+                 ) -> tuple[list[PosedBody], list[tuple[FaceSurface, HeadRegistration]]]:
     """The posed bodies of ``frame`` and, for each, its refined face and the registration's record.
 
     Args:
         views: camera name -> (camera, depth image (H, W) as the recording stores it).
         rays: the per-camera back-projection cache (reused over frames).
+        head_joints: person id -> the frame's 3D joints (17, 3) world metres and confidences (17,),
+            the second starting point of a head fitted far from them (None: the fit only).
     """
     posed = posed_people(model, fits, frame)
     if not posed:
         return [], []
     cloud = head_cloud(views, rays, posed, model.head_vertices, params)
-    return posed, list(refine_faces(posed, model, cloud, params))
+    return posed, list(refine_faces(posed, model, cloud, params, head_joints))

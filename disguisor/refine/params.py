@@ -62,6 +62,12 @@ class RefineParams:
       cm. With these bounds 34 of 35 kept turns placed the face better, 16 of 16 on seeds never
       tuned on (BENCHMARKS.md, "Heads fitted far off turned by the depth"). 0 turns the wide
       case off.
+    Second start: reorient_min_deg: a fitted head turned further than this (degrees) from the
+      frame's 3D head joints (the rotation that brings its nose, eyes and ears closest to them,
+      :mod:`disguisor.refine.reorient`) is registered a second time from the head so turned; the
+      accepted registration of the two with the higher fitness is kept, and when neither is
+      accepted the head is left turned to the joints (not confirmed: the run's safety spheres
+      apply). Measured in BENCHMARKS.md ("A second start from the 3D head joints"). None: off.
     """
 
     crop_scale: float = 1.0
@@ -89,6 +95,7 @@ class RefineParams:
     wide_max_translation_m: float = 0.06
     inlier_distance_m: float = 0.015
     min_fitness: float = 0.4
+    reorient_min_deg: float | None = 30.0
 
 
 DEFAULT_REFINE_PARAMS = RefineParams()

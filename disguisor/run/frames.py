@@ -208,7 +208,8 @@ class FrameWorker:
         people = self._people(frame)
         faces = []
         if people is not None:
-            posed, refined = refine_frame(self.model, self.fits, frame, views, self.rays, self.config.refine)
+            joints = {int(p.id): (p.joints, p.confidence) for p in people}
+            posed, refined = refine_frame(self.model, self.fits, frame, views, self.rays, self.config.refine, joints)
         else:
             posed, refined = [], []
         for body, (face, reg) in zip(posed, refined, strict=True):
