@@ -325,3 +325,51 @@ def test_faces_file_keeps_the_head_occluder(tmp_path):
     (tmp_path / "faces.json").write_text(json.dumps(index))
     with pytest.raises(InputError, match=rf"topologies\[{t}\].occluder_vertices"):
         load_faces(tmp_path / "faces.json")
+
+
+def test_head_turn_recovers_a_rotation_about_the_head_centre():
+    from disguisor.refine.reorient import head_turn
+
+    rng = np.random.default_rng(5)
+    pts = rng.normal(scale=0.06, size=(5, 3)) + (0.2, 0.1, 1.6)
+    pivot = pts.mean(0) + (0.0, 0.0, -0.03)
+    turned, T = moved(pts, pivot, [20.0, -30.0, 100.0], [0.0, 0.0, 0.0])
+    got = head_turn(pts, turned, np.full(5, 0.8), pivot)
+    np.testing.assert_allclose(got, T, atol=1e-9)
+    missing_nose = turned.copy()
+    missing_nose[0] = np.nan
+    assert head_turn(pts, missing_nose, np.full(5, 0.8), pivot) is None
+    assert head_turn(pts, turned, np.array([0.8, 0.8, 0.0, 0.0, 0.01]), pivot) is None  # nose and one eye only
+
+
+def test_a_head_fitted_beyond_any_turn_is_registered_from_its_3d_head_joints(anny, person):
+    """A head fitted 120 degrees off: the registration from the fit is refused as too large; from
+    the head turned to the 3D head joints it lands on the depth. Without the joints (or with the
+    second start off) it stays refused; with too few depth points it is left turned to the joints,
+    not confirmed."""
+    from types import SimpleNamespace
+
+    V, head, tris = person
+    model = anny_refine_model(anny)
+    c = V[head].mean(0)
+    cloud = sample_surface(V, tris, 20000, 0.002, seed=21)
+    Vp = V.copy()
+    Vp[head] = moved(V[head], c, [0.0, 0.0, 120.0], [0.01, 0.0, 0.0])[0]
+    face = np.asarray(model.face_vertices)
+    # five points of the head that move with it: the face's front, its sides and the head's sides
+    idx = [face[np.argmax(V[face, 0])], face[np.argmax(V[face, 1])], face[np.argmin(V[face, 1])],
+           head[np.argmax(V[head, 1])], head[np.argmin(V[head, 1])]]
+    keypoints, joints = np.full((17, 3), np.nan), np.full((17, 3), np.nan)
+    keypoints[:5], joints[:5] = Vp[idx], V[idx] + 0.005  # the triangulated joints are a little off
+    body = SimpleNamespace(person_id=7, vertices=Vp, keypoints=keypoints, head_rotation=np.eye(3))
+    truth = V[face].mean(0)
+    (f0, r0), = refine_faces([body], model, cloud)
+    assert not r0.accepted and "correction too large" in r0.reason
+    (f1, r1), = refine_faces([body], model, cloud, head_joints={7: (joints, np.full(17, 0.7))})
+    assert r1.accepted and f1.refined, r1.reason
+    assert np.linalg.norm(f1.centre - truth) < 0.004 < np.linalg.norm(f0.centre - truth)
+    (f2, r2), = refine_faces([body], model, cloud, RefineParams(reorient_min_deg=None), {7: (joints, np.full(17, 0.7))})
+    assert not r2.accepted
+    (f3, r3), = refine_faces([body], model, cloud[:50], head_joints={7: (joints, np.full(17, 0.7))})
+    assert not r3.accepted and not f3.refined and "turned to the 3D head joints" in f3.note
+    assert np.linalg.norm(f3.centre - truth) < 0.02
