@@ -184,11 +184,13 @@ def test_bad_input_is_refused_without_output(synth_rec, tmp_path):
 
 
 def test_refine_stage_alone_matches_the_run(synth_rec, first_run, tmp_path):
-    """`disguisor refine` on the run's bodies.json gives the faces the run rendered."""
+    """`disguisor refine` on the run's bodies.json and poses3d.json gives the faces the run rendered."""
     from disguisor.refine.faces_io import load_faces
 
     out, _ = first_run
-    res = cli("refine", synth_rec, "--bodies", out / "stages" / "bodies.json", "-o", tmp_path / "faces.json")
+    stages = out / "stages"
+    res = cli("refine", synth_rec, "--bodies", stages / "bodies.json", "--poses", stages / "poses3d.json",
+              "-o", tmp_path / "faces.json")
     assert res.returncode == 0, res.stderr
     faces = load_faces(tmp_path / "faces.json")
     for frame in range(FRAMES):

@@ -126,6 +126,9 @@ def refine(
     bodies: Annotated[Path, typer.Option(help="Body fits (bodies.json from `disguisor fit`).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output faces.json (arrays go to faces.npz beside it).")]
     = Path("faces.json"),
+    poses: Annotated[Optional[Path], typer.Option(help="The 3D poses the fits were made from (poses3d.json): a "
+                                                       "head fitted far from its 3D head joints is also "
+                                                       "registered from them, as `disguisor run` does.")] = None,
     model: Annotated[Optional[str], typer.Option(help="Body model of the fits: anny or smpl (fit.model).")] = None,
     smpl_dir: Annotated[Optional[Path], typer.Option(help="Folder with the SMPL model files (fit.smpl_dir).")]
     = None,
@@ -138,7 +141,7 @@ def refine(
     cfg = _config(config_file, sets, fit__model=model, fit__smpl_dir=smpl_dir)
     frames = len(open_recording(recording).frames)
     with _progress("refine heads", frames) as update:
-        n = refine_command(recording, bodies, out, cfg.fit, cfg.refine, progress=update)
+        n = refine_command(recording, bodies, out, cfg.fit, cfg.refine, progress=update, poses_path=poses)
     _say(f"wrote {out} and {out.with_suffix('.npz')}: {n} face(s) over {frames} frame(s)")
 
 

@@ -2,7 +2,9 @@
 
 The same work ``disguisor run`` does frame by frame before rendering, as a stage of its own:
 for every frame, pose the fitted bodies, collect the depth points around each head from every
-view, register each head rigidly (guarded), and extract its face surface.
+view, register each head rigidly (guarded), and extract its face surface. Given the 3D poses the
+fits were made from (``poses3d.json``), a head fitted far from its 3D head joints is registered
+from the head turned to them too, as in ``disguisor run``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from disguisor.body.params import FitParams
 from disguisor.errors import InputError
 from disguisor.fusion import RayCache
 from disguisor.io.recording import open_recording
+from disguisor.pose3d.poses import load_poses3d
 from disguisor.refine.faces_io import save_faces
 from disguisor.refine.frame import refine_frame
 from disguisor.refine.params import DEFAULT_REFINE_PARAMS, RefineParams
@@ -23,9 +26,10 @@ from disguisor.refine.params import DEFAULT_REFINE_PARAMS, RefineParams
 
 def refine_command(recording: str | Path, bodies_path: str | Path, out_path: str | Path,
                    fit: FitParams = FitParams(), params: RefineParams = DEFAULT_REFINE_PARAMS,
-                   progress: Callable[[int], None] | None = None) -> int:
+                   progress: Callable[[int], None] | None = None, poses_path: str | Path | None = None) -> int:
     """Write ``out_path`` (faces.json) and ``<stem>.npz``; returns the number of faces. The
-    body model is ``fit.model`` (the one the fits were made with).
+    body model is ``fit.model`` (the one the fits were made with); ``poses_path``: the 3D poses
+    (poses3d.json) whose head joints give a second start (None: the fits only).
 
     Raises :class:`InputError` for bad inputs (nothing written then).
     """
@@ -35,11 +39,14 @@ def refine_command(recording: str | Path, bodies_path: str | Path, out_path: str
     rec = open_recording(recording)
     model = load_body_model(fit.model, fit.smpl_dir)
     fits = load_bodies(bodies_path, model)
+    poses = {f.frame: f for f in load_poses3d(poses_path).frames} if poses_path is not None else {}
     rays = RayCache()
     frames = {}
     for k, frame in enumerate(rec.frames):
         views = {c.name: (c, rec.read_depth(c, frame)) for c in rec.cameras_at(frame)}
-        frames[frame] = refine_frame(model, fits, frame, views, rays, params)[1]
+        people = poses[frame].people if frame in poses else None
+        joints = None if people is None else {int(p.id): (p.joints, p.confidence) for p in people}
+        frames[frame] = refine_frame(model, fits, frame, views, rays, params, joints)[1]
         if progress is not None:
             progress(k + 1)
     save_faces(out_path, frames)
