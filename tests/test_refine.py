@@ -342,11 +342,11 @@ def test_head_turn_recovers_a_rotation_about_the_head_centre():
     assert head_turn(pts, turned, np.array([0.8, 0.8, 0.0, 0.0, 0.01]), pivot) is None  # nose and one eye only
 
 
-def test_a_head_fitted_beyond_any_turn_is_registered_from_its_3d_head_joints(anny, person):
+def test_a_head_fitted_beyond_any_turn_is_placed_from_its_3d_head_joints(anny, person):
     """A head fitted 120 degrees off: the registration from the fit is refused as too large; from
-    the head turned to the 3D head joints it lands on the depth. Without the joints (or with the
-    second start off) it stays refused; with too few depth points it is left turned to the joints,
-    not confirmed."""
+    the head turned to the 3D head joints it lands on the depth, but stays not confirmed (the
+    run's safety spheres stay on it). Without the joints (or with the second start off) it stays
+    as fitted; with too few depth points it is left turned to the joints."""
     from types import SimpleNamespace
 
     V, head, tris = person
@@ -354,22 +354,31 @@ def test_a_head_fitted_beyond_any_turn_is_registered_from_its_3d_head_joints(ann
     c = V[head].mean(0)
     cloud = sample_surface(V, tris, 20000, 0.002, seed=21)
     Vp = V.copy()
-    Vp[head] = moved(V[head], c, [0.0, 0.0, 120.0], [0.01, 0.0, 0.0])[0]
+    Vp[head], T_fit = moved(V[head], c, [0.0, 0.0, 120.0], [0.01, 0.0, 0.0])
     face = np.asarray(model.face_vertices)
     # five points of the head that move with it: the face's front, its sides and the head's sides
     idx = [face[np.argmax(V[face, 0])], face[np.argmax(V[face, 1])], face[np.argmin(V[face, 1])],
            head[np.argmax(V[head, 1])], head[np.argmin(V[head, 1])]]
     keypoints, joints = np.full((17, 3), np.nan), np.full((17, 3), np.nan)
     keypoints[:5], joints[:5] = Vp[idx], V[idx] + 0.005  # the triangulated joints are a little off
-    body = SimpleNamespace(person_id=7, vertices=Vp, keypoints=keypoints, head_rotation=np.eye(3))
+    body = SimpleNamespace(person_id=7, vertices=Vp, keypoints=keypoints, head_rotation=T_fit[:3, :3])
     truth = V[face].mean(0)
+    seen = {7: (joints, np.full(17, 0.7))}
     (f0, r0), = refine_faces([body], model, cloud)
     assert not r0.accepted and "correction too large" in r0.reason
-    (f1, r1), = refine_faces([body], model, cloud, head_joints={7: (joints, np.full(17, 0.7))})
-    assert r1.accepted and f1.refined, r1.reason
-    assert np.linalg.norm(f1.centre - truth) < 0.004 < np.linalg.norm(f0.centre - truth)
-    (f2, r2), = refine_faces([body], model, cloud, RefineParams(reorient_min_deg=None), {7: (joints, np.full(17, 0.7))})
-    assert not r2.accepted
-    (f3, r3), = refine_faces([body], model, cloud[:50], head_joints={7: (joints, np.full(17, 0.7))})
-    assert not r3.accepted and not f3.refined and "turned to the 3D head joints" in f3.note
+    np.testing.assert_array_equal(r0.transform, np.eye(4))
+    (f1, r1), = refine_faces([body], model, cloud, head_joints=seen)
+    assert not r1.accepted and not f1.refined and "registered from the 3D head joints" in f1.note
+    assert np.linalg.norm(f1.centre - truth) < 0.004
+    # the facing: the fit's own face is turned 120 degrees away, the placed one within a few degrees
+    (f4, r4), = refine_faces([SimpleNamespace(person_id=7, vertices=V, keypoints=keypoints, head_rotation=np.eye(3))],
+                             model, cloud, head_joints=seen)
+    assert np.degrees(np.arccos(np.dot(f0.facing, f4.facing))) > 100.0
+    assert np.degrees(np.arccos(np.clip(np.dot(f1.facing, f4.facing), -1, 1))) < 5.0
+    (f2, r2), = refine_faces([body], model, cloud, RefineParams(reorient_min_deg=None), seen)
+    np.testing.assert_array_equal(r2.transform, np.eye(4))
+    (f3, r3), = refine_faces([body], model, cloud[:50], head_joints=seen)
+    assert not f3.refined and "turned to the 3D head joints" in f3.note
     assert np.linalg.norm(f3.centre - truth) < 0.02
+    # a head the fit's own registration confirms is left to it
+    assert r4.accepted and f4.refined and "3D head joints" not in f4.note

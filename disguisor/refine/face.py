@@ -110,12 +110,15 @@ def extract_face(person_id: int, vertices: np.ndarray, face_vertex_idx: np.ndarr
 def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.ndarray, weights: np.ndarray,
                 fitted: np.ndarray | None, joints: tuple[np.ndarray, np.ndarray] | None,
                 params: RefineParams) -> HeadRegistration:
-    """The registration of one head (N, 3) from the fit and, when the fitted head is turned more
-    than ``params.reorient_min_deg`` from its 3D head joints (``joints``: (17, 3) world metres and
-    (17,) confidences; ``fitted``: the fit's (17, 3) keypoints), also from the head turned to them:
-    the accepted one (the fitter of two), else the turned head as it stands (not confirmed)."""
+    """The registration of one head (N, 3) from the fit; when it is refused and the fitted head is
+    turned more than ``params.reorient_min_deg`` from its 3D head joints (``joints``: (17, 3) world
+    metres and (17,) confidences; ``fitted``: the fit's (17, 3) keypoints), the head is placed
+    from the head turned to them instead: registered from there when that registration passes
+    the guard, else as turned. Either way it stays not confirmed (``accepted`` False): a second
+    start that fits the depth less well than a confirmed head can still land a few cm off, so the
+    run's safety spheres stay on it."""
     reg = refine_head(head, pts, params, normals=normals, context_vertices=ctx, vertex_weights=weights)
-    if joints is None or fitted is None or params.reorient_min_deg is None:
+    if reg.accepted or joints is None or fitted is None or params.reorient_min_deg is None:
         return reg
     turn = head_turn(np.asarray(fitted, np.float64)[:HEAD_POINTS], joints[0][:HEAD_POINTS],
                      joints[1][:HEAD_POINTS], head.mean(axis=0))
@@ -124,11 +127,9 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
     R = turn[:3, :3]
     other = refine_head(head @ R.T + turn[:3, 3], pts, params, normals=normals @ R.T, context_vertices=ctx,
                         vertex_weights=weights)
-    if reg.accepted and (not other.accepted or other.fitness_after <= reg.fitness_after):
-        return reg
-    if other.accepted:
-        return replace(other, transform=other.transform @ turn, candidate=other.candidate @ turn)
-    return replace(reg, transform=turn, reason=f"{reg.reason}; turned to the 3D head joints")
+    how = "registered from" if other.accepted else "turned to"
+    return replace(reg, transform=(other.transform if other.accepted else np.eye(4)) @ turn,
+                   reason=f"{reg.reason}; {how} the 3D head joints (not confirmed)")
 
 
 def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_points: np.ndarray,
@@ -141,8 +142,8 @@ def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_po
     hands) and the other people's bodies are passed as context, so cloud points they explain do
     not pull the head. A rejected registration leaves the face as fitted, with the reason in
     ``note``. head_joints: person id -> the frame's 3D joints (17, 3) world metres (NaN where
-    unknown) and their confidences (17,): a head fitted far from them is registered from both
-    starts (:func:`_registered`). Returns (face, registration) per body, in the order given.
+    unknown) and their confidences (17,): a refused head fitted far from them is placed from
+    them (:func:`_registered`). Returns (face, registration) per body, in the order given.
     """
     faces = np.asarray(model.faces, np.int64)
     face_idx = np.asarray(model.face_vertices, np.int64)

@@ -42,7 +42,8 @@ from disguisor.refine.params import DEFAULT_REFINE_PARAMS, RefineParams
 class HeadRegistration:
     """Result of :func:`refine_head`.
 
-    transform: (4, 4) world transform to apply to the head (identity when not accepted).
+    transform: (4, 4) world transform to apply to the head (identity when not accepted; a refused
+      head placed from a second start, :func:`disguisor.refine.face.refine_faces`, carries that).
     candidate: (4, 4) the transform the registration found, accepted or not (for diagnostics).
     accepted: whether ``transform`` is the candidate. reason: why not ("" when accepted).
     fitness_before / fitness_after: share of the cloud points near the head (within ``band_m``)
