@@ -62,14 +62,19 @@ class RefineParams:
       cm. With these bounds 34 of 35 kept turns placed the face better, 16 of 16 on seeds never
       tuned on (BENCHMARKS.md, "Heads fitted far off turned by the depth"). 0 turns the wide
       case off.
-    Second start: reorient_min_deg: a head whose registration is refused and whose fit is turned
-      further than this (degrees) from the frame's 3D head joints (the rotation that brings its
-      nose, eyes and ears closest to them, :mod:`disguisor.refine.reorient`) is placed from the
-      head so turned: registered from there when that passes the guard, else as turned. It stays
-      not confirmed (the run's safety spheres stay on it): letting such a second registration
-      confirm the head, or replace an accepted one with a higher fitness, left 7 face-views
-      visible on the 30 people-finder runs of seeds 0-4 (heads confirmed 47-190 mm off).
-      Measured in BENCHMARKS.md ("A second start from the 3D head joints"). None: off.
+    Second start (off by default): reorient_min_deg: a head whose registration is refused and
+      whose fit is turned further than this (degrees) from the frame's 3D head joints (the
+      rotation that brings its nose, eyes and ears closest to them,
+      :mod:`disguisor.refine.reorient`) is placed from the head so turned: registered from there
+      when that passes the guard, else as turned; it stays not confirmed (the run's safety
+      spheres stay on it). With 30 on the people-finder runs (BENCHMARKS.md, "A second start from
+      the 3D head joints"): on seeds 19-20, never tuned on, holistic recall 0.783 -> 0.804 and
+      precision 0.816 -> 0.828 (hard 640x480 s20: 0.475 -> 0.700), the changed heads' facing
+      54 -> 19 degrees off (median); but one face-view there (a lying patient's head, turned by
+      joints triangulated from above and registered onto the pillow, 145 mm off) and one on seeds
+      0-4 (where it gained nothing) were left visible. Privacy first: None (off). Letting the
+      second registration confirm a head, or replace an accepted one, lost 7 face-views on seeds
+      0-4.
     """
 
     crop_scale: float = 1.0
@@ -97,7 +102,7 @@ class RefineParams:
     wide_max_translation_m: float = 0.06
     inlier_distance_m: float = 0.015
     min_fitness: float = 0.4
-    reorient_min_deg: float | None = 30.0
+    reorient_min_deg: float | None = None
 
 
 DEFAULT_REFINE_PARAMS = RefineParams()
