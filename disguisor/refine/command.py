@@ -20,7 +20,7 @@ from disguisor.fusion import RayCache
 from disguisor.io.recording import open_recording
 from disguisor.pose3d.poses import load_poses3d
 from disguisor.refine.faces_io import save_faces
-from disguisor.refine.frame import refine_frame
+from disguisor.refine.frame import joints_by_person, refine_frame
 from disguisor.refine.params import DEFAULT_REFINE_PARAMS, RefineParams
 
 
@@ -44,8 +44,7 @@ def refine_command(recording: str | Path, bodies_path: str | Path, out_path: str
     frames = {}
     for k, frame in enumerate(rec.frames):
         views = {c.name: (c, rec.read_depth(c, frame)) for c in rec.cameras_at(frame)}
-        people = poses[frame].people if frame in poses else None
-        joints = None if people is None else {int(p.id): (p.joints, p.confidence) for p in people}
+        joints = joints_by_person(poses[frame].people) if frame in poses else None
         frames[frame] = refine_frame(model, fits, frame, views, rays, params, joints)[1]
         if progress is not None:
             progress(k + 1)

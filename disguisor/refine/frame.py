@@ -22,6 +22,12 @@ from disguisor.refine.register import HeadRegistration
 from disguisor.refine.surface import FaceSurface
 
 
+def joints_by_person(people) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """person id -> (joints (17, 3) world metres, confidences (17,)) of a frame's 3D people
+    (:class:`~disguisor.pose3d.poses.Person3D`), the ``head_joints`` of :func:`refine_frame`."""
+    return {int(p.id): (p.joints, p.confidence) for p in people}
+
+
 def refine_frame(model: BodyModel, fits: BodyFits, frame: int, views: Mapping[str, tuple[Camera, np.ndarray]],
                  rays: RayCache, params: RefineParams,
                  head_joints: Mapping[int, tuple[np.ndarray, np.ndarray]] | None = None,

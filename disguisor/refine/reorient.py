@@ -8,9 +8,10 @@ registration refused faced a median 51 degrees from the truth, while the 3D head
 same people (ears' midpoint to nose) faced 24 degrees from it.
 
 :func:`head_turn` gives the rotation of the fitted head, about its centre, that brings its nose,
-eyes and ears closest to the 3D head joints (weighted by their confidence). The refine stage
-registers the head from both starting points and keeps the better (see
-:func:`disguisor.refine.face.refine_faces`).
+eyes and ears closest to the 3D head joints (weighted by their confidence). With
+``refine.reorient_min_deg`` set (off by default), a head whose own registration is refused is
+placed from that turn, registered from there when the guard accepts it, and left not confirmed
+(see :func:`disguisor.refine.face.refine_faces`).
 
 World metres, +z up; transforms are 4x4 and apply as ``x' = R x + t``.
 """

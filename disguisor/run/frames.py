@@ -31,7 +31,7 @@ from disguisor.io.recording import Recording, View
 from disguisor.pose2d.floor import HeadRegion, depth_heads, floor_background, head_box
 from disguisor.pose2d.keypoints_io import HEAD_JOINTS, Keypoints2D
 from disguisor.pose3d.poses import Poses3D
-from disguisor.refine.frame import refine_frame
+from disguisor.refine.frame import joints_by_person, refine_frame
 from disguisor.render.face2d import landmark_check, paint_template
 from disguisor.render.faces import FaceRenderer
 from disguisor.render.obfuscate import box_mask, obfuscate
@@ -208,8 +208,8 @@ class FrameWorker:
         people = self._people(frame)
         faces = []
         if people is not None:
-            joints = {int(p.id): (p.joints, p.confidence) for p in people}
-            posed, refined = refine_frame(self.model, self.fits, frame, views, self.rays, self.config.refine, joints)
+            posed, refined = refine_frame(self.model, self.fits, frame, views, self.rays, self.config.refine,
+                                          joints_by_person(people))
         else:
             posed, refined = [], []
         for body, (face, reg) in zip(posed, refined, strict=True):
