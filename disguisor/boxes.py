@@ -9,9 +9,12 @@ Two conventions, both in pixels of the image as recorded:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 
 def xyxy_to_xywh(boxes: np.ndarray) -> np.ndarray:
@@ -105,3 +108,26 @@ def mask_bounds(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     if len(xs) == 0:
         return None
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def overlapping_groups(items: Sequence[T], box: Callable[[T], Sequence[float]]) -> list[list[T]]:
+    """The items grouped so that items whose ``xyxy`` boxes (``box(item)``) overlap, directly or
+    through others, share a group (in their given order within each group): what one group
+    covers, no other group touches."""
+    groups = [[it] for it in items]
+    boxes = [list(box(it)) for it in items]
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups)):
+                a, b = boxes[i], boxes[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    groups[i] += groups.pop(j)
+                    boxes[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+                    boxes.pop(j)
+                    merged = True
+                    break
+            if merged:
+                break
+    return groups

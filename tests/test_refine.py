@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -228,6 +229,25 @@ def test_faces_file_round_trip(tmp_path, anny, person):
     assert back[0][0][1]["rmse_after"] == pytest.approx(reg.rmse_after, abs=1e-6)
     index = json.loads(path.read_text())
     assert len(index["topologies"]) == 1  # topology stored once
+    assert all(g.as_fitted is None for g, _ in back[0] + back[5])
+
+
+def test_faces_file_keeps_the_face_as_fitted(tmp_path, anny, person):
+    """A face a second start moved keeps the placement of the fit beside it (painted too), and a
+    file whose as-fitted face names another person is refused with the entry named."""
+    faces = _faces(anny, person, 2)
+    two = replace(faces[0], as_fitted=replace(faces[1], person_id=faces[0].person_id))
+    path = tmp_path / "faces.json"
+    save_faces(path, {3: [(two, None)]})
+    (g, _), = load_faces(path)[3]
+    assert g.as_fitted is not None and g.as_fitted.as_fitted is None
+    assert np.abs(g.as_fitted.vertices - faces[1].vertices).max() <= 1.01e-4
+    assert np.abs(g.vertices - faces[0].vertices).max() <= 1.01e-4
+    index = json.loads(path.read_text())
+    index["frames"][0]["people"][0]["as_fitted"]["person_id"] += 1
+    path.write_text(json.dumps(index))
+    with pytest.raises(InputError, match=r"frames\[0\]\.people\[0\]\.as_fitted"):
+        load_faces(path)
 
 
 @pytest.mark.parametrize("edit, field", [
@@ -371,13 +391,17 @@ def test_a_head_fitted_beyond_any_turn_is_placed_from_its_3d_head_joints(anny, p
     (f1, r1), = refine_faces([body], model, cloud, on, seen)
     assert not r1.accepted and not f1.refined and "registered from the 3D head joints" in f1.note
     assert np.linalg.norm(f1.centre - truth) < 0.004
+    # the face where the fit put it comes along, to be painted too
+    assert f0.as_fitted is None and f1.as_fitted is not None and not f1.as_fitted.refined
+    np.testing.assert_allclose(f1.as_fitted.vertices, f0.vertices)
     # the facing: the fit's own face is turned 120 degrees away, the placed one within a few degrees
     (f4, r4), = refine_faces([SimpleNamespace(person_id=7, vertices=V, keypoints=keypoints, head_rotation=np.eye(3))],
                              model, cloud, on, seen)
     assert np.degrees(np.arccos(np.dot(f0.facing, f4.facing))) > 100.0
     assert np.degrees(np.arccos(np.clip(np.dot(f1.facing, f4.facing), -1, 1))) < 5.0
-    (f2, r2), = refine_faces([body], model, cloud, RefineParams(), seen)  # the default: off
+    (f2, r2), = refine_faces([body], model, cloud, RefineParams(reorient_min_deg=None), seen)  # off
     np.testing.assert_array_equal(r2.transform, np.eye(4))
+    assert f2.as_fitted is None
     (f3, r3), = refine_faces([body], model, cloud[:50], on, seen)
     assert not f3.refined and "turned to the 3D head joints" in f3.note
     assert np.linalg.norm(f3.centre - truth) < 0.02

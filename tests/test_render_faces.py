@@ -280,6 +280,30 @@ def test_nearest_face_wins(renderer):
     assert by_id[2].painted_pixels < 0.6 * alone.painted_pixels and by_id[1].visible_fraction == 1.0
 
 
+def test_a_face_moved_by_a_second_start_is_painted_where_the_fit_put_it_too(renderer):
+    """Neither placement of a face a second start moved is confirmed: both are painted (the
+    moved one first, the fit's on what it leaves), only the moved one is a face of the result;
+    the fit's placement is painted even where the moved face is turned away from the view."""
+    cam = renderer.gl.cameras[0]
+    img = textured_image(7)
+    fitted = quad_face(1, centre=(-0.25, 0.0, FACE_Z))
+    moved = replace(quad_face(1, centre=(0.25, 0.0, FACE_Z)), as_fitted=fitted)
+    tpl = {1: quadrant_template()}
+    both = renderer.anonymize_view(img, None, cam, [moved], tpl)
+    alone = {name: renderer.anonymize_view(img, None, cam, [f], tpl) for name, f in
+             (("moved", replace(moved, as_fitted=None)), ("fitted", fitted))}
+    assert [rf.bbox for rf in both.faces] == [rf.bbox for rf in alone["moved"].faces]
+    assert np.array_equal(both.mask, alone["moved"].mask | alone["fitted"].mask)
+    assert not (alone["moved"].mask & alone["fitted"].mask).any()
+    for name in alone:  # each placement painted as it is alone
+        m = alone[name].mask
+        assert np.array_equal(both.image[m], alone[name].image[m])
+    assert np.array_equal(both.image[~both.mask], img[~both.mask])
+    away = replace(quad_face(1, centre=(0.25, 0.0, FACE_Z), facing=(0.0, 1.0, 0.0)), as_fitted=fitted)
+    res = renderer.anonymize_view(img, None, cam, [away], tpl)
+    assert not res.faces and np.array_equal(res.mask, alone["fitted"].mask)
+
+
 def test_identical_inputs_identical_outputs(renderer):
     from disguisor.render.faces import FaceRenderer
 

@@ -116,7 +116,8 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
     from the head turned to them instead: registered from there when that registration passes
     the guard, else as turned. Either way it stays not confirmed (``accepted`` False): a second
     start that fits the depth less well than a confirmed head can still land a few cm off, so the
-    run's safety spheres stay on it."""
+    run's safety spheres stay on it, and the caller keeps the face as fitted (the refused
+    registration's identity transform) to be painted too (``FaceSurface.as_fitted``)."""
     reg = refine_head(head, pts, params, normals=normals, context_vertices=ctx, vertex_weights=weights)
     if reg.accepted or joints is None or fitted is None or params.reorient_min_deg is None:
         return reg
@@ -183,5 +184,9 @@ def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_po
         moved = V @ T[:3, :3].T + T[:3, 3]
         face = extract_face(body.person_id, moved, face_idx, tris, T[:3, :3] @ facing, T[:3, :3] @ up,
                             reg.accepted, reg.reason, occluder)
+        if not reg.accepted and not np.allclose(T, np.eye(4)):
+            # a second start moved the head: the face where the fit put it is painted as well
+            face = replace(face, as_fitted=extract_face(body.person_id, V, face_idx, tris, facing, up, False,
+                                                        reg.reason, occluder))
         out.append((face, reg))
     return out

@@ -22,7 +22,9 @@ of 0.1 mm (row ``row``), ``uv_t`` (K, N, 2) float16 canonical face UV; when the 
 an occluder (the rest of the head, FaceSurface.occluder_*; K > 0): ``occluder_triangles_t``
 (L, 3) int32 and ``occluder_offsets_t`` (rows, K, 3) int16 in the same units. World metres, +z up;
 ``centre`` is rounded to 0.1 mm, so vertices are exact to 0.1 mm. ``registration`` is null when
-no registration was run. The loader checks everything and raises :class:`InputError` naming the
+no registration was run. A face that a second start moved (``FaceSurface.as_fitted``) has an
+``"as_fitted"`` entry: the same fields as a person's, without ``registration``, for the face
+where the body fit put it. The loader checks everything and raises :class:`InputError` naming the
 entry (``frames[2].people[1].facing``). Version 1 files (no occluders) are still read.
 """
 
@@ -66,34 +68,41 @@ def save_faces(path: str | Path,
     occluder_triangles: list[np.ndarray | None] = []
     rows: list[list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]] = []
     out_frames = []
+
+    def stored(face: FaceSurface, frame: int) -> dict:
+        """Store the face's arrays; its index entry without the registration."""
+        tri = np.ascontiguousarray(face.triangles, np.int32)
+        has_occ = face.occluder_vertices is not None and face.occluder_triangles is not None
+        occ_tri = np.ascontiguousarray(face.occluder_triangles, np.int32) if has_occ else None
+        key = (tri.tobytes() + len(face.vertices).to_bytes(8, "little")
+               + (occ_tri.tobytes() + len(face.occluder_vertices).to_bytes(8, "little") if has_occ else b""))
+        if key not in topo_keys:
+            topo_keys.append(key)
+            triangles.append(tri)
+            occluder_triangles.append(occ_tri)
+            rows.append([])
+        t = topo_keys.index(key)
+        centre = np.round(np.asarray(face.centre, np.float64), 4)
+        offsets = np.round((np.asarray(face.vertices, np.float64) - centre) / OFFSET_UNIT_M)
+        occ_offsets = (np.round((np.asarray(face.occluder_vertices, np.float64) - centre) / OFFSET_UNIT_M)
+                       if has_occ else np.zeros((0, 3)))
+        if max(np.abs(offsets).max(initial=0), np.abs(occ_offsets).max(initial=0)) > np.iinfo(np.int16).max:
+            raise ValueError(f"face of person {face.person_id} in frame {frame} spans more than 6.5 m")
+        rows[t].append((offsets.astype(np.int16), np.asarray(face.uv, np.float16),
+                        occ_offsets.astype(np.int16) if has_occ else None))
+        entry = {"person_id": int(face.person_id), "topology": t, "row": len(rows[t]) - 1,
+                 "centre": _round(centre, 4), "facing": _round(face.facing, 6),
+                 "up": _round(face.up, 6), "refined": bool(face.refined), "note": face.note}
+        if face.as_fitted is not None:
+            entry["as_fitted"] = stored(face.as_fitted, frame)
+        return entry
+
     for frame in sorted(frames):
         people = []
         for face, reg in frames[frame]:
-            tri = np.ascontiguousarray(face.triangles, np.int32)
-            has_occ = face.occluder_vertices is not None and face.occluder_triangles is not None
-            occ_tri = np.ascontiguousarray(face.occluder_triangles, np.int32) if has_occ else None
-            key = (tri.tobytes() + len(face.vertices).to_bytes(8, "little")
-                   + (occ_tri.tobytes() + len(face.occluder_vertices).to_bytes(8, "little") if has_occ else b""))
-            if key not in topo_keys:
-                topo_keys.append(key)
-                triangles.append(tri)
-                occluder_triangles.append(occ_tri)
-                rows.append([])
-            t = topo_keys.index(key)
-            centre = np.round(np.asarray(face.centre, np.float64), 4)
-            offsets = np.round((np.asarray(face.vertices, np.float64) - centre) / OFFSET_UNIT_M)
-            occ_offsets = (np.round((np.asarray(face.occluder_vertices, np.float64) - centre) / OFFSET_UNIT_M)
-                           if has_occ else np.zeros((0, 3)))
-            if max(np.abs(offsets).max(initial=0), np.abs(occ_offsets).max(initial=0)) > np.iinfo(np.int16).max:
-                raise ValueError(f"face of person {face.person_id} in frame {frame} spans more than 6.5 m")
-            rows[t].append((offsets.astype(np.int16), np.asarray(face.uv, np.float16),
-                            occ_offsets.astype(np.int16) if has_occ else None))
-            people.append({"person_id": int(face.person_id), "topology": t, "row": len(rows[t]) - 1,
-                           "centre": _round(centre, 4), "facing": _round(face.facing, 6),
-                           "up": _round(face.up, 6), "refined": bool(face.refined), "note": face.note,
-                           "registration": None if reg is None else {
-                               k: (int(getattr(reg, k)) if k == "target_points" else round(float(getattr(reg, k)), 6))
-                               for k in _REG_FIELDS}})
+            people.append({**stored(face, frame), "registration": None if reg is None else {
+                k: (int(getattr(reg, k)) if k == "target_points" else round(float(getattr(reg, k)), 6))
+                for k in _REG_FIELDS}})
         out_frames.append({"frame": int(frame), "people": people})
     arrays = {}
     for t, tri in enumerate(triangles):
@@ -127,6 +136,37 @@ def _vec(path: Path, entry: dict, key: str, where: str, unit: bool) -> np.ndarra
     if unit and abs(np.linalg.norm(a) - 1) > 1e-3:
         raise InputError(path, f"must be a unit vector (length {np.linalg.norm(a):.4f})", field=f"{where}.{key}")
     return a
+
+
+def _face(path: Path, p: dict, where: str, topo: list) -> FaceSurface:
+    """The FaceSurface of one person entry of faces.json (with its ``as_fitted`` face, if any)."""
+    if not isinstance(p.get("person_id"), int):
+        raise InputError(path, "must be an integer", field=f"{where}.person_id")
+    t, row = p.get("topology"), p.get("row")
+    if not isinstance(t, int) or not 0 <= t < len(topo):
+        raise InputError(path, f"must name one of {len(topo)} topologies", field=f"{where}.topology")
+    tri, off, uv, occ_tri, occ_off = topo[t]
+    if not isinstance(row, int) or not 0 <= row < len(off):
+        raise InputError(path, f"must be a row of topology {t} (0..{len(off) - 1})", field=f"{where}.row")
+    centre = _vec(path, p, "centre", where, unit=False)
+    facing = _vec(path, p, "facing", where, unit=True)
+    up = _vec(path, p, "up", where, unit=True)
+    if abs(float(facing @ up)) > 1e-3:
+        raise InputError(path, "must be orthogonal to facing", field=f"{where}.up")
+    if not isinstance(p.get("refined"), bool):
+        raise InputError(path, "must be true or false", field=f"{where}.refined")
+    if not isinstance(p.get("note"), str):
+        raise InputError(path, "must be a string", field=f"{where}.note")
+    as_fitted = p.get("as_fitted")
+    if as_fitted is not None:
+        if not isinstance(as_fitted, dict) or as_fitted.get("person_id") != p["person_id"] or "as_fitted" in as_fitted:
+            raise InputError(path, "must be null or the same person's face as fitted", field=f"{where}.as_fitted")
+        as_fitted = _face(path, as_fitted, f"{where}.as_fitted", topo)
+    vertices = centre + off[row].astype(np.float64) * OFFSET_UNIT_M
+    occ_v = None if occ_off is None else centre + occ_off[row].astype(np.float64) * OFFSET_UNIT_M
+    return FaceSurface(p["person_id"], vertices, tri.astype(np.int32), uv[row].astype(np.float32), centre, facing,
+                       up, p["refined"], p["note"], occ_v, None if occ_tri is None else occ_tri.astype(np.int32),
+                       as_fitted)
 
 
 def load_faces(path: str | Path) -> dict[int, list[tuple[FaceSurface, dict | None]]]:
@@ -186,32 +226,12 @@ def load_faces(path: str | Path) -> dict[int, list[tuple[FaceSurface, dict | Non
             where = f"{where_f}.people[{pi}]"
             if not isinstance(p, dict):
                 raise InputError(path, "must be an object", field=where)
-            if not isinstance(p.get("person_id"), int):
-                raise InputError(path, "must be an integer", field=f"{where}.person_id")
-            t, row = p.get("topology"), p.get("row")
-            if not isinstance(t, int) or not 0 <= t < len(topo):
-                raise InputError(path, f"must name one of {len(topo)} topologies", field=f"{where}.topology")
-            tri, off, uv, occ_tri, occ_off = topo[t]
-            if not isinstance(row, int) or not 0 <= row < len(off):
-                raise InputError(path, f"must be a row of topology {t} (0..{len(off) - 1})", field=f"{where}.row")
-            centre = _vec(path, p, "centre", where, unit=False)
-            facing = _vec(path, p, "facing", where, unit=True)
-            up = _vec(path, p, "up", where, unit=True)
-            if abs(float(facing @ up)) > 1e-3:
-                raise InputError(path, "must be orthogonal to facing", field=f"{where}.up")
-            if not isinstance(p.get("refined"), bool):
-                raise InputError(path, "must be true or false", field=f"{where}.refined")
-            if not isinstance(p.get("note"), str):
-                raise InputError(path, "must be a string", field=f"{where}.note")
+            face = _face(path, p, where, topo)
             reg = p.get("registration")
             if reg is not None and (not isinstance(reg, dict) or
                                     not all(isinstance(reg.get(k), int | float) for k in _REG_FIELDS)):
                 raise InputError(path, f"must be null or an object with {', '.join(_REG_FIELDS)}",
                                  field=f"{where}.registration")
-            vertices = centre + off[row].astype(np.float64) * OFFSET_UNIT_M
-            occ_v = None if occ_off is None else centre + occ_off[row].astype(np.float64) * OFFSET_UNIT_M
-            faces.append((FaceSurface(p["person_id"], vertices, tri.astype(np.int32), uv[row].astype(np.float32),
-                                      centre, facing, up, p["refined"], p["note"], occ_v,
-                                      None if occ_tri is None else occ_tri.astype(np.int32)), reg))
+            faces.append((face, reg))
         out[fentry["frame"]] = faces
     return out

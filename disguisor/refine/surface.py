@@ -43,6 +43,10 @@ class FaceSurface:
     parts of the face that the person's own head covers in a view from behind or past profile,
     where the sensor depth alone cannot tell (the back of the head is within the depth
     tolerance of the face at a distance). Moved and stored together with the face.
+    as_fitted: the same person's face where the body fit put it, when a second start moved this
+    one from there (:mod:`disguisor.refine.reorient`), else None. The render stage paints it too,
+    on the pixels this face leaves, and never lists it: neither placement is confirmed by the
+    depth, so a face hidden before the second start stays hidden.
     """
 
     person_id: int
@@ -56,6 +60,7 @@ class FaceSurface:
     note: str = ""
     occluder_vertices: np.ndarray | None = None
     occluder_triangles: np.ndarray | None = None
+    as_fitted: FaceSurface | None = None
 
 
 def head_frame(facing: np.ndarray, up_hint: np.ndarray) -> np.ndarray:
@@ -90,4 +95,5 @@ def transform_face(face: FaceSurface, T: np.ndarray) -> FaceSurface:
     occ = None if face.occluder_vertices is None else face.occluder_vertices @ R.T + t
     return FaceSurface(face.person_id, face.vertices @ R.T + t, face.triangles, face.uv,
                        face.centre @ R.T + t, face.facing @ R.T, face.up @ R.T, face.refined, face.note,
-                       occ, face.occluder_triangles)
+                       occ, face.occluder_triangles,
+                       None if face.as_fitted is None else transform_face(face.as_fitted, T))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from disguisor.boxes import mask_bounds
+from disguisor.boxes import mask_bounds, overlapping_groups
 from disguisor.errors import InputError
 from disguisor.geometry import project_points
 from disguisor.io.calibration import Camera
@@ -61,29 +61,6 @@ def vertex_shading(face: FaceSurface, params: RenderParams) -> np.ndarray:
 def _box_of(mask: np.ndarray, dx: int, dy: int) -> tuple[float, float, float, float]:
     x0, y0, x1, y1 = mask_bounds(mask)
     return float(x0 + dx), float(y0 + dy), float(x1 - x0), float(y1 - y0)
-
-
-def _overlapping_groups(items: list) -> list[list]:
-    """Group (face, window, angle) items whose windows (x0, y0, x1, y1) overlap, transitively:
-    faces of different groups cannot cover the same pixel, so each group renders on its own
-    (smaller) window."""
-    groups = [[it] for it in items]
-    boxes = [list(it[1]) for it in items]
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(groups)):
-            for j in range(i + 1, len(groups)):
-                a, b = boxes[i], boxes[j]
-                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                    groups[i] += groups.pop(j)
-                    boxes[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
-                    boxes.pop(j)
-                    merged = True
-                    break
-            if merged:
-                break
-    return groups
 
 
 @dataclass
@@ -264,6 +241,8 @@ class FaceRenderer:
         depth_m: (H, W) sensor depth in metres registered to the image (0 or NaN = no reading),
         or None (no depth: every rendered pixel is painted). templates: person_id -> Template
         (needed for method "template"). method: template | blur | pixelate | blacken.
+        A face with ``as_fitted`` (a second start moved it) has that placement painted too, with
+        its template, on the pixels the faces leave; it adds to ``mask`` only, never to ``faces``.
         The input image is not modified."""
         p = self.params
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -291,15 +270,31 @@ class FaceRenderer:
                 continue
             todo.append((face, win, angle))
         if not todo:
+            self._paint_as_fitted(out, depth_m, camera, faces, templates, method, result)
             return result
         tpl = dict(templates)
         for f, _, _ in todo:
             if f.person_id not in tpl:  # painted grey here, then blackened (reported in notes)
                 tpl[f.person_id] = Template("_grey", np.full((8, 8, 3), 128, np.uint8))
-        for group in _overlapping_groups(todo):
+        for group in overlapping_groups(todo, lambda item: item[1]):
             self._paint_group(out, depth_m, camera, group, tpl, set(templates), method, result)
         self._paint_borders(out, camera, faces, result)
+        self._paint_as_fitted(out, depth_m, camera, faces, templates, method, result)
         return result
+
+    def _paint_as_fitted(self, out: np.ndarray, depth_m: np.ndarray | None, camera: Camera,
+                         faces: list[FaceSurface], templates: dict[int, Template], method: str,
+                         result: ViewResult) -> None:
+        """Paint the as-fitted placement of the faces a second start moved, on the pixels not
+        painted yet: neither placement is confirmed by the depth, and the second start must not
+        uncover what the fit's face hid."""
+        extra = [f.as_fitted for f in faces if f.as_fitted is not None]
+        if not extra:
+            return
+        more = self.anonymize_view(out, depth_m, camera, extra, templates, method)
+        new = more.mask & ~result.mask
+        out[new] = more.image[new]
+        result.mask |= new
 
     def _paint_borders(self, out: np.ndarray, camera: Camera, faces: list[FaceSurface],
                        result: ViewResult) -> None:

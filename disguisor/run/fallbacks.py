@@ -231,7 +231,8 @@ def unconfirmed_heads(people, faces, params: FailClosedParams) -> list[tuple[int
     (:func:`_head_off_torso`), or that looks up further than a neck bends (:func:`_face_up`).
     Two spheres per such face: around the fitted face, and around :func:`torso_head_centre` (the
     fit's head can be far off: on a lying patient whose shoulder was taken for an ear it sat on
-    the chest, 27 cm from the face).
+    the chest, 27 cm from the face); a third around the face as fitted when a second start moved
+    it (``face.as_fitted``).
 
     Args:
         people: the frame's 3D people (``id``, ``joints`` (17, 3) world metres, NaN = unseen).
@@ -247,6 +248,9 @@ def unconfirmed_heads(people, faces, params: FailClosedParams) -> list[tuple[int
         if face.refined and not _head_off_torso(person, torso, params) and not _face_up(person, face, params):
             continue
         out.append((int(face.person_id), np.asarray(face.centre, float), params.unconfirmed_head_radius_m))
+        as_fitted = getattr(face, "as_fitted", None)
+        if as_fitted is not None:  # a second start moved the face: the fit's place keeps its sphere
+            out.append((int(face.person_id), np.asarray(as_fitted.centre, float), params.unconfirmed_head_radius_m))
         if torso is not None:
             out.append((int(face.person_id), torso, params.torso_head_radius_m))
     return out
