@@ -103,6 +103,7 @@ class RefineParams:
     inlier_distance_m: float = 0.015
     min_fitness: float = 0.4
     reorient_min_deg: float | None = None
+    reorient_min_torso_deg: float = 30.0
 
 
 DEFAULT_REFINE_PARAMS = RefineParams()
