@@ -365,8 +365,9 @@ def test_head_turn_recovers_a_rotation_about_the_head_centre():
 def test_a_head_fitted_beyond_any_turn_is_placed_from_its_3d_head_joints(anny, person):
     """A head fitted 120 degrees off: the registration from the fit is refused as too large; from
     the head turned to the 3D head joints it lands on the depth, but stays not confirmed (the
-    run's safety spheres stay on it). Without the joints (or with the second start off, the
-    default) it stays as fitted; with too few depth points it is left turned to the joints."""
+    run's safety spheres stay on it) and keeps the fit's face beside it. Without the joints, with
+    the second start off, or on a lying body it stays as fitted; with too few depth points it is
+    left turned to the joints."""
     from types import SimpleNamespace
 
     V, head, tris = person
@@ -384,7 +385,8 @@ def test_a_head_fitted_beyond_any_turn_is_placed_from_its_3d_head_joints(anny, p
     body = SimpleNamespace(person_id=7, vertices=Vp, keypoints=keypoints, head_rotation=T_fit[:3, :3])
     truth = V[face].mean(0)
     seen = {7: (joints, np.full(17, 0.7))}
-    on = RefineParams(reorient_min_deg=30.0)  # off by default (BENCHMARKS.md)
+    on = RefineParams()  # the second start is on by default
+    assert on.reorient_min_deg == 30.0
     (f0, r0), = refine_faces([body], model, cloud, on)
     assert not r0.accepted and "correction too large" in r0.reason
     np.testing.assert_array_equal(r0.transform, np.eye(4))
@@ -402,6 +404,17 @@ def test_a_head_fitted_beyond_any_turn_is_placed_from_its_3d_head_joints(anny, p
     (f2, r2), = refine_faces([body], model, cloud, RefineParams(reorient_min_deg=None), seen)  # off
     np.testing.assert_array_equal(r2.transform, np.eye(4))
     assert f2.as_fitted is None
+    # a lying body (hips and shoulders level): its head joints, seen from above, are not trusted
+    lying = keypoints.copy()
+    lying[[5, 6, 11, 12]] = c + np.array([[0.0, 0.2, -0.25], [0.0, -0.2, -0.25], [-0.5, 0.1, -0.3], [-0.5, -0.1, -0.3]])
+    (f5, r5), = refine_faces([SimpleNamespace(person_id=7, vertices=Vp, keypoints=lying, head_rotation=T_fit[:3, :3])],
+                             model, cloud, on, seen)
+    np.testing.assert_array_equal(r5.transform, np.eye(4))
+    assert f5.as_fitted is None and "3D head joints" not in f5.note
+    lying[[11, 12], 2] -= 0.4  # the same body sitting up (torso 42 degrees above level): turned
+    (f6, _), = refine_faces([SimpleNamespace(person_id=7, vertices=Vp, keypoints=lying, head_rotation=T_fit[:3, :3])],
+                            model, cloud, on, seen)
+    assert "registered from the 3D head joints" in f6.note and f6.as_fitted is not None
     (f3, r3), = refine_faces([body], model, cloud[:50], on, seen)
     assert not f3.refined and "turned to the 3D head joints" in f3.note
     assert np.linalg.norm(f3.centre - truth) < 0.02

@@ -175,7 +175,7 @@ def synth(
     frames: Annotated[int, typer.Option(help="Number of frames (10 per second).")] = 10,
     cameras: Annotated[int, typer.Option(help="Number of cameras of the default rig (1-6).")] = 4,
     size: Annotated[str, typer.Option(help="Image size WIDTHxHEIGHT.")] = "1280x720",
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed: same people, depth, ground truth).")] = 0,
     keypoint_noise_px: Annotated[float, typer.Option(help="Pixel noise of the simulated 2D keypoints.")] = 2.0,
     overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
 ) -> None:

@@ -127,7 +127,7 @@ def refine(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output faces.json (arrays go to faces.npz beside it).")]
     = Path("faces.json"),
     poses: Annotated[Optional[Path], typer.Option(help="The 3D poses the fits were made from (poses3d.json), for "
-                                                       "refine.reorient_min_deg (off by default): a refused head "
+                                                       "the second start (refine.reorient_min_deg): a refused head "
                                                        "fitted far from its 3D head joints is placed from them, "
                                                        "as `disguisor run` does.")] = None,
     model: Annotated[Optional[str], typer.Option(help="Body model of the fits: anny or smpl (fit.model).")] = None,

@@ -62,19 +62,25 @@ class RefineParams:
       cm. With these bounds 34 of 35 kept turns placed the face better, 16 of 16 on seeds never
       tuned on (BENCHMARKS.md, "Heads fitted far off turned by the depth"). 0 turns the wide
       case off.
-    Second start (off by default): reorient_min_deg: a head whose registration is refused and
-      whose fit is turned further than this (degrees) from the frame's 3D head joints (the
-      rotation that brings its nose, eyes and ears closest to them,
-      :mod:`disguisor.refine.reorient`) is placed from the head so turned: registered from there
-      when that passes the guard, else as turned; it stays not confirmed (the run's safety
-      spheres stay on it). With 30 on the people-finder runs (BENCHMARKS.md, "A second start from
-      the 3D head joints"): on seeds 19-20, never tuned on, holistic recall 0.783 -> 0.804 and
-      precision 0.816 -> 0.828 (hard 640x480 s20: 0.475 -> 0.700), the changed heads' facing
-      54 -> 19 degrees off (median); but one face-view there (a lying patient's head, turned by
-      joints triangulated from above and registered onto the pillow, 145 mm off) and one on seeds
-      0-4 (where it gained nothing) were left visible. Privacy first: None (off). Letting the
-      second registration confirm a head, or replace an accepted one, lost 7 face-views on seeds
-      0-4.
+    Second start: reorient_min_deg: a head whose registration is refused and whose fit is turned
+      further than this (degrees) from the frame's 3D head joints (the rotation that brings its
+      nose, eyes and ears closest to them, :mod:`disguisor.refine.reorient`) is placed from the
+      head so turned: registered from there when that passes the guard, else as turned. It stays
+      not confirmed (the run's safety spheres stay on it), and the face where the fit put it is
+      painted too (``FaceSurface.as_fitted``; never listed). None: off. reorient_min_torso_deg: no
+      second start for a body whose hips-to-shoulders axis rises less than this above the
+      horizontal (lying: the head joints of a patient, triangulated from cameras above, swap the
+      nose and the ears; one was turned 150 degrees off). Measured with the default detector
+      (BENCHMARKS.md, "The second start, with the fit's face painted too"), against the same
+      runs without it: seeds 19-20, never tuned on, holistic recall 0.782 -> 0.797 and
+      precision 0.815 -> 0.826 (hard 640x480 s20: 0.475 -> 0.625, final head joints 50 -> 33
+      mm), 23 heads changed, all placed better (facing 55 -> 17 degrees off, median), no
+      face-view's pixel check changed; seeds 13-16 and 17-18: boxes and pixels unchanged; seeds
+      0-4: holistic recall 0.846 -> 0.847, one face-view of 4,073 less hidden (a face 6.6%
+      visible, now drawn with the template where the safety spheres' blur had changed more of its
+      pixels), faces at least 25% visible hidden as before in every run. Without painting the
+      fit's face too, and without the lying test, it had left a lying patient's face 55% visible
+      unhidden (seed 20).
     """
 
     crop_scale: float = 1.0
@@ -102,7 +108,7 @@ class RefineParams:
     wide_max_translation_m: float = 0.06
     inlier_distance_m: float = 0.015
     min_fitness: float = 0.4
-    reorient_min_deg: float | None = None
+    reorient_min_deg: float | None = 30.0
     reorient_min_torso_deg: float = 30.0
 
 

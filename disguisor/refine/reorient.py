@@ -9,9 +9,10 @@ same people (ears' midpoint to nose) faced 24 degrees from it.
 
 :func:`head_turn` gives the rotation of the fitted head, about its centre, that brings its nose,
 eyes and ears closest to the 3D head joints (weighted by their confidence). With
-``refine.reorient_min_deg`` set (off by default), a head whose own registration is refused is
-placed from that turn, registered from there when the guard accepts it, and left not confirmed
-(see :func:`disguisor.refine.face.refine_faces`).
+``refine.reorient_min_deg`` (30 degrees by default; None turns it off), a head whose own
+registration is refused is placed from that turn, registered from there when the guard accepts
+it, and left not confirmed; the face where the fit put it stays painted too, and lying bodies
+keep the fit's head (see :func:`disguisor.refine.face.refine_faces` and RefineParams).
 
 World metres, +z up; transforms are 4x4 and apply as ``x' = R x + t``.
 """

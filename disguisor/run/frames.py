@@ -223,6 +223,8 @@ class FrameWorker:
                 "refine_note": face.note, "refine_translation_mm": round(1000 * reg.translation_m, 1),
                 "refine_rotation_deg": round(reg.rotation_deg, 2), "fitness": round(reg.fitness_after, 3),
                 "cloud_points": int(reg.target_points), **self._attire_record(int(face.person_id))})
+            if face.as_fitted is not None:  # a second start moved it; the fit's face is painted too
+                outcome.people[-1]["as_fitted_centre_m"] = np.round(face.as_fitted.centre, 4).tolist()
         fallback = fallback_heads(people or (), {int(b.person_id) for b in posed}, self.params.fail_closed)
         for pid, _, _ in fallback:
             outcome.people.append({"person_id": int(pid), "fallback": "head sphere blurred (no body fit)"})

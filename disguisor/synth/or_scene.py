@@ -93,7 +93,9 @@ def generate_or_recording(out: str | Path, scenario: str = "easy", frames: int =
                           n_cameras: int = 4, seed: int = 0, noise: KeypointNoise = KeypointNoise(),
                           sensor: DepthSensorModel = DepthSensorModel(), overwrite: bool = False,
                           progress: Callable[[int], None] | None = None, spec: ScenarioSpec | None = None) -> Path:
-    """Render a synthetic OR recording with ground truth into ``out`` (same seed, same bytes).
+    """Render a synthetic OR recording with ground truth into ``out`` (same seed, same recording:
+    depth, ground truth and simulated keypoints byte for byte; a few colour pixels can differ by
+    1-3 grey levels between runs of the offscreen renderer).
 
     ``spec`` replaces the named scenario's people and lights (used by tests to place a light)."""
     import pyrender
