@@ -113,16 +113,21 @@ def test_guard_rejects_bad_registrations(anny, person):
     reg = refine_head(V[head], wall + rng.normal(scale=0.002, size=wall.shape), normals=N)
     assert not reg.accepted and reg.reason
     np.testing.assert_array_equal(reg.transform, np.eye(4))
-    # too few points
+    # a refusal for a poor fit or a grown residual does not dispute where the fit put the head
+    assert reg.disputes == ("correction too large" in reg.reason or "diverged" in reg.reason)
+    # too few points: the depth cannot tell, so it disputes the placement
     few = sample_surface(V, tris, 40, 0.0, seed=5)
     reg = refine_head(V[head], few, normals=N)
-    assert not reg.accepted and "too few cloud points" in reg.reason
+    assert not reg.accepted and "too few cloud points" in reg.reason and reg.disputes
     np.testing.assert_array_equal(reg.transform, np.eye(4))
     # the head's own surface 12 cm away: a correction that large is not believed
     far = sample_surface(V, tris, 20000, 0.002, seed=6) + [0.0, 0.0, 0.05]
     reg = refine_head(V[head], far, RefineParams(max_translation_m=0.03), normals=N)
-    assert not reg.accepted and "correction too large" in reg.reason
+    assert not reg.accepted and "correction too large" in reg.reason and reg.disputes
     assert np.linalg.norm(reg.candidate[:3, 3]) > 0.03  # the candidate is kept for diagnostics
+    # a head already where the depth shows it: whatever the guard says, nothing is disputed
+    reg = refine_head(V[head], sample_surface(V, tris, 20000, 0.002, seed=7), normals=N)
+    assert not reg.disputes and reg.translation_m < 0.01, reg.reason
 
 
 def test_a_head_fitted_far_off_is_turned_back_when_it_fits_the_depth(anny, person):
@@ -235,11 +240,12 @@ def test_faces_file_round_trip(tmp_path, anny, person):
 def test_faces_file_keeps_the_face_as_fitted(tmp_path, anny, person):
     """A face a second start moved keeps the placement of the fit beside it (painted too), and a
     file whose as-fitted face names another person is refused with the entry named."""
-    faces = _faces(anny, person, 2)
-    two = replace(faces[0], as_fitted=replace(faces[1], person_id=faces[0].person_id))
+    faces = _faces(anny, person, 3)
+    two = replace(faces[0], as_fitted=replace(faces[1], person_id=faces[0].person_id), disputed=True)
     path = tmp_path / "faces.json"
-    save_faces(path, {3: [(two, None)]})
-    (g, _), = load_faces(path)[3]
+    save_faces(path, {3: [(two, None), (faces[2], None)]})
+    (g, _), (h, _) = load_faces(path)[3]
+    assert g.disputed and not h.disputed and not g.as_fitted.disputed
     assert g.as_fitted is not None and g.as_fitted.as_fitted is None
     assert np.abs(g.as_fitted.vertices - faces[1].vertices).max() <= 1.01e-4
     assert np.abs(g.vertices - faces[0].vertices).max() <= 1.01e-4
@@ -392,6 +398,7 @@ def test_a_head_fitted_beyond_any_turn_is_placed_from_its_3d_head_joints(anny, p
     np.testing.assert_array_equal(r0.transform, np.eye(4))
     (f1, r1), = refine_faces([body], model, cloud, on, seen)
     assert not r1.accepted and not f1.refined and "registered from the 3D head joints" in f1.note
+    assert r0.disputes and not r1.disputes and not f1.disputed  # the second registration settles it
     assert np.linalg.norm(f1.centre - truth) < 0.004
     # the face where the fit put it comes along, to be painted too
     assert f0.as_fitted is None and f1.as_fitted is not None and not f1.as_fitted.refined
@@ -403,7 +410,7 @@ def test_a_head_fitted_beyond_any_turn_is_placed_from_its_3d_head_joints(anny, p
     assert np.degrees(np.arccos(np.clip(np.dot(f1.facing, f4.facing), -1, 1))) < 5.0
     (f2, r2), = refine_faces([body], model, cloud, RefineParams(reorient_min_deg=None), seen)  # off
     np.testing.assert_array_equal(r2.transform, np.eye(4))
-    assert f2.as_fitted is None
+    assert f2.as_fitted is None and f2.disputed  # left where the depth says the head is not
     # a lying body (hips and shoulders level): its head joints, seen from above, are not trusted
     lying = keypoints.copy()
     lying[[5, 6, 11, 12]] = c + np.array([[0.0, 0.2, -0.25], [0.0, -0.2, -0.25], [-0.5, 0.1, -0.3], [-0.5, -0.1, -0.3]])
@@ -416,7 +423,7 @@ def test_a_head_fitted_beyond_any_turn_is_placed_from_its_3d_head_joints(anny, p
                             model, cloud, on, seen)
     assert "registered from the 3D head joints" in f6.note and f6.as_fitted is not None
     (f3, r3), = refine_faces([body], model, cloud[:50], on, seen)
-    assert not f3.refined and "turned to the 3D head joints" in f3.note
+    assert not f3.refined and "turned to the 3D head joints" in f3.note and f3.disputed
     assert np.linalg.norm(f3.centre - truth) < 0.02
     # a head the fit's own registration confirms is left to it
     assert r4.accepted and f4.refined and "3D head joints" not in f4.note

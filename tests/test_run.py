@@ -372,6 +372,47 @@ def test_turned_faces_fall_back_to_blazeface_without_scrfd_weights(synth_rec, mo
     worker._turned.close()
 
 
+def test_a_face_the_depth_disputes_is_painted_but_not_listed(synth_rec, first_run):
+    """A face whose placement the depth disputes (FaceSurface.disputed) is painted exactly as
+    before, but listed in detections.json only with run.report_disputed_faces."""
+    from dataclasses import replace
+
+    from disguisor.run.frames import FrameOutcome
+    from disguisor.run.pipeline import prepare_run
+
+    out, _ = first_run
+    run = prepare_run(synth_rec, out, with_keypoints(synth_rec / "keypoints2d.json"))
+    worker = run.worker()
+    try:
+        frame = 0
+        cams = run.rec.cameras_at(frame)
+        depths = {c.name: run.rec.read_depth(c, frame) for c in cams}
+        faces, fallback = worker.faces(frame, {c.name: (c, depths[c.name]) for c in cams}, FrameOutcome(frame, "ok"))
+        tried = 0
+        for cam in cams:
+            original = run.rec.read_color(cam, frame)
+            image, info, dets = worker.render_view(cam, original, depths[cam.name], faces, fallback, frame,
+                                                   turned=np.zeros((0, 5)))
+            listed = {d["person_id"] for d in dets if d["source"] == "3d"}
+            if not listed:
+                continue
+            pid = sorted(listed)[0]
+            tried += 1
+            marked = [replace(f, disputed=True) if f.person_id == pid else f for f in faces]
+            image2, info2, dets2 = worker.render_view(cam, original, depths[cam.name], marked, fallback, frame,
+                                                      turned=np.zeros((0, 5)))
+            assert np.array_equal(image2, image) and pid in info2["faces"] and pid in info2["painted_unlisted"]
+            assert {d["person_id"] for d in dets2 if d["source"] == "3d"} == listed - {pid}
+            worker.params = replace(worker.params, report_disputed_faces=True)
+            _, _, dets3 = worker.render_view(cam, original, depths[cam.name], marked, fallback, frame,
+                                             turned=np.zeros((0, 5)))
+            worker.params = replace(worker.params, report_disputed_faces=False)
+            assert dets3 == dets
+        assert tried > 0, "no view listed a face"
+    finally:
+        worker.close()
+
+
 def test_a_depth_head_over_a_drawn_face_leaves_the_face_as_drawn(synth_rec, first_run):
     """The detector-free floor's blur (a depth head) skips the pixels a face template was drawn
     on: a blur that wide would average the template back towards the face it replaced."""

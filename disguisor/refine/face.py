@@ -131,8 +131,9 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
     other = refine_head(head @ R.T + turn[:3, 3], pts, params, normals=normals @ R.T, context_vertices=ctx,
                         vertex_weights=weights)
     how = "registered from" if other.accepted else "turned to"
+    # the second registration passing the guard answers the depth's dispute; a bare turn does not
     return replace(reg, transform=(other.transform if other.accepted else np.eye(4)) @ turn,
-                   reason=f"{reg.reason}; {how} the 3D head joints (not confirmed)")
+                   reason=f"{reg.reason}; {how} the 3D head joints (not confirmed)", disputes=not other.accepted)
 
 
 def _torso_elevation_deg(keypoints: np.ndarray) -> float:
@@ -198,6 +199,8 @@ def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_po
         moved = V @ T[:3, :3].T + T[:3, 3]
         face = extract_face(body.person_id, moved, face_idx, tris, T[:3, :3] @ facing, T[:3, :3] @ up,
                             reg.accepted, reg.reason, occluder)
+        if reg.disputes and not reg.accepted:
+            face = replace(face, disputed=True)
         if not reg.accepted and not np.allclose(T, np.eye(4)):
             # a second start moved the head: the face where the fit put it is painted as well
             face = replace(face, as_fitted=extract_face(body.person_id, V, face_idx, tris, facing, up, False,

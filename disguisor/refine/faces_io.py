@@ -24,7 +24,8 @@ an occluder (the rest of the head, FaceSurface.occluder_*; K > 0): ``occluder_tr
 ``centre`` is rounded to 0.1 mm, so vertices are exact to 0.1 mm. ``registration`` is null when
 no registration was run. A face that a second start moved (``FaceSurface.as_fitted``) has an
 ``"as_fitted"`` entry: the same fields as a person's, without ``registration``, for the face
-where the body fit put it. The loader checks everything and raises :class:`InputError` naming the
+where the body fit put it. ``"disputed": true`` marks a face whose placement the depth disputes
+(``FaceSurface.disputed``; absent = false). The loader checks everything and raises :class:`InputError` naming the
 entry (``frames[2].people[1].facing``). Version 1 files (no occluders) are still read.
 """
 
@@ -93,6 +94,8 @@ def save_faces(path: str | Path,
         entry = {"person_id": int(face.person_id), "topology": t, "row": len(rows[t]) - 1,
                  "centre": _round(centre, 4), "facing": _round(face.facing, 6),
                  "up": _round(face.up, 6), "refined": bool(face.refined), "note": face.note}
+        if face.disputed:
+            entry["disputed"] = True
         if face.as_fitted is not None:
             entry["as_fitted"] = stored(face.as_fitted, frame)
         return entry
@@ -157,6 +160,8 @@ def _face(path: Path, p: dict, where: str, topo: list) -> FaceSurface:
         raise InputError(path, "must be true or false", field=f"{where}.refined")
     if not isinstance(p.get("note"), str):
         raise InputError(path, "must be a string", field=f"{where}.note")
+    if not isinstance(p.get("disputed", False), bool):
+        raise InputError(path, "must be true or false", field=f"{where}.disputed")
     as_fitted = p.get("as_fitted")
     if as_fitted is not None:
         if not isinstance(as_fitted, dict) or as_fitted.get("person_id") != p["person_id"] or "as_fitted" in as_fitted:
@@ -166,7 +171,7 @@ def _face(path: Path, p: dict, where: str, topo: list) -> FaceSurface:
     occ_v = None if occ_off is None else centre + occ_off[row].astype(np.float64) * OFFSET_UNIT_M
     return FaceSurface(p["person_id"], vertices, tri.astype(np.int32), uv[row].astype(np.float32), centre, facing,
                        up, p["refined"], p["note"], occ_v, None if occ_tri is None else occ_tri.astype(np.int32),
-                       as_fitted)
+                       as_fitted, p.get("disputed", False))
 
 
 def load_faces(path: str | Path) -> dict[int, list[tuple[FaceSurface, dict | None]]]:

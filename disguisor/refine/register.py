@@ -54,6 +54,10 @@ class HeadRegistration:
     translation_m: how far the candidate moves the head's centroid (metres).
     rotation_deg: the candidate's rotation angle (degrees).
     source_points / target_points: head and cloud points used after cropping and downsampling.
+    disputes: whether the depth disputes the fitted placement rather than failing to improve it:
+      the candidate's correction is beyond the guard, the registration diverged, or too few cloud
+      points lie near the head to tell (a refusal for too few inliers or a grown residual does
+      not dispute it).
     """
 
     transform: np.ndarray
@@ -68,6 +72,7 @@ class HeadRegistration:
     rotation_deg: float = 0.0
     source_points: int = 0
     target_points: int = 0
+    disputes: bool = False
 
 
 def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
@@ -263,7 +268,8 @@ def refine_head(head_vertices: np.ndarray, cloud_points: np.ndarray, params: Ref
     data = voxel_points(crop_cloud(cloud_points, V, params), params.voxel_m)
     if len(data) < params.min_target_points:
         return HeadRegistration(eye, eye, False, f"too few cloud points near the head ({len(data)} < "
-                                f"{params.min_target_points})", source_points=len(V), target_points=len(data))
+                                f"{params.min_target_points})", source_points=len(V), target_points=len(data),
+                                disputes=True)
     tree = cKDTree(model)
     fit0, rmse0 = _fit_numbers(data, model, N, is_head, tree, params)
     init = eye
@@ -281,7 +287,7 @@ def refine_head(head_vertices: np.ndarray, cloud_points: np.ndarray, params: Ref
     angle = rotation_angle_deg(T[:3, :3])
     numbers = dict(fitness_before=fit0, fitness_after=fit1, rmse_before=rmse0, rmse_after=rmse1,
                    translation_m=moved, rotation_deg=angle, source_points=len(V), target_points=len(data))
-    reason = ""
+    reason, disputes = "", True
     if not np.all(np.isfinite(T)):
         reason = "registration diverged"
     elif moved > params.max_translation_m:
@@ -289,9 +295,9 @@ def refine_head(head_vertices: np.ndarray, cloud_points: np.ndarray, params: Ref
     elif angle > params.max_rotation_deg and not _wide_turn_kept(angle, moved, fit1, params):
         reason = f"correction too large: rotated {angle:.1f} deg > {params.max_rotation_deg:.1f} deg"
     elif fit1 < params.min_fitness:
-        reason = f"too few inliers after registration ({fit1:.2f} < {params.min_fitness:.2f})"
+        reason, disputes = f"too few inliers after registration ({fit1:.2f} < {params.min_fitness:.2f})", False
     elif rmse1 > rmse0:
-        reason = f"residual grew ({rmse0 * 1000:.1f} -> {rmse1 * 1000:.1f} mm)"
+        reason, disputes = f"residual grew ({rmse0 * 1000:.1f} -> {rmse1 * 1000:.1f} mm)", False
     if reason:
-        return HeadRegistration(eye, T, False, reason, **numbers)
+        return HeadRegistration(eye, T, False, reason, **numbers, disputes=disputes)
     return HeadRegistration(T, T, True, "", **numbers)

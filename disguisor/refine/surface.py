@@ -47,6 +47,10 @@ class FaceSurface:
     one from there (:mod:`disguisor.refine.reorient`), else None. The render stage paints it too,
     on the pixels this face leaves, and never lists it: neither placement is confirmed by the
     depth, so a face hidden before the second start stays hidden.
+    disputed: the depth disputes this placement (HeadRegistration.disputes: the correction it
+    calls for is beyond the guard, or too few points lie near the head to tell) and no second
+    registration settled it. The run paints it, with its safety spheres, but does not list it as
+    a face seen (``run.report_disputed_faces``).
     """
 
     person_id: int
@@ -61,6 +65,7 @@ class FaceSurface:
     occluder_vertices: np.ndarray | None = None
     occluder_triangles: np.ndarray | None = None
     as_fitted: FaceSurface | None = None
+    disputed: bool = False
 
 
 def head_frame(facing: np.ndarray, up_hint: np.ndarray) -> np.ndarray:
@@ -96,4 +101,4 @@ def transform_face(face: FaceSurface, T: np.ndarray) -> FaceSurface:
     return FaceSurface(face.person_id, face.vertices @ R.T + t, face.triangles, face.uv,
                        face.centre @ R.T + t, face.facing @ R.T, face.up @ R.T, face.refined, face.note,
                        occ, face.occluder_triangles,
-                       None if face.as_fitted is None else transform_face(face.as_fitted, T))
+                       None if face.as_fitted is None else transform_face(face.as_fitted, T), face.disputed)

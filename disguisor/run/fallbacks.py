@@ -126,15 +126,16 @@ def face_sphere_box(camera: Camera, person, centre: np.ndarray, params: FailClos
     return None if hit is None else hit[1]
 
 
-def listed_face(face, params, duplicates: set[int] = frozenset()) -> bool:
+def listed_face(face, params, unlisted: set[int] = frozenset()) -> bool:
     """Whether a face painted in a view is listed in detections.json (it is painted either way):
-    it is no duplicate (its person id not in ``duplicates``, :func:`duplicate_faces`), its
+    its person id is not in ``unlisted`` (duplicates, :func:`duplicate_faces`, and faces the depth
+    disputes, ``FaceSurface.disputed``), its
     depth-confirmed box covers at least ``report_min_face_px`` pixels, and it is not turned
     away from the camera (``facing_angle_deg`` > ``report_away_angle_deg``) with less than
     ``report_away_min_visible`` of its rendered pixels visible (its own head and occluders hide
     the rest), nor beyond ``report_back_angle_deg`` at all. ``face``: a
     :class:`~disguisor.render.results.RenderedFace`; ``params``: RunParams."""
-    if int(face.person_id) in duplicates or face.bbox[2] * face.bbox[3] < params.report_min_face_px:
+    if int(face.person_id) in unlisted or face.bbox[2] * face.bbox[3] < params.report_min_face_px:
         return False
     if face.facing_angle_deg > params.report_back_angle_deg:
         return False

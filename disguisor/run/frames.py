@@ -262,8 +262,10 @@ class FrameWorker:
         image = result.image
         image_id = self.ids[camera.name, frame]
         # painted either way; listed only when the view shows a face a user or an annotator would list
-        duplicates = duplicate_faces(faces, self.params.report_duplicate_face_m, self.params.report_same_head_m)
-        shown = [listed_face(rf, self.params, duplicates) for rf in result.faces]
+        unlisted = duplicate_faces(faces, self.params.report_duplicate_face_m, self.params.report_same_head_m)
+        if not self.params.report_disputed_faces:  # placed where the depth says the face is not
+            unlisted |= {int(f.person_id) for f in faces if f.disputed}
+        shown = [listed_face(rf, self.params, unlisted) for rf in result.faces]
         listed = [rf for rf, ok in zip(result.faces, shown, strict=True) if ok]
         dets = [face_detection(image_id, rf.bbox, camera.name, frame, "3d", person_id=rf.person_id,
                                painted_bbox=rf.painted_bbox) for rf in listed]

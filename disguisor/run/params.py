@@ -193,6 +193,17 @@ class RunParams:
     right beside it). On the people-finder runs no listed face turned 160 degrees or more matched
     a true face box (seeds 0-4: 35 false positives, 13-16: 29, 17-18: 16), while from 150 to 160
     degrees 108 of 252 listed faces did match (a bent head's forehead seen from above).
+    report_disputed_faces: list the faces whose placement the depth disputes
+      (``FaceSurface.disputed``: the head registration called for a correction beyond its guard,
+      or found too few points to tell, and no second registration settled it); they are painted,
+      with their safety spheres, either way. False: not listed. On the people-finder runs
+      (BENCHMARKS.md, "Faces the depth disputes are not listed") such listed boxes matched a true
+      face in 28 of 261 (refused as too large a correction: 27 of 184; too few points: 0 of 22;
+      turned to the head joints without a registration: 1 of 55), while faces left as fitted for
+      too few inliers matched in 23 of 74 and stay listed. Not listing them: precision 0.879 ->
+      0.888 (seeds 0-4), 0.893 -> 0.902 (13-16), 0.782 -> 0.806 (17-18), 0.825 -> 0.870 (19-20,
+      never tuned on); holistic recall 0.847 -> 0.846, 0.906 -> 0.905, 0.769 -> 0.768, 0.797 ->
+      0.794.
     report_duplicate_face_m: a face the depth did not confirm (placed by the body fit alone)
     whose centre lies within this (metres) of another person's depth-confirmed face is painted
     but not listed: it is the same face, from a second 3D person found for one. On the 30
@@ -223,6 +234,7 @@ class RunParams:
     report_away_angle_deg: float = 90.0
     report_away_min_visible: float = 0.10
     report_back_angle_deg: float = 160.0
+    report_disputed_faces: bool = False
     report_duplicate_face_m: float = 0.3
     report_same_head_m: float = 0.1
     fail_closed: FailClosedParams = FailClosedParams()
