@@ -202,8 +202,8 @@ class RunParams:
       turned to the head joints without a registration: 1 of 55), while faces left as fitted for
       too few inliers matched in 23 of 74 and stay listed. Not listing them: precision 0.879 ->
       0.888 (seeds 0-4), 0.893 -> 0.902 (13-16), 0.782 -> 0.806 (17-18), 0.825 -> 0.870 (19-20,
-      never tuned on); holistic recall 0.847 -> 0.846, 0.906 -> 0.905, 0.769 -> 0.768, 0.797 ->
-      0.794.
+      never tuned on); holistic recall 0.847 -> 0.849, 0.906 -> 0.905, 0.769 -> 0.768, 0.797 ->
+      0.794; no face-view's pixel check changed.
     report_duplicate_face_m: a face the depth did not confirm (placed by the body fit alone)
     whose centre lies within this (metres) of another person's depth-confirmed face is painted
     but not listed: it is the same face, from a second 3D person found for one. On the 30
