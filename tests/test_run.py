@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -372,11 +373,10 @@ def test_turned_faces_fall_back_to_blazeface_without_scrfd_weights(synth_rec, mo
     worker._turned.close()
 
 
-def test_a_face_the_depth_disputes_is_painted_but_not_listed(synth_rec, first_run):
-    """A face whose placement the depth disputes (FaceSurface.disputed) is painted exactly as
-    before, but listed in detections.json only with run.report_disputed_faces."""
-    from dataclasses import replace
-
+@contextmanager
+def first_frame_faces(synth_rec, first_run):
+    """The run's worker on frame 0 of the synthetic recording (simulated keypoints): (run, worker,
+    frame, cameras, depths by camera, faces, fallback spheres); the worker is closed afterwards."""
     from disguisor.run.frames import FrameOutcome
     from disguisor.run.pipeline import prepare_run
 
@@ -388,6 +388,17 @@ def test_a_face_the_depth_disputes_is_painted_but_not_listed(synth_rec, first_ru
         cams = run.rec.cameras_at(frame)
         depths = {c.name: run.rec.read_depth(c, frame) for c in cams}
         faces, fallback = worker.faces(frame, {c.name: (c, depths[c.name]) for c in cams}, FrameOutcome(frame, "ok"))
+        yield run, worker, frame, cams, depths, faces, fallback
+    finally:
+        worker.close()
+
+
+def test_a_face_the_depth_disputes_is_painted_but_not_listed(synth_rec, first_run):
+    """A face whose placement the depth disputes (FaceSurface.disputed) is painted exactly as
+    before, but listed in detections.json only with run.report_disputed_faces."""
+    from dataclasses import replace
+
+    with first_frame_faces(synth_rec, first_run) as (run, worker, frame, cams, depths, faces, fallback):
         tried = 0
         for cam in cams:
             original = run.rec.read_color(cam, frame)
@@ -409,25 +420,14 @@ def test_a_face_the_depth_disputes_is_painted_but_not_listed(synth_rec, first_ru
             worker.params = replace(worker.params, report_disputed_faces=False)
             assert dets3 == dets
         assert tried > 0, "no view listed a face"
-    finally:
-        worker.close()
 
 
 def test_a_depth_head_over_a_drawn_face_leaves_the_face_as_drawn(synth_rec, first_run):
     """The detector-free floor's blur (a depth head) skips the pixels a face template was drawn
     on: a blur that wide would average the template back towards the face it replaced."""
     from disguisor.pose2d.floor import HeadRegion
-    from disguisor.run.frames import FrameOutcome
-    from disguisor.run.pipeline import prepare_run
 
-    out, _ = first_run
-    run = prepare_run(synth_rec, out, with_keypoints(synth_rec / "keypoints2d.json"))
-    worker = run.worker()
-    try:
-        frame = 0
-        cams = run.rec.cameras_at(frame)
-        depths = {c.name: run.rec.read_depth(c, frame) for c in cams}
-        faces, fallback = worker.faces(frame, {c.name: (c, depths[c.name]) for c in cams}, FrameOutcome(frame, "ok"))
+    with first_frame_faces(synth_rec, first_run) as (run, worker, frame, cams, depths, faces, fallback):
         tried = blurred_beside = 0
         for cam in cams:
             original = run.rec.read_color(cam, frame)
@@ -450,5 +450,3 @@ def test_a_depth_head_over_a_drawn_face_leaves_the_face_as_drawn(synth_rec, firs
                 blurred_beside += int(np.any(with_head[~drawn] != plain[~drawn]))
         assert tried > 0, "no view drew a face to test against"
         assert blurred_beside > 0  # the depth heads did blur the pixels around the faces
-    finally:
-        worker.close()
