@@ -25,8 +25,9 @@ an occluder (the rest of the head, FaceSurface.occluder_*; K > 0): ``occluder_tr
 no registration was run. A face that a second start moved (``FaceSurface.as_fitted``) has an
 ``"as_fitted"`` entry: the same fields as a person's, without ``registration``, for the face
 where the body fit put it. ``"disputed": true`` marks a face whose placement the depth disputes
-(``FaceSurface.disputed``; absent = false). The loader checks everything and raises :class:`InputError` naming the
-entry (``frames[2].people[1].facing``). Version 1 files (no occluders) are still read.
+(``FaceSurface.disputed``; absent = false). The loader checks everything and raises
+:class:`InputError` naming the entry (``frames[2].people[1].facing``). Version 1 files (no
+occluders) are still read.
 """
 
 from __future__ import annotations
