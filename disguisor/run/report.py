@@ -35,7 +35,8 @@ class RunReport:
     warnings: list[str] = field(default_factory=list)
     # face-views hidden per source: 3d, head-sphere, 2d-head, depth-head, 2d-turned, border, 2d:<detector>
     faces_by_source: dict[str, int] = field(default_factory=dict)
-    # face-views painted but not listed in detections.json (run.report_min_face_px, report_away_*)
+    # face-views painted but not listed in detections.json (run.report_min_face_px, report_away_*,
+    # report_back_angle_deg, duplicates, report_disputed_faces)
     faces_painted_unlisted: int = 0
     # head spheres blurred around a face placed but not listed in that view (a safety margin)
     spheres_unlisted: int = 0
@@ -102,8 +103,8 @@ def summary_text(report: RunReport) -> str:
              f"faces hidden (face-views): {report.faces_hidden}"
              + (" (" + ", ".join(f"{k} {v}" for k, v in report.faces_by_source.items()) + ")"
                 if report.faces_by_source else "")
-             + (f"; {report.faces_painted_unlisted} more painted, not listed (slivers, turned away)"
-                if report.faces_painted_unlisted else "")
+             + (f"; {report.faces_painted_unlisted} more painted, not listed (slivers, turned away, "
+                "placement disputed by the depth)" if report.faces_painted_unlisted else "")
              + (f"; {report.spheres_unlisted} head spheres blurred around faces not listed"
                 if report.spheres_unlisted else "")
              + (f"; {report.turned_feet_unlisted} feet taken for faces blurred, not listed"
