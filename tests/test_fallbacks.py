@@ -204,7 +204,7 @@ def test_a_face_turned_away_and_mostly_hidden_is_painted_but_not_listed():
     assert not listed_face(face(150.0, 0.05), p)   # the back of the head
     assert not listed_face(face(165.0, 0.4), p)    # the crown seen from above: never a face
     assert not listed_face(face(30.0, 1.0, box=(0.0, 0.0, 3.0, 3.0)), p)   # a sliver
-    assert not listed_face(face(30.0, 1.0), p, duplicates={1})
+    assert not listed_face(face(30.0, 1.0), p, unlisted={1})
 
 
 def test_a_sphere_without_a_face_reports_a_face_sized_box_at_the_eyes():
