@@ -38,3 +38,19 @@ def head_axes(keypoints: np.ndarray, up_hint: np.ndarray) -> tuple[np.ndarray, n
     facing = head_facing(keypoints)
     up = np.asarray(up_hint, np.float64) - facing * float(np.dot(up_hint, facing))
     return facing, up / np.linalg.norm(up)
+
+
+SHOULDERS, HIPS = [5, 6], [11, 12]
+
+
+def torso_axis(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(shoulders' centre (3,), unit hip-to-shoulder axis (3,)) of COCO-17 ``joints`` (17, 3)
+    world metres; None without a shoulder and a hip, or when they are closer than 15 cm."""
+    shoulders, hips = joints[SHOULDERS], joints[HIPS]
+    shoulders, hips = shoulders[np.isfinite(shoulders[:, 0])], hips[np.isfinite(hips[:, 0])]
+    if len(shoulders) == 0 or len(hips) == 0:
+        return None
+    top = shoulders.mean(0)
+    axis = top - hips.mean(0)
+    length = float(np.linalg.norm(axis))
+    return None if length < 0.15 else (top, axis / length)

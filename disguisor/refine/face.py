@@ -14,6 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
+from disguisor.coco import torso_axis
 from disguisor.refine.params import DEFAULT_REFINE_PARAMS, RefineParams
 from disguisor.refine.register import (
     HeadRegistration,
@@ -121,7 +122,8 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
     reg = refine_head(head, pts, params, normals=normals, context_vertices=ctx, vertex_weights=weights)
     if reg.accepted or joints is None or fitted is None or params.reorient_min_deg is None:
         return reg
-    if _torso_elevation_deg(np.asarray(fitted, np.float64)) < params.reorient_min_torso_deg:
+    torso = torso_axis(np.asarray(fitted, np.float64))
+    if torso is not None and np.degrees(np.arcsin(np.clip(torso[1][2], -1.0, 1.0))) < params.reorient_min_torso_deg:
         return reg  # lying: joints triangulated from above swap the nose and the ears
     turn = head_turn(np.asarray(fitted, np.float64)[:HEAD_POINTS], joints[0][:HEAD_POINTS],
                      joints[1][:HEAD_POINTS], head.mean(axis=0))
@@ -134,18 +136,6 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
     # the second registration passing the guard answers the depth's dispute; a bare turn does not
     return replace(reg, transform=(other.transform if other.accepted else np.eye(4)) @ turn,
                    reason=f"{reg.reason}; {how} the 3D head joints (not confirmed)", disputes=not other.accepted)
-
-
-def _torso_elevation_deg(keypoints: np.ndarray) -> float:
-    """Angle (degrees) of the hips-to-shoulders axis of COCO-17 ``keypoints`` (17, 3) world metres
-    (+z up) above the horizontal; 90 (upright) when a shoulder or a hip is unknown."""
-    shoulders, hips = keypoints[[5, 6]], keypoints[[11, 12]]
-    shoulders, hips = shoulders[np.isfinite(shoulders).all(1)], hips[np.isfinite(hips).all(1)]
-    if not len(shoulders) or not len(hips):
-        return 90.0
-    axis = shoulders.mean(0) - hips.mean(0)
-    n = float(np.linalg.norm(axis))
-    return 90.0 if n < 1e-6 else float(np.degrees(np.arcsin(np.clip(axis[2] / n, -1.0, 1.0))))
 
 
 def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_points: np.ndarray,

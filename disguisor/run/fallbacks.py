@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from disguisor.coco import HEAD_JOINTS, NUM_JOINTS
+from disguisor.coco import HEAD_JOINTS, NUM_JOINTS, torso_axis
 from disguisor.geometry import project_points, undistort_pixels
 from disguisor.io.calibration import Camera
 from disguisor.render.obfuscate import blur_region
@@ -192,9 +192,6 @@ def fallback_heads(people, with_body: set[int], params: FailClosedParams) -> lis
     return out
 
 
-SHOULDERS, HIPS = [5, 6], [11, 12]  # COCO-17
-
-
 def torso_head_centre(joints: np.ndarray, params: FailClosedParams) -> np.ndarray | None:
     """Where the head of a person whose head no camera saw most likely is (world metres, (3,)):
     beyond the shoulders along the hip-to-shoulder axis by ``torso_head_ahead_m``, raised by
@@ -205,24 +202,11 @@ def torso_head_centre(joints: np.ndarray, params: FailClosedParams) -> np.ndarra
     Args:
         joints: (17, 3) COCO-17 joints, world metres (+z up), NaN where not estimated.
     """
-    torso = _torso_axis(joints)
+    torso = torso_axis(joints)
     if torso is None:
         return None
     top, axis = torso
     return top + params.torso_head_ahead_m * axis + np.array([0.0, 0.0, params.torso_head_up_m])
-
-
-def _torso_axis(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """(shoulders' centre (3,), unit hip-to-shoulder axis (3,)) of COCO-17 ``joints`` (17, 3)
-    world metres; None without a shoulder and a hip, or when they are closer than 15 cm."""
-    shoulders, hips = joints[SHOULDERS], joints[HIPS]
-    shoulders, hips = shoulders[np.isfinite(shoulders[:, 0])], hips[np.isfinite(hips[:, 0])]
-    if len(shoulders) == 0 or len(hips) == 0:
-        return None
-    top = shoulders.mean(0)
-    axis = top - hips.mean(0)
-    length = float(np.linalg.norm(axis))
-    return None if length < 0.15 else (top, axis / length)
 
 
 def unconfirmed_heads(people, faces, params: FailClosedParams) -> list[tuple[int, np.ndarray, float]]:
@@ -272,7 +256,7 @@ def _face_up(person, face, params: FailClosedParams) -> bool:
     """Whether ``face.facing`` (unit, world) points more than ``max_face_up_deg`` above the plane
     across the person's torso (normal: the hip-to-shoulder axis): a neck bent back further than
     people bend it, so the face was turned up by head joints guessed from behind."""
-    torso = None if person is None else _torso_axis(person.joints)
+    torso = None if person is None else torso_axis(person.joints)
     if torso is None:  # the torso's axis is unknown
         return False
     return float(np.dot(np.asarray(face.facing, float), torso[1])) > np.sin(np.radians(params.max_face_up_deg))
