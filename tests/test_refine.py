@@ -13,7 +13,7 @@ from disguisor.errors import InputError
 from disguisor.refine.face import extract_face, face_triangles, refine_faces
 from disguisor.refine.faces_io import load_faces, save_faces
 from disguisor.refine.params import RefineParams
-from disguisor.refine.register import refine_head, rotation_angle_deg, vertex_normals
+from disguisor.refine.register import placement_fit, refine_head, rotation_angle_deg, vertex_normals
 from disguisor.refine.surface import FACE_UV_WIDTH_M
 from disguisor.synth.bodies import anny_refine_model, perturb_head, posed, synthetic_bodies
 
@@ -82,6 +82,35 @@ def test_recovers_known_rigid_offset_about_the_right_pivot(anny, person):
     face = anny.regions["face"]
     fc = (Vp[face] @ reg.transform[:3, :3].T + reg.transform[:3, 3]).mean(0)
     assert np.linalg.norm(fc - V[face].mean(0)) < 0.003
+
+
+def test_placement_fit_scores_any_placement_as_the_guard_does(anny, person):
+    V, head, tris = person
+    cloud = sample_surface(V, tris, 20000, 0.002, seed=4)
+    c = V[head].mean(0)
+    Vp, T = moved(V, c, [0.0, 12.0, 0.0], [0.0, 0.0, -0.02])  # the fit: 12 degrees and 2 cm off
+    N = vertex_normals(Vp, anny.faces)[head]
+    reg = refine_head(Vp[head], cloud, normals=N)
+    assert reg.accepted, reg.reason
+    # the fitted placement and the registered one score what the registration reported for them
+    assert placement_fit(Vp[head], cloud, np.eye(4), normals=N) == pytest.approx((reg.fitness_before, reg.rmse_before))
+    assert placement_fit(Vp[head], cloud, reg.transform, normals=N) == pytest.approx(
+        (reg.fitness_after, reg.rmse_after), abs=1e-6)
+    # the true placement (the inverse of the offset) fits the depth far better than the fitted one
+    true_fit, true_rmse = placement_fit(Vp[head], cloud, np.linalg.inv(T), normals=N)
+    assert true_fit > reg.fitness_before + 0.04 and true_fit == pytest.approx(reg.fitness_after, abs=0.02)
+    assert true_rmse < reg.rmse_before - 0.002
+    # a placement 5 cm off fits worse than the truth; so does the fit with the context
+    off = np.eye(4)
+    off[:3, 3] = [0.05, 0.0, 0.0]
+    assert placement_fit(Vp[head], cloud, off @ np.linalg.inv(T), normals=N)[0] < true_fit - 0.2
+    # (the neck and shoulders where they truly are: only the head was placed off)
+    neck = np.setdiff1d(np.unique(tris), head)
+
+    def with_neck(T4):
+        return placement_fit(Vp[head], cloud, T4, normals=N, context_vertices=V[neck])[0]
+
+    assert with_neck(np.linalg.inv(T)) > with_neck(np.eye(4)) + 0.02
 
 
 def test_clutter_near_the_head_does_not_pull_it(anny, person):
