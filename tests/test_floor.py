@@ -11,7 +11,7 @@ import pytest
 
 from disguisor.fusion import RayCache
 from disguisor.io.recording import open_recording
-from disguisor.pose2d.floor import FloorParams, depth_heads, find_heads, floor_background, head_box
+from disguisor.pose2d.floor import FloorParams, depth_heads, find_heads, floor_background, head_box, still_heads
 from disguisor.synth.or_scene import generate_or_recording
 from disguisor.synth.scenarios import SCENARIOS
 
@@ -78,6 +78,48 @@ def test_low_or_flat_things_are_not_people():
     assert find_heads(np.vstack([table, trolley, lamp]), []) == []
 
 
+def _staff(x: float, y: float, height: float, rng: np.random.Generator, n: int = 4000) -> np.ndarray:
+    """A person seen from all sides: legs and trunk 0.45 x 0.3 m, the arms hanging beside the
+    trunk (out to 0.3 m from the middle), a 0.2 m head on top."""
+    trunk = np.column_stack([rng.uniform(-0.22, 0.22, n) + x, rng.uniform(-0.15, 0.15, n) + y,
+                             rng.uniform(0.1, height - 0.3, n)])
+    arms = np.column_stack([rng.choice([-1, 1], n) * rng.uniform(0.22, 0.3, n) + x, rng.uniform(-0.2, 0.2, n) + y,
+                            rng.uniform(height - 0.95, height - 0.32, n)])
+    head = np.column_stack([rng.uniform(-0.09, 0.09, n // 4) + x, rng.uniform(-0.1, 0.1, n // 4) + y,
+                            rng.uniform(height - 0.25, height, n // 4)])
+    return np.vstack([trunk, arms, head])
+
+
+def test_a_still_head_above_shoulders_among_all_points():
+    rng = np.random.default_rng(4)
+    floor = np.column_stack([rng.uniform(-2, 2, 4000), rng.uniform(-2, 2, 4000), rng.uniform(0.0, 0.02, 4000)])
+    person = _staff(0.5, 0.3, 1.7, rng)
+    heads = still_heads(np.vstack([floor, person]), [])
+    assert len(heads) == 1 and heads[0].static
+    assert np.linalg.norm(heads[0].center - [0.5, 0.3, 1.7 - 0.11]) < 0.05
+    # explained by a 3D person's head joints over it, not by joints 0.5 m away
+    assert still_heads(np.vstack([floor, person]), [_joints(0.5, 0.3, 1.7)]) == []
+    assert len(still_heads(np.vstack([floor, person]), [_joints(1.0, 0.3, 1.7)])) == 1
+
+
+def test_furniture_tops_and_lights_are_not_still_heads():
+    rng = np.random.default_rng(5)
+
+    def box(x, y, z, sx, sy, sz, n=6000):
+        return np.column_stack([rng.uniform(x - sx, x + sx, n), rng.uniform(y - sy, y + sy, n),
+                                rng.uniform(z - sz, z + sz, n)])
+
+    cabinet = box(-1.5, 1.5, 0.9, 0.3, 0.25, 0.9)                # flat top at 1.8 m
+    monitor = np.vstack([box(1.5, 1.5, 0.8, 0.03, 0.03, 0.8), box(1.5, 1.5, 1.75, 0.3, 0.05, 0.2)])
+    light = box(0.0, -1.5, 1.95, 0.3, 0.3, 0.05)                 # hangs over nothing nearby
+    table = box(0.0, 0.5, 0.9, 0.3, 1.0, 0.05)
+    patient = np.vstack([box(0.0, 0.5, 1.02, 0.2, 0.8, 0.07), box(0.0, 1.35, 1.05, 0.09, 0.1, 0.09)])
+    assert still_heads(np.vstack([cabinet, monitor, light, table, patient]), []) == []
+    # the same scene with a still person by the table: only their head comes back
+    heads = still_heads(np.vstack([cabinet, monitor, light, table, patient, _staff(0.6, -0.2, 1.65, rng)]), [])
+    assert [np.round(h.center[:2], 1).tolist() for h in heads] == [[0.6, -0.2]]
+
+
 # --- a synthetic recording: a nurse walking, a surgeon at the table, the patient lying still -----------
 
 @pytest.fixture(scope="module")
@@ -97,8 +139,8 @@ def _frames(rec: Path):
         people = {p["role"]: np.array(p["joints"], dtype=float) for p in fr["people"]}
         views = recording.views(fr["frame"])
 
-        def heads(roles, views=views, people=people):
-            return depth_heads(views, [people[r] for r in roles], background, FloorParams(), rays)
+        def heads(roles, params=None, views=views, people=people):
+            return depth_heads(views, [people[r] for r in roles], background, params or FloorParams(), rays)
 
         yield fr["frame"], views, people, heads
 
@@ -132,6 +174,16 @@ def test_everyone_explained_nothing_comes_back(rec):
     # also the table, the anaesthesia machine and the other furniture: static, never a head
     for frame, _, _, heads in _frames(rec):
         assert heads(["surgeon", "nurse", "patient"]) == [], frame
+
+
+def test_a_still_person_missing_from_the_3d_people_gets_their_head(rec):
+    # the surgeon stands at the table through the recording: part of the static background, so
+    # only the look at all depth points finds his head
+    for frame, _, people, heads in _frames(rec):
+        found = heads(["nurse", "patient"])
+        assert len(found) == 1 and found[0].static, (frame, found)
+        assert np.linalg.norm(found[0].center - people["surgeon"][EARS].mean(axis=0)) < 0.15
+        assert heads(["nurse", "patient"], FloorParams(static=False)) == [], frame
 
 
 def test_static_lying_patient_is_not_picked_up(rec):

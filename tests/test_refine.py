@@ -181,6 +181,33 @@ def test_a_head_fitted_far_off_is_turned_back_when_it_fits_the_depth(anny, perso
         np.testing.assert_array_equal(reg.transform, np.eye(4))
 
 
+def test_a_far_move_is_kept_only_when_the_head_fits_the_depth_well(anny, person):
+    """A correction that moves the head further than a distance of far_moves needs that pair's
+    fitness; a shorter one does not; and a refused far move disputes the fitted placement (the
+    guard's beyond-bounds case)."""
+    V, head, tris = person
+    c = V[head].mean(0)
+    cloud = sample_surface(V, tris, 20000, 0.002, seed=13)
+    neck = np.setdiff1d(np.unique(tris), head)
+    for shift, far in (([0.05, 0.0, 0.0], True), ([0.0, 0.025, 0.0], False)):
+        Vp, _ = moved(V, c, [0.0, 0.0, 5.0], shift)
+        kw = dict(normals=vertex_normals(Vp, anny.faces)[head], context_vertices=Vp[neck])
+        reg = refine_head(Vp[head], cloud, **kw)  # the defaults: the head lands on its own surface
+        assert reg.accepted, reg.reason
+        assert reg.fitness_after >= max(f for _, f in RefineParams().far_moves)
+        assert (reg.translation_m > 0.04) == far
+        strict = refine_head(Vp[head], cloud, RefineParams(far_moves=((0.04, 0.5), (0.045, 0.99))), **kw)
+        if far:
+            assert not strict.accepted and "correction too large for its fit" in strict.reason and strict.disputes
+            np.testing.assert_array_equal(strict.transform, np.eye(4))
+            np.testing.assert_allclose(strict.candidate, reg.candidate)
+        else:
+            assert strict.accepted, strict.reason
+        either_order = RefineParams(far_moves=((0.045, 0.99), (0.04, 0.5)))
+        assert refine_head(Vp[head], cloud, either_order, **kw).accepted == (not far)
+        assert refine_head(Vp[head], cloud, RefineParams(far_moves=()), **kw).accepted
+
+
 def test_filterreg_coarse_step(anny, person):
     pytest.importorskip("probreg")
     V, head, tris = person

@@ -62,6 +62,19 @@ class RefineParams:
       cm. With these bounds 34 of 35 kept turns placed the face better, 16 of 16 on seeds never
       tuned on (BENCHMARKS.md, "Heads fitted far off turned by the depth"). 0 turns the wide
       case off.
+    Far moves: far_moves lists (distance metres, fitness) pairs: a correction that moves the
+      head's centroid more than a distance is kept only when the registered head fits the depth
+      at least that well (the strictest pair that applies; () turns the test off). A head looking
+      steeply down, or bent over the table, is registered onto the nape and upper back that the
+      fitted (upright) neck and shoulders do not explain: the registration slides it back and up
+      by 4-12 cm with a fitness of 0.55-0.61, while the true placement fits worse still
+      (benchmarks/bench_heads.py). On seeds 17-18 (12 people-finder runs), of the accepted
+      corrections that moved the head 4-6 cm: fitness under 0.6, 3 placed the face better than
+      the fit (by more than 1 cm) and 9 worse; 0.6 and more, 46 better and 6 worse. Beyond 6 cm:
+      under 0.65, 0 better and 16 worse (e.g. 27 -> 86 mm, 38 -> 120 mm off, a face left 41%
+      changed in a ceiling view); 0.65 and more, 9 better and 2 worse. A refused head keeps the
+      fit's face, and the correction beyond the guard disputes it (not listed, safety spheres
+      around it).
     Second start: reorient_min_deg: a head whose registration is refused and whose fit is turned
       further than this (degrees) from the frame's 3D head joints (the rotation that brings its
       nose, eyes and ears closest to them, :mod:`disguisor.refine.reorient`) is placed from the
@@ -106,6 +119,7 @@ class RefineParams:
     wide_rotation_deg: float = 90.0
     wide_min_fitness: float = 0.6
     wide_max_translation_m: float = 0.06
+    far_moves: tuple[tuple[float, float], ...] = ((0.04, 0.6), (0.06, 0.65))
     inlier_distance_m: float = 0.015
     min_fitness: float = 0.4
     reorient_min_deg: float | None = 30.0

@@ -252,6 +252,12 @@ def placement_fit(head_vertices: np.ndarray, cloud_points: np.ndarray, transform
     return _fit_numbers(data, model, N, is_head, cKDTree(model), params)
 
 
+def _far_move_fitness(moved_m: float, params: RefineParams) -> tuple[float, float] | None:
+    """The strictest (distance, fitness) of ``params.far_moves`` whose distance ``moved_m`` exceeds."""
+    over = [rule for rule in params.far_moves if moved_m > rule[0]]
+    return max(over, key=lambda rule: rule[1]) if over else None
+
+
 def _wide_turn_kept(angle_deg: float, moved_m: float, fitness_after: float, params: RefineParams) -> bool:
     """A turn beyond max_rotation_deg is kept only up to wide_rotation_deg, when the registered
     head fits the depth well and hardly moved: a head slid onto a wrong surface moves or fits
@@ -316,6 +322,9 @@ def refine_head(head_vertices: np.ndarray, cloud_points: np.ndarray, params: Ref
         reason = f"correction too large: head moved {moved * 100:.1f} cm > {params.max_translation_m * 100:.1f} cm"
     elif angle > params.max_rotation_deg and not _wide_turn_kept(angle, moved, fit1, params):
         reason = f"correction too large: rotated {angle:.1f} deg > {params.max_rotation_deg:.1f} deg"
+    elif (need := _far_move_fitness(moved, params)) is not None and fit1 < need[1]:
+        reason = (f"correction too large for its fit: head moved {moved * 100:.1f} cm > "
+                  f"{need[0] * 100:.1f} cm with fitness {fit1:.2f} < {need[1]:.2f}")
     elif fit1 < params.min_fitness:
         reason, disputes = f"too few inliers after registration ({fit1:.2f} < {params.min_fitness:.2f})", False
     elif rmse1 > rmse0:

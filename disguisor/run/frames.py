@@ -237,7 +237,7 @@ class FrameWorker:
 
     def floor_heads(self, frame: int, colors: dict[str, np.ndarray], depths: dict[str, np.ndarray],
                     outcome: FrameOutcome) -> list[HeadRegion]:
-        """Heads of moving person-sized depth clusters that no 3D person of the frame explains."""
+        """Heads of moving person-sized depth clusters and still heads that no 3D person of the frame explains."""
         if self.floor is None:
             return []
         t0 = time.perf_counter()
@@ -245,7 +245,7 @@ class FrameWorker:
         joints = [p.joints for p in (self._people(frame) or ())]
         heads = depth_heads(views, joints, self.floor, self.config.floor, self.rays)
         for head in heads:
-            outcome.people.append({"depth_head_m": np.round(head.center, 3).tolist(),
+            outcome.people.append({"depth_head_m": np.round(head.center, 3).tolist(), "still": head.static,
                                    "fallback": "depth head blurred (no detector found this person)"})
         outcome.seconds["floor"] = time.perf_counter() - t0
         return heads
