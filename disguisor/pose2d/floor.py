@@ -119,6 +119,14 @@ class FloorParams:
     static_min_ring_share: float = 0.3
     static_explain_m: float = 0.3
 
+    def __post_init__(self) -> None:
+        inner, outer = self.static_ring_m
+        if not 0 <= inner < outer:
+            raise ValueError(f"needs [inner, outer] radii with 0 <= inner < outer, not [{inner:g}, {outer:g}]")
+        if not self.static_min_top_z_m < self.static_max_top_z_m:
+            raise ValueError(f"static_min_top_z_m {self.static_min_top_z_m:g} must lie below static_max_top_z_m "
+                             f"{self.static_max_top_z_m:g}")
+
     def proposal_params(self) -> ProposalParams:
         """The background settings in the form :class:`BackgroundModel` reads."""
         return ProposalParams(target_columns=self.target_columns, max_depth_m=self.max_depth_m, use_background=True,

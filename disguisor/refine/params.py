@@ -125,5 +125,10 @@ class RefineParams:
     reorient_min_deg: float | None = 30.0
     reorient_min_torso_deg: float = 30.0
 
+    def __post_init__(self) -> None:
+        for distance, fitness in self.far_moves:
+            if not (distance >= 0 and 0 <= fitness <= 1):
+                raise ValueError(f"needs [distance m >= 0, fitness in [0, 1]] pairs, not [{distance:g}, {fitness:g}]")
+
 
 DEFAULT_REFINE_PARAMS = RefineParams()
