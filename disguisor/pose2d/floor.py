@@ -38,7 +38,7 @@ from disguisor.geometry import project_points
 from disguisor.io.calibration import Camera
 from disguisor.io.recording import Recording, View
 from disguisor.pose2d.params import ProposalParams
-from disguisor.pose2d.proposals import BackgroundModel, depth_stride, view_points
+from disguisor.pose2d.proposals import BackgroundModel, depth_stride
 
 log = logging.getLogger(__name__)
 
@@ -158,20 +158,23 @@ def floor_background(recording: Recording, params: FloorParams = FloorParams()) 
     return BackgroundModel(recording, params.proposal_params())
 
 
-def moving_points(view: View, background: np.ndarray, params: FloorParams, rays: RayCache) -> np.ndarray:
-    """(N, 3) world points (metres) of one view's subsampled depth that are clearly nearer than the
-    static background (same subsampling as :func:`~disguisor.pose2d.proposals.depth_stride`)."""
+def view_clouds(view: View, background: np.ndarray, params: FloorParams, rays: RayCache
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 3) and (M, 3) world points (metres) of one view's subsampled depth (same subsampling as
+    :func:`~disguisor.pose2d.proposals.depth_stride`): all of them, and those clearly nearer than
+    the static background (moving), from one unprojection."""
     cam = view.camera
     s = depth_stride(cam, params.proposal_params())
     depth = view.depth[::s, ::s]
     if background.shape != depth.shape:
         raise ValueError(f"background {background.shape} does not match the subsampled depth {depth.shape}")
     ok = np.isfinite(depth) & (depth > 0) & (depth <= params.max_depth_m)
-    ok &= (background <= 0) | (depth < background - params.background_margin_m)
+    moving = ok & ((background <= 0) | (depth < background - params.background_margin_m))
     if params.open_px > 1:
-        ok = ndimage.binary_opening(ok, structure=np.ones((params.open_px, params.open_px), bool))
-    ray = rays.get(cam, s)
-    return (ray[ok] * depth[ok][:, None] + cam.t.astype(np.float32)).astype(np.float64)
+        moving = ndimage.binary_opening(moving, structure=np.ones((params.open_px, params.open_px), bool))
+    world = np.zeros(depth.shape + (3,))
+    world[ok] = rays.get(cam, s)[ok] * depth[ok][:, None] + cam.t.astype(np.float32)
+    return world[ok], world[moving]
 
 
 def _explained(cells: np.ndarray, origin: np.ndarray, shape: tuple[int, int], people: Sequence[np.ndarray],
@@ -336,7 +339,7 @@ def depth_heads(views: Sequence[View], people_joints: Sequence[np.ndarray], back
     [] when the background is off (fewer than ``params.min_frames`` frames).
     """
     rays = rays or RayCache()
-    clouds = []
+    clouds, everything = [], []
     for v in views:
         with warnings.catch_warnings():
             # pixels without a reading in any background frame: expected, they stay 0 (unknown)
@@ -344,13 +347,14 @@ def depth_heads(views: Sequence[View], people_joints: Sequence[np.ndarray], back
             bg = background.get(v.camera)
         if bg is None:
             return []
-        clouds.append(moving_points(v, bg, params, rays))
+        every, moving = view_clouds(v, bg, params, rays)
+        clouds.append(moving)
+        everything.append(every)
     if not clouds:
         return []
     heads = find_heads(np.concatenate(clouds), people_joints, params, frame=views[0].frame)
     if params.static:
-        everything = np.concatenate([view_points(v, params.proposal_params(), rays) for v in views])
-        heads += [h for h in still_heads(everything, people_joints, params, frame=views[0].frame)
+        heads += [h for h in still_heads(np.concatenate(everything), people_joints, params, frame=views[0].frame)
                   if all(np.linalg.norm(h.center[:2] - m.center[:2]) >= params.head_separation_m for m in heads)]
     log.debug("frame %d: %d unexplained depth head(s)", views[0].frame, len(heads))
     return heads

@@ -230,6 +230,17 @@ def _fit_numbers(data: np.ndarray, model: np.ndarray, normals: np.ndarray, is_he
     return inliers / max(n_all, 1), float(np.sqrt(np.mean(r * r)))
 
 
+def _with_context(head: np.ndarray, normals: np.ndarray, context_vertices: np.ndarray | None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The registration's model: head vertices (N, 3) followed by the context vertices, their
+    normals (zero for context) and which of them are head vertices."""
+    if context_vertices is None or not len(context_vertices):
+        return head, normals, np.ones(len(head), bool)
+    ctx = np.asarray(context_vertices, np.float64)
+    return (np.concatenate([head, ctx]), np.concatenate([normals, np.zeros_like(ctx)]),
+            np.concatenate([np.ones(len(head), bool), np.zeros(len(ctx), bool)]))
+
+
 def placement_fit(head_vertices: np.ndarray, cloud_points: np.ndarray, transform: np.ndarray,
                   params: RefineParams = DEFAULT_REFINE_PARAMS, *, normals: np.ndarray | None = None,
                   context_vertices: np.ndarray | None = None) -> tuple[float, float]:
@@ -242,12 +253,7 @@ def placement_fit(head_vertices: np.ndarray, cloud_points: np.ndarray, transform
     V = np.asarray(head_vertices, np.float64)
     T = np.asarray(transform, np.float64)
     N = estimate_normals(V) if normals is None else np.asarray(normals, np.float64)
-    model, N = _apply(T, V), N @ T[:3, :3].T
-    is_head = np.ones(len(V), bool)
-    if context_vertices is not None and len(context_vertices):
-        ctx = np.asarray(context_vertices, np.float64)
-        model, N = np.concatenate([model, ctx]), np.concatenate([N, np.zeros_like(ctx)])
-        is_head = np.concatenate([is_head, np.zeros(len(ctx), bool)])
+    model, N, is_head = _with_context(_apply(T, V), N @ T[:3, :3].T, context_vertices)
     data = voxel_points(crop_cloud(cloud_points, V, params), params.voxel_m)
     return _fit_numbers(data, model, N, is_head, cKDTree(model), params)
 
@@ -285,14 +291,9 @@ def refine_head(head_vertices: np.ndarray, cloud_points: np.ndarray, params: Ref
     N = estimate_normals(V) if normals is None else np.asarray(normals, np.float64)
     eye = np.eye(4)
     pivot = V.mean(axis=0)
-    model, is_head = V, np.ones(len(V), bool)
+    model, N, is_head = _with_context(V, N, context_vertices)
     weights = np.ones(len(V)) if vertex_weights is None else np.asarray(vertex_weights, np.float64)
-    if context_vertices is not None and len(context_vertices):
-        ctx = np.asarray(context_vertices, np.float64)
-        model = np.concatenate([V, ctx])
-        is_head = np.concatenate([is_head, np.zeros(len(ctx), bool)])
-        N = np.concatenate([N, np.zeros_like(ctx)])
-        weights = np.concatenate([weights, np.zeros(len(ctx))])
+    weights = np.concatenate([weights, np.zeros(len(model) - len(V))])  # context points pull nothing
     data = voxel_points(crop_cloud(cloud_points, V, params), params.voxel_m)
     if len(data) < params.min_target_points:
         return HeadRegistration(eye, eye, False, f"too few cloud points near the head ({len(data)} < "
