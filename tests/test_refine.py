@@ -208,6 +208,43 @@ def test_a_far_move_is_kept_only_when_the_head_fits_the_depth_well(anny, person)
         assert refine_head(Vp[head], cloud, RefineParams(far_moves=()), **kw).accepted
 
 
+def test_a_lying_body_is_not_held_to_the_far_move_test(anny, person):
+    """The far-move test guards against a head looking down slid onto its nape; a lying body (hips
+    and shoulders level) has none, so its far correction is kept with a fitness the test would
+    refuse; the same body standing (torso 60 degrees up) or with no torso known is held to it."""
+    from types import SimpleNamespace
+
+    V, head, tris = person
+    model = anny_refine_model(anny)
+    c = V[head].mean(0)
+    cloud = sample_surface(V, tris, 20000, 0.002, seed=13)
+    Vp = V.copy()
+    Vp[head], _ = moved(V[head], c, [0.0, 0.0, 5.0], [0.05, 0.0, 0.0])
+    strict = RefineParams(far_moves=((0.04, 0.99),), reorient_min_deg=None)
+    assert strict.far_moves_min_torso_deg == RefineParams().far_moves_min_torso_deg == 30.0
+    keypoints = np.full((17, 3), np.nan)
+    lying = keypoints.copy()
+    lying[[5, 6, 11, 12]] = c + np.array([[0.0, 0.2, -0.25], [0.0, -0.2, -0.25], [-0.5, 0.1, -0.3], [-0.5, -0.1, -0.3]])
+    standing = keypoints.copy()
+    standing[[5, 6, 11, 12]] = c + np.array([[0.0, 0.2, -0.25], [0.0, -0.2, -0.25],
+                                             [-0.25, 0.1, -0.7], [-0.25, -0.1, -0.7]])
+    truth = V[np.asarray(model.face_vertices)].mean(0)
+    results = {}
+    for name, kp in (("lying", lying), ("standing", standing), ("unknown", keypoints)):
+        body = SimpleNamespace(person_id=3, vertices=Vp, keypoints=kp, head_rotation=np.eye(3))
+        results[name] = refine_faces([body], model, cloud, strict)[0]
+    face, reg = results["lying"]
+    assert reg.accepted and reg.translation_m > 0.04 and reg.fitness_after < 0.99, reg.reason
+    assert np.linalg.norm(face.centre - truth) < 0.005
+    for name in ("standing", "unknown"):
+        face, reg = results[name]
+        assert not reg.accepted and "correction too large for its fit" in reg.reason and face.disputed
+    # with the exemption off (no torso is level enough) the lying body is held to the test too
+    off = replace(strict, far_moves_min_torso_deg=-90.0)
+    body = SimpleNamespace(person_id=3, vertices=Vp, keypoints=lying, head_rotation=np.eye(3))
+    assert not refine_faces([body], model, cloud, off)[0][1].accepted
+
+
 def test_filterreg_coarse_step(anny, person):
     pytest.importorskip("probreg")
     V, head, tris = person

@@ -108,6 +108,13 @@ def extract_face(person_id: int, vertices: np.ndarray, face_vertex_idx: np.ndarr
                        occ_v, occ_t)
 
 
+def _torso_rise_deg(fitted: np.ndarray | None) -> float | None:
+    """How far (degrees) the hips-to-shoulders axis of the fit's (17, 3) keypoints rises above the
+    horizontal (world z up); None when unknown."""
+    torso = None if fitted is None else torso_axis(np.asarray(fitted, np.float64))
+    return None if torso is None else float(np.degrees(np.arcsin(np.clip(torso[1][2], -1.0, 1.0))))
+
+
 def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.ndarray, weights: np.ndarray,
                 fitted: np.ndarray | None, joints: tuple[np.ndarray, np.ndarray] | None,
                 params: RefineParams) -> HeadRegistration:
@@ -119,11 +126,14 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
     start that fits the depth less well than a confirmed head can still land a few cm off, so the
     run's safety spheres stay on it, and the caller keeps the face as fitted (the refused
     registration's identity transform) to be painted too (``FaceSurface.as_fitted``)."""
-    reg = refine_head(head, pts, params, normals=normals, context_vertices=ctx, vertex_weights=weights)
+    rise = _torso_rise_deg(fitted)
+    first = params
+    if params.far_moves and rise is not None and rise < params.far_moves_min_torso_deg:
+        first = replace(params, far_moves=())  # lying: no nape for the registration to slide onto
+    reg = refine_head(head, pts, first, normals=normals, context_vertices=ctx, vertex_weights=weights)
     if reg.accepted or joints is None or fitted is None or params.reorient_min_deg is None:
         return reg
-    torso = torso_axis(np.asarray(fitted, np.float64))
-    if torso is not None and np.degrees(np.arcsin(np.clip(torso[1][2], -1.0, 1.0))) < params.reorient_min_torso_deg:
+    if rise is not None and rise < params.reorient_min_torso_deg:
         return reg  # lying: joints triangulated from above swap the nose and the ears
     turn = head_turn(np.asarray(fitted, np.float64)[:HEAD_POINTS], joints[0][:HEAD_POINTS],
                      joints[1][:HEAD_POINTS], head.mean(axis=0))

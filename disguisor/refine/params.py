@@ -74,7 +74,12 @@ class RefineParams:
       under 0.65, 0 better and 16 worse (e.g. 27 -> 86 mm, 38 -> 120 mm off, a face left 41%
       changed in a ceiling view); 0.65 and more, 9 better and 2 worse. A refused head keeps the
       fit's face, and the correction beyond the guard disputes it (not listed, safety spheres
-      around it).
+      around it). far_moves_min_torso_deg: the test holds only for a body whose hips-to-shoulders
+      axis rises at least this far (degrees) above the horizontal, or whose torso is unknown: a
+      lying patient has no nape hanging over an upright neck, and all 30 corrections it refused
+      on seeds 17-18 were of standing staff looking down. On seeds 0 and 19-20 it had refused
+      lying patients' corrections (4.2-6.0 cm, fitness 0.49), leaving one face drawn 41-78 mm
+      off, 36-47% of its box changed in a workflow view (medium 1280x720 s20).
     Second start: reorient_min_deg: a head whose registration is refused and whose fit is turned
       further than this (degrees) from the frame's 3D head joints (the rotation that brings its
       nose, eyes and ears closest to them, :mod:`disguisor.refine.reorient`) is placed from the
@@ -120,6 +125,7 @@ class RefineParams:
     wide_min_fitness: float = 0.6
     wide_max_translation_m: float = 0.06
     far_moves: tuple[tuple[float, float], ...] = ((0.04, 0.6), (0.06, 0.65))
+    far_moves_min_torso_deg: float = 30.0
     inlier_distance_m: float = 0.015
     min_fitness: float = 0.4
     reorient_min_deg: float | None = 30.0
@@ -129,6 +135,8 @@ class RefineParams:
         for distance, fitness in self.far_moves:
             if not (distance >= 0 and 0 <= fitness <= 1):
                 raise ValueError(f"needs [distance m >= 0, fitness in [0, 1]] pairs, not [{distance:g}, {fitness:g}]")
+        if not -90.0 <= self.far_moves_min_torso_deg <= 90.0:
+            raise ValueError(f"must lie in [-90, 90] degrees, not {self.far_moves_min_torso_deg:g}")
 
 
 DEFAULT_REFINE_PARAMS = RefineParams()
