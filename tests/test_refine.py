@@ -245,6 +245,38 @@ def test_a_lying_body_is_not_held_to_the_far_move_test(anny, person):
     assert not refine_faces([body], model, cloud, off)[0][1].accepted
 
 
+def test_a_head_fitted_away_from_its_own_head_joints_is_moved_onto_them(anny, person):
+    """A head the fit put 12 cm from its 3D head joints, turned right: its own registration is
+    refused as too large a correction; the second start moves it onto the joints (not only
+    turns it) and registers it there. Without the shift (reorient_min_shift_m None) nothing turns
+    it, and it stays where the fit put it."""
+    from types import SimpleNamespace
+
+    V, head, tris = person
+    model = anny_refine_model(anny)
+    c = V[head].mean(0)
+    cloud = sample_surface(V, tris, 20000, 0.002, seed=22)
+    Vp = V.copy()
+    Vp[head], _ = moved(V[head], c, [0.0, 0.0, 3.0], [0.0, 0.12, 0.0])
+    face = np.asarray(model.face_vertices)
+    idx = [face[np.argmax(V[face, 0])], face[np.argmax(V[face, 1])], face[np.argmin(V[face, 1])],
+           head[np.argmax(V[head, 1])], head[np.argmin(V[head, 1])]]
+    keypoints, joints = np.full((17, 3), np.nan), np.full((17, 3), np.nan)
+    keypoints[:5], joints[:5] = Vp[idx], V[idx] + 0.01  # the triangulated joints are a little off
+    body = SimpleNamespace(person_id=5, vertices=Vp, keypoints=keypoints, head_rotation=np.eye(3))
+    seen = {5: (joints, np.full(17, 0.7))}
+    truth = V[face].mean(0)
+    assert RefineParams().reorient_min_shift_m == 0.05
+    (f0, r0), = refine_faces([body], model, cloud, RefineParams(), seen)
+    assert not r0.accepted and "correction too large" in r0.reason
+    assert "registered from the 3D head joints, moved onto them" in f0.note and not f0.disputed
+    assert np.linalg.norm(f0.centre - truth) < 0.005
+    assert f0.as_fitted is not None and np.linalg.norm(f0.as_fitted.centre - truth) > 0.1
+    (f1, r1), = refine_faces([body], model, cloud, RefineParams(reorient_min_shift_m=None), seen)
+    assert "3D head joints" not in f1.note and f1.disputed
+    np.testing.assert_array_equal(r1.transform, np.eye(4))
+
+
 def test_filterreg_coarse_step(anny, person):
     pytest.importorskip("probreg")
     V, head, tris = person

@@ -120,8 +120,9 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
                 params: RefineParams) -> HeadRegistration:
     """The registration of one head (N, 3) from the fit; when it is refused and the fitted head is
     turned more than ``params.reorient_min_deg`` from its 3D head joints (``joints``: (17, 3) world
-    metres and (17,) confidences; ``fitted``: the fit's (17, 3) keypoints), the head is placed
-    from the head turned to them instead: registered from there when that registration passes
+    metres and (17,) confidences; ``fitted``: the fit's (17, 3) keypoints), or its head points lie
+    more than ``params.reorient_min_shift_m`` from theirs (then it is moved onto them too), the
+    head is placed from the head turned to them instead: registered from there when that registration passes
     the guard, else as turned. Either way it stays not confirmed (``accepted`` False): a second
     start that fits the depth less well than a confirmed head can still land a few cm off, so the
     run's safety spheres stay on it, and the caller keeps the face as fitted (the refused
@@ -135,17 +136,22 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
         return reg
     if rise is not None and rise < params.reorient_min_torso_deg:
         return reg  # lying: joints triangulated from above swap the nose and the ears
+    pivot = head.mean(axis=0)
     turn = head_turn(np.asarray(fitted, np.float64)[:HEAD_POINTS], joints[0][:HEAD_POINTS],
-                     joints[1][:HEAD_POINTS], head.mean(axis=0))
-    if turn is None or rotation_angle_deg(turn[:3, :3]) < params.reorient_min_deg:
+                     joints[1][:HEAD_POINTS], pivot, min_shift_m=params.reorient_min_shift_m)
+    if turn is None:
         return reg
     R = turn[:3, :3]
+    shifted = not np.allclose(turn[:3, 3], pivot - R @ pivot)  # moved too, not only turned about the pivot
+    if rotation_angle_deg(R) < params.reorient_min_deg and not shifted:
+        return reg
     other = refine_head(head @ R.T + turn[:3, 3], pts, params, normals=normals @ R.T, context_vertices=ctx,
                         vertex_weights=weights)
     how = "registered from" if other.accepted else "turned to"
     # the second registration passing the guard answers the depth's dispute; a bare turn does not
+    moved = ", moved onto them" if shifted else ""
     return replace(reg, transform=(other.transform if other.accepted else np.eye(4)) @ turn,
-                   reason=f"{reg.reason}; {how} the 3D head joints (not confirmed)", disputes=not other.accepted)
+                   reason=f"{reg.reason}; {how} the 3D head joints{moved} (not confirmed)", disputes=not other.accepted)
 
 
 def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_points: np.ndarray,

@@ -98,7 +98,13 @@ class RefineParams:
       visible, now drawn with the template where the safety spheres' blur had changed more of its
       pixels), faces at least 25% visible hidden as before in every run. Without painting the
       fit's face too, and without the lying test, it had left a lying patient's face 55% visible
-      unhidden (seed 20).
+      unhidden (seed 20). reorient_min_shift_m: a refused head whose nose, eyes and ears (as
+      fitted) lie, on their weighted centroid, more than this (metres) from the 3D head joints'
+      is also moved onto them for the second start, whatever the turn (a fit that missed its
+      own head joints by that much held the head with a skeleton it could not match: on hard
+      640x480 s20 two people fitted 9-16 cm off their 3D joints on average had their faces
+      drawn 53-100 mm off, turned about the fitted centre alone). None: the second start only
+      turns. SHIFT_NUMBERS
     """
 
     crop_scale: float = 1.0
@@ -130,6 +136,7 @@ class RefineParams:
     min_fitness: float = 0.4
     reorient_min_deg: float | None = 30.0
     reorient_min_torso_deg: float = 30.0
+    reorient_min_shift_m: float | None = 0.05
 
     def __post_init__(self) -> None:
         for distance, fitness in self.far_moves:

@@ -8,7 +8,8 @@ registration refused faced a median 51 degrees from the truth, while the 3D head
 same people (ears' midpoint to nose) faced 24 degrees from it.
 
 :func:`head_turn` gives the rotation of the fitted head, about its centre, that brings its nose,
-eyes and ears closest to the 3D head joints (weighted by their confidence). With
+eyes and ears closest to the 3D head joints (weighted by their confidence), and moves it onto
+them too when the fit left it more than ``refine.reorient_min_shift_m`` from them. With
 ``refine.reorient_min_deg`` (30 degrees by default; None turns it off), a head whose own
 registration is refused is placed from that turn, registered from there when the guard accepts
 it, and left not confirmed; the face where the fit put it stays painted too, and lying bodies
@@ -25,10 +26,13 @@ HEAD_POINTS = 5  # COCO-17 nose, left eye, right eye, left ear, right ear
 
 
 def head_turn(fitted: np.ndarray, joints: np.ndarray, confidence: np.ndarray, pivot: np.ndarray,
-              min_confidence: float = 0.05) -> np.ndarray | None:
+              min_confidence: float = 0.05, min_shift_m: float | None = None) -> np.ndarray | None:
     """(4, 4) rotation about ``pivot`` that turns the fitted head's points onto the 3D head
     joints (weighted Kabsch on their directions from their own centroids), or None without the
-    nose and two more usable joints.
+    nose and two more usable joints. With ``min_shift_m`` (metres), when the weighted centroid
+    of the fitted points lies farther than that from the joints' centroid, the transform also
+    moves the one onto the other (a fit that missed its own head joints by that much put the
+    head in the wrong place, not only turned it wrong).
 
     Args:
         fitted: (5, 3) the fitted head's nose, eyes and ears, world metres.
@@ -52,4 +56,6 @@ def head_turn(fitted: np.ndarray, joints: np.ndarray, confidence: np.ndarray, pi
     T = np.eye(4)
     T[:3, :3] = R
     T[:3, 3] = pivot - R @ pivot
+    if min_shift_m is not None and np.linalg.norm(cd - cs) > min_shift_m:
+        T[:3, 3] = cd - R @ cs
     return T
