@@ -127,9 +127,10 @@ def refine(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output faces.json (arrays go to faces.npz beside it).")]
     = Path("faces.json"),
     poses: Annotated[Optional[Path], typer.Option(help="The 3D poses the fits were made from (poses3d.json), for "
-                                                       "the second start (refine.reorient_min_deg): a refused head "
-                                                       "fitted far from its 3D head joints is placed from them, "
-                                                       "as `disguisor run` does.")] = None,
+                                                       "the second start (refine.reorient_min_deg, "
+                                                       "reorient_min_shift_m): a refused head fitted far from its "
+                                                       "3D head joints is placed from them, as `disguisor run` "
+                                                       "does.")] = None,
     model: Annotated[Optional[str], typer.Option(help="Body model of the fits: anny or smpl (fit.model).")] = None,
     smpl_dir: Annotated[Optional[Path], typer.Option(help="Folder with the SMPL model files (fit.smpl_dir).")]
     = None,

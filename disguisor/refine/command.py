@@ -4,8 +4,8 @@ The same work ``disguisor run`` does frame by frame before rendering, as a stage
 for every frame, pose the fitted bodies, collect the depth points around each head from every
 view, register each head rigidly (guarded), and extract its face surface. Given the 3D poses the
 fits were made from (``poses3d.json``), a refused head fitted far from its 3D head joints is
-placed from them (``refine.reorient_min_deg``), as in ``disguisor run``; faces.json then keeps the
-fit's face beside it (``as_fitted``), which the render stage paints too.
+placed from them (``refine.reorient_min_deg``, ``reorient_min_shift_m``), as in ``disguisor run``;
+faces.json keeps the fit's face beside it (``as_fitted``), which the render stage paints too.
 """
 
 from __future__ import annotations
