@@ -245,6 +245,27 @@ def test_a_lying_body_is_not_held_to_the_far_move_test(anny, person):
     assert not refine_faces([body], model, cloud, off)[0][1].accepted
 
 
+def head_fitted_off(anny, person, turn_deg: float, shift_m, seed: int, joints_off_m: float):
+    """A person whose head the fit left turned by ``turn_deg`` about z and shifted by ``shift_m``
+    (3,), with the depth of the true body. Returns the refine model, the cloud (M, 3), the fitted
+    vertices, the fit's transform (4, 4), the fitted keypoints (17, 3: nose, eyes and ears known)
+    and the triangulated ones (the true points ``joints_off_m`` off on each axis), and the true
+    face centre; world metres."""
+    V, head, tris = person
+    model = anny_refine_model(anny)
+    c = V[head].mean(0)
+    cloud = sample_surface(V, tris, 20000, 0.002, seed=seed)
+    Vp = V.copy()
+    Vp[head], T_fit = moved(V[head], c, [0.0, 0.0, turn_deg], shift_m)
+    face = np.asarray(model.face_vertices)
+    # five points of the head that move with it: the face's front, its sides and the head's sides
+    idx = [face[np.argmax(V[face, 0])], face[np.argmax(V[face, 1])], face[np.argmin(V[face, 1])],
+           head[np.argmax(V[head, 1])], head[np.argmin(V[head, 1])]]
+    keypoints, joints = np.full((17, 3), np.nan), np.full((17, 3), np.nan)
+    keypoints[:5], joints[:5] = Vp[idx], V[idx] + joints_off_m
+    return model, cloud, Vp, T_fit, keypoints, joints, V[face].mean(0)
+
+
 def test_a_head_fitted_away_from_its_own_head_joints_is_moved_onto_them(anny, person):
     """A head the fit put 12 cm from its 3D head joints, turned right: its own registration is
     refused as too large a correction; the second start moves it onto the joints (not only
@@ -252,20 +273,9 @@ def test_a_head_fitted_away_from_its_own_head_joints_is_moved_onto_them(anny, pe
     it, and it stays where the fit put it."""
     from types import SimpleNamespace
 
-    V, head, tris = person
-    model = anny_refine_model(anny)
-    c = V[head].mean(0)
-    cloud = sample_surface(V, tris, 20000, 0.002, seed=22)
-    Vp = V.copy()
-    Vp[head], _ = moved(V[head], c, [0.0, 0.0, 3.0], [0.0, 0.12, 0.0])
-    face = np.asarray(model.face_vertices)
-    idx = [face[np.argmax(V[face, 0])], face[np.argmax(V[face, 1])], face[np.argmin(V[face, 1])],
-           head[np.argmax(V[head, 1])], head[np.argmin(V[head, 1])]]
-    keypoints, joints = np.full((17, 3), np.nan), np.full((17, 3), np.nan)
-    keypoints[:5], joints[:5] = Vp[idx], V[idx] + 0.01  # the triangulated joints are a little off
+    model, cloud, Vp, _, keypoints, joints, truth = head_fitted_off(anny, person, 3.0, [0.0, 0.12, 0.0], 22, 0.01)
     body = SimpleNamespace(person_id=5, vertices=Vp, keypoints=keypoints, head_rotation=np.eye(3))
     seen = {5: (joints, np.full(17, 0.7))}
-    truth = V[face].mean(0)
     assert RefineParams().reorient_min_shift_m == 0.05
     (f0, r0), = refine_faces([body], model, cloud, RefineParams(), seen)
     assert not r0.accepted and "correction too large" in r0.reason
@@ -501,20 +511,11 @@ def test_a_head_fitted_beyond_any_turn_is_placed_from_its_3d_head_joints(anny, p
     left turned to the joints."""
     from types import SimpleNamespace
 
-    V, head, tris = person
-    model = anny_refine_model(anny)
+    V, head, _ = person
     c = V[head].mean(0)
-    cloud = sample_surface(V, tris, 20000, 0.002, seed=21)
-    Vp = V.copy()
-    Vp[head], T_fit = moved(V[head], c, [0.0, 0.0, 120.0], [0.01, 0.0, 0.0])
-    face = np.asarray(model.face_vertices)
-    # five points of the head that move with it: the face's front, its sides and the head's sides
-    idx = [face[np.argmax(V[face, 0])], face[np.argmax(V[face, 1])], face[np.argmin(V[face, 1])],
-           head[np.argmax(V[head, 1])], head[np.argmin(V[head, 1])]]
-    keypoints, joints = np.full((17, 3), np.nan), np.full((17, 3), np.nan)
-    keypoints[:5], joints[:5] = Vp[idx], V[idx] + 0.005  # the triangulated joints are a little off
+    model, cloud, Vp, T_fit, keypoints, joints, truth = head_fitted_off(anny, person, 120.0, [0.01, 0.0, 0.0],
+                                                                        21, 0.005)
     body = SimpleNamespace(person_id=7, vertices=Vp, keypoints=keypoints, head_rotation=T_fit[:3, :3])
-    truth = V[face].mean(0)
     seen = {7: (joints, np.full(17, 0.7))}
     on = RefineParams()  # the second start is on by default
     assert on.reorient_min_deg == 30.0
