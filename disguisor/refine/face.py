@@ -118,14 +118,15 @@ def _torso_rise_deg(fitted: np.ndarray | None) -> float | None:
 def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.ndarray, weights: np.ndarray,
                 fitted: np.ndarray | None, joints: tuple[np.ndarray, np.ndarray] | None,
                 params: RefineParams) -> HeadRegistration:
-    """The registration of one head (N, 3) from the fit; when it is refused and the fitted head is
-    turned more than ``params.reorient_min_deg`` from its 3D head joints (``joints``: (17, 3) world
-    metres and (17,) confidences; ``fitted``: the fit's (17, 3) keypoints), or its head points lie
-    more than ``params.reorient_min_shift_m`` from theirs (then it is moved onto them too), the
-    head is placed from the head turned to them instead: registered from there when that registration passes
-    the guard, else as turned. Either way it stays not confirmed (``accepted`` False): a second
-    start that fits the depth less well than a confirmed head can still land a few cm off, so the
-    run's safety spheres stay on it, and the caller keeps the face as fitted (the refused
+    """The registration of one head (N, 3) from the fit; when it is refused and the fitted head is turned
+    more than ``params.reorient_min_deg`` from its 3D head joints (``joints``: (17, 3) world metres
+    and (17,) confidences; ``fitted``: the fit's (17, 3) keypoints), or its head points lie more
+    than ``params.reorient_min_shift_m`` from theirs (then it is moved onto them too), the head is
+    placed from the head turned to them instead: registered from there when that registration
+    passes the guard, else as turned. A lying body (torso below ``params.far_moves_min_torso_deg``)
+    is not held to the far-move test. Either way it stays not confirmed (``accepted`` False): a
+    second start that fits the depth less well than a confirmed head can still land a few cm off,
+    so the run's safety spheres stay on it, and the caller keeps the face as fitted (the refused
     registration's identity transform) to be painted too (``FaceSurface.as_fitted``)."""
     rise = _torso_rise_deg(fitted)
     first = params
