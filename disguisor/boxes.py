@@ -102,6 +102,18 @@ def union_xywh(a: Iterable[float], b: Iterable[float]) -> list[float]:
     return [x0, y0, max(ax + aw, bx + bw) - x0, max(ay + ah, by + bh) - y0]
 
 
+def mostly_inside(box: Iterable[float], others: Iterable[Iterable[float]], min_overlap: float = 0.5) -> bool:
+    """Whether at least ``min_overlap`` of ``box``'s area (x, y, w, h px) lies inside one of
+    ``others`` (x, y, w, h px each); False for an empty box."""
+    x, y, w, h = (float(v) for v in box)
+    for cx, cy, cw, ch in others:
+        ix = max(0.0, min(x + w, cx + cw) - max(x, cx))
+        iy = max(0.0, min(y + h, cy + ch) - max(y, cy))
+        if w * h > 0 and ix * iy / (w * h) >= min_overlap:
+            return True
+    return False
+
+
 def mask_bounds(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     """``xyxy`` pixel bounds (exclusive ends) of the True pixels of an (H, W) mask; None when empty."""
     ys, xs = np.nonzero(mask)

@@ -56,6 +56,8 @@ def test_set_changes_nested_fields_of_every_type():
     ("refine.far_moves=[[-0.04,0.6]]", "refine.far_moves", "distance m >= 0"),
     ("refine.far_moves_min_torso_deg=120", "refine.far_moves_min_torso_deg", "[-90, 90]"),
     ("refine.reorient_min_shift_m=-0.05", "refine.reorient_min_shift_m", "must be >= 0"),
+    ("refine.nearby_frames=-1", "refine.nearby_frames", "must be >= 0"),
+    ("refine.nearby_frames=1.5", "refine.nearby_frames", "not an integer"),
     ("run.video=maybe", "run.video", "true or false"),
     ("render", "render", "SECTION.FIELD=VALUE"),
     ("render.obfuscation=3", "render.obfuscation", "a table"),

@@ -6,6 +6,8 @@ view, register each head rigidly (guarded), and extract its face surface. Given 
 fits were made from (``poses3d.json``), a refused head fitted far from its 3D head joints is
 placed from them (``refine.reorient_min_deg``, ``reorient_min_shift_m``), as in ``disguisor run``;
 faces.json keeps the fit's face beside it (``as_fitted``), which the render stage paints too.
+A refused head is first started from the same person's head confirmed in a nearby frame
+(``refine.nearby_frames``, :mod:`disguisor.refine.carry`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from disguisor.fusion import RayCache
 from disguisor.io.recording import open_recording
 from disguisor.pose3d.poses import load_poses3d
 from disguisor.refine.faces_io import save_faces
-from disguisor.refine.frame import joints_by_person, refine_frame
+from disguisor.refine.frame import NearbyHeads, joints_by_person, refine_frame
 from disguisor.refine.params import DEFAULT_REFINE_PARAMS, RefineParams
 
 
@@ -30,7 +32,9 @@ def refine_command(recording: str | Path, bodies_path: str | Path, out_path: str
                    progress: Callable[[int], None] | None = None, poses_path: str | Path | None = None) -> int:
     """Write ``out_path`` (faces.json) and ``<stem>.npz``; returns the number of faces. The
     body model is ``fit.model`` (the one the fits were made with); ``poses_path``: the 3D poses
-    (poses3d.json) whose head joints give a second start (None: the fits only).
+    (poses3d.json) whose head joints give a second start (None: the fits only). A refused head
+    is also started from the same person's head confirmed in a nearby frame
+    (``params.nearby_frames``), as in ``disguisor run``.
 
     Raises :class:`InputError` for bad inputs (nothing written then).
     """
@@ -43,10 +47,17 @@ def refine_command(recording: str | Path, bodies_path: str | Path, out_path: str
     poses = {f.frame: f for f in load_poses3d(poses_path).frames} if poses_path is not None else {}
     rays = RayCache()
     frames = {}
+
+    def depth_views(frame: int):
+        return {c.name: (c, rec.read_depth(c, frame)) for c in rec.cameras_at(frame)}
+
+    nearby = NearbyHeads(model, fits, rec.frames, depth_views, rays, params)
     for k, frame in enumerate(rec.frames):
-        views = {c.name: (c, rec.read_depth(c, frame)) for c in rec.cameras_at(frame)}
         joints = joints_by_person(poses[frame].people) if frame in poses else None
-        frames[frame] = refine_frame(model, fits, frame, views, rays, params, joints)[1]
+        posed, refined = refine_frame(model, fits, frame, depth_views(frame), rays, params, joints,
+                                      nearby.lookup(frame))
+        nearby.record(frame, posed, [reg for _, reg in refined])
+        frames[frame] = refined
         if progress is not None:
             progress(k + 1)
     save_faces(out_path, frames)

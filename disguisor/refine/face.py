@@ -8,13 +8,14 @@ head's rotation and then by the refinement's rotation; UVs are canonical face UV
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
 
 from disguisor.coco import torso_axis
+from disguisor.refine.carry import ConfirmedHead, carried_start
 from disguisor.refine.params import DEFAULT_REFINE_PARAMS, RefineParams
 from disguisor.refine.register import (
     HeadRegistration,
@@ -117,8 +118,12 @@ def _torso_rise_deg(fitted: np.ndarray | None) -> float | None:
 
 def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.ndarray, weights: np.ndarray,
                 fitted: np.ndarray | None, joints: tuple[np.ndarray, np.ndarray] | None,
-                params: RefineParams) -> HeadRegistration:
-    """The registration of one head (N, 3) from the fit; when it is refused and the fitted head is turned
+                params: RefineParams, head_rotation: np.ndarray | None = None,
+                carried: Callable[[], Iterable[ConfirmedHead]] | None = None) -> HeadRegistration:
+    """The registration of one head (N, 3) from the fit. When it is refused, first the same
+    person's heads confirmed in nearby frames (``carried()``, nearest first; needs the fitted
+    ``head_rotation`` (3, 3)) are tried as starts (:mod:`disguisor.refine.carry`): the first
+    registration from one that passes the guard places the head. Otherwise, when the fitted head is turned
     more than ``params.reorient_min_deg`` from its 3D head joints (``joints``: (17, 3) world metres
     and (17,) confidences; ``fitted``: the fit's (17, 3) keypoints), or its head points lie more
     than ``params.reorient_min_shift_m`` from theirs (then it is moved onto them too), the head is
@@ -133,11 +138,23 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
     if params.far_moves and rise is not None and rise < params.far_moves_min_torso_deg:
         first = replace(params, far_moves=())  # lying: no nape for the registration to slide onto
     reg = refine_head(head, pts, first, normals=normals, context_vertices=ctx, vertex_weights=weights)
-    if reg.accepted or joints is None or fitted is None or params.reorient_min_deg is None:
+    if reg.accepted:
+        return reg
+    pivot = head.mean(axis=0)
+    for prior in (carried() if carried is not None and head_rotation is not None else ()):
+        start = carried_start(prior, head_rotation, pivot)
+        R = start[:3, :3]
+        other = refine_head(head @ R.T + start[:3, 3], pts, params, normals=normals @ R.T, context_vertices=ctx,
+                            vertex_weights=weights)
+        if other.accepted:
+            # not confirmed either: the neighbour's correction may not fit this frame's fit
+            return replace(reg, transform=other.transform @ start, disputes=False,
+                           reason=f"{reg.reason}; registered from its head confirmed in frame {prior.frame} "
+                                  f"(not confirmed)")
+    if joints is None or fitted is None or params.reorient_min_deg is None:
         return reg
     if rise is not None and rise < params.reorient_min_torso_deg:
         return reg  # lying: joints triangulated from above swap the nose and the ears
-    pivot = head.mean(axis=0)
     turn = head_turn(np.asarray(fitted, np.float64)[:HEAD_POINTS], joints[0][:HEAD_POINTS],
                      joints[1][:HEAD_POINTS], pivot, min_shift_m=params.reorient_min_shift_m)
     if turn is None:
@@ -158,6 +175,7 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
 def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_points: np.ndarray,
                  params: RefineParams = DEFAULT_REFINE_PARAMS,
                  head_joints: Mapping[int, tuple[np.ndarray, np.ndarray]] | None = None,
+                 nearby: Callable[[int], Iterable[ConfirmedHead]] | None = None,
                  ) -> list[tuple[FaceSurface, HeadRegistration]]:
     """Refine every body's head against the frame's fused cloud and extract its face.
 
@@ -166,7 +184,9 @@ def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_po
     not pull the head. A rejected registration leaves the face as fitted, with the reason in
     ``note``. head_joints: person id -> the frame's 3D joints (17, 3) world metres (NaN where
     unknown) and their confidences (17,): a refused head fitted far from them is placed from
-    them (:func:`_registered`). Returns (face, registration) per body, in the order given.
+    them (:func:`_registered`). nearby: person id -> that person's heads confirmed in nearby
+    frames, nearest first, asked only for a refused head (:mod:`disguisor.refine.carry`).
+    Returns (face, registration) per body, in the order given.
     """
     faces = np.asarray(model.faces, np.int64)
     face_idx = np.asarray(model.face_vertices, np.int64)
@@ -198,8 +218,9 @@ def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_po
         normals = vertex_normals(V, near_head)[head_idx]
         joints = None if head_joints is None else head_joints.get(int(body.person_id))
         fitted = getattr(body, "keypoints", None)  # bodies without keypoints get the fit's start only
-        reg = _registered(head, normals, pts, ctx, head_weights, fitted, joints, params)
         R_head = np.asarray(body.head_rotation, np.float64)
+        carried = None if nearby is None else (lambda pid=int(body.person_id): nearby(pid))
+        reg = _registered(head, normals, pts, ctx, head_weights, fitted, joints, params, R_head, carried)
         facing = R_head @ np.asarray(model.rest_facing, np.float64)
         up = R_head @ np.asarray(model.rest_up, np.float64)
         T = reg.transform

@@ -20,7 +20,7 @@ import numpy as np
 
 from disguisor.body.bodies_io import BodyFits
 from disguisor.body.model import BodyModel
-from disguisor.boxes import union_xywh
+from disguisor.boxes import mostly_inside, union_xywh
 from disguisor.errors import InputError
 from disguisor.fusion import RayCache
 from disguisor.geometry import looking_down_deg
@@ -31,7 +31,7 @@ from disguisor.io.recording import Recording, View
 from disguisor.pose2d.floor import HeadRegion, depth_heads, floor_background, head_box
 from disguisor.pose2d.keypoints_io import HEAD_JOINTS, Keypoints2D
 from disguisor.pose3d.poses import Poses3D
-from disguisor.refine.frame import joints_by_person, refine_frame
+from disguisor.refine.frame import NearbyHeads, joints_by_person, refine_frame
 from disguisor.render.face2d import landmark_check, paint_template
 from disguisor.render.faces import FaceRenderer
 from disguisor.render.obfuscate import box_mask, obfuscate
@@ -82,17 +82,6 @@ def keypoints_by_view(keypoints: Keypoints2D) -> dict[tuple[str, int], list[np.n
     return out
 
 
-def _covered(box, covered: list, min_overlap: float = 0.5) -> bool:
-    """Whether a 2D detection is already mostly inside a hidden face's box."""
-    x, y, w, h = (float(v) for v in box)
-    for cx, cy, cw, ch in covered:
-        ix = max(0.0, min(x + w, cx + cw) - max(x, cx))
-        iy = max(0.0, min(y + h, cy + ch) - max(y, cy))
-        if w * h > 0 and ix * iy / (w * h) >= min_overlap:
-            return True
-    return False
-
-
 class FrameWorker:
     """Anonymizes frames of one recording from the results of the whole-recording stages."""
 
@@ -110,6 +99,7 @@ class FrameWorker:
         self._attire: dict[int, Any] | None = None
         self._landmarker: Any = None  # SCRFD for templates on 2D faces; False when not installed
         self._turned: Any = None  # run.turned_faces' detector, made when a steep view first needs it
+        self.nearby = NearbyHeads(model, fits, rec.frames, self._depth_views, self.rays, config.refine)
         # the static background of the detector-free floor, made once per recording (lazily per camera)
         self.floor = floor_background(rec, config.floor) if config.floor.enabled else None
 
@@ -201,6 +191,9 @@ class FrameWorker:
         except KeyError:
             return None
 
+    def _depth_views(self, frame: int) -> dict[str, tuple[Camera, np.ndarray]]:
+        return {c.name: (c, self.rec.read_depth(c, frame)) for c in self.rec.cameras_at(frame)}
+
     def faces(self, frame: int, views: dict[str, tuple[Camera, np.ndarray]], outcome: FrameOutcome):
         """Face surfaces of everyone with a body fit at ``frame``, and the head spheres of the
         people found in 3D without one."""
@@ -209,9 +202,10 @@ class FrameWorker:
         faces = []
         if people is not None:
             posed, refined = refine_frame(self.model, self.fits, frame, views, self.rays, self.config.refine,
-                                          joints_by_person(people))
+                                          joints_by_person(people), self.nearby.lookup(frame))
         else:
             posed, refined = [], []
+        self.nearby.record(frame, posed, [reg for _, reg in refined])
         for body, (face, reg) in zip(posed, refined, strict=True):
             faces.append(face)
             # the fitted head's COCO nose, eyes and ears, moved with the head by the registration
@@ -361,8 +355,8 @@ class FrameWorker:
             covered = [d["bbox"] for d in dets if d["source"] == "3d"]
             # a face box (BlazeFace's are square and generous) around a face the template replaced
             # is that face: neither painted again nor listed twice
-            extra = [b for b in turned if not _covered(b[:4], covered)
-                     and not any(_covered(c, [b[:4]]) for c in covered)]
+            extra = [b for b in turned if not mostly_inside(b[:4], covered)
+                     and not any(mostly_inside(c, [b[:4]]) for c in covered)]
             # the template is posed on landmarks found at the same quarter turns (upright only, a
             # lying face gets no landmarks and would be blurred, which leaves a smooth face as it was)
             turned_found = self.turned_landmarks(rgb) if extra else None
@@ -378,7 +372,7 @@ class FrameWorker:
         if self.detector is not None:
             boxes = self.detector.detect(rgb)
             covered = [d["bbox"] for d in dets]
-            extra = [b for b in boxes if not _covered(b[:4], covered)]
+            extra = [b for b in boxes if not mostly_inside(b[:4], covered)]
             image, found = self.hide_2d_faces(image, rgb, extra, found, info)
             dets += [face_detection(image_id, b[:4], camera.name, frame, f"2d:{self.params.also_2d}", b[4])
                      for b in extra]

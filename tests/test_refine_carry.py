@@ -1,0 +1,134 @@
+"""A head refused in one frame, registered from the same person's head confirmed in a nearby frame."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from disguisor.body.bodies_io import BodyFits
+from disguisor.errors import InputError
+from disguisor.refine.carry import ConfirmedHead, carried_start
+from disguisor.refine.face import refine_faces
+from disguisor.refine.frame import NearbyHeads
+from disguisor.refine.params import RefineParams
+from disguisor.refine.register import HeadRegistration
+from tests.test_refine import anny, head_fitted_off, person  # noqa: F401 - fixtures
+
+
+def rigid(rotvec_deg, shift, about=(0.0, 0.0, 0.0)) -> np.ndarray:
+    """(4, 4) a rotation by ``rotvec_deg`` about the point ``about``, then a shift (metres)."""
+    R = Rotation.from_rotvec(np.radians(rotvec_deg)).as_matrix()
+    T = np.eye(4)
+    T[:3, :3] = R
+    T[:3, 3] = np.asarray(about) - R @ np.asarray(about) + np.asarray(shift)
+    return T
+
+
+def test_a_correction_moves_with_the_head_it_was_found_on():
+    """If the person (fit and truth alike) moves rigidly by M between two frames, the correction
+    carried from the first frame is the first one seen through M: it sends each moved point
+    where the correction sent the point before the move."""
+    rng = np.random.default_rng(3)
+    Rg = Rotation.from_rotvec(rng.normal(size=3)).as_matrix()
+    cg = np.array([0.4, -0.2, 1.6])
+    C = rigid([8.0, -20.0, 35.0], [0.05, -0.03, 0.02], about=cg)
+    M = rigid([0.0, 10.0, 70.0], [0.6, 0.3, -0.4], about=[1.0, 0.0, 0.0])
+    start = carried_start(ConfirmedHead(4, Rg, cg, C), M[:3, :3] @ Rg, M[:3, :3] @ cg + M[:3, 3])
+    np.testing.assert_allclose(start, M @ C @ np.linalg.inv(M), atol=1e-12)
+    # the same frame: the correction itself
+    np.testing.assert_allclose(carried_start(ConfirmedHead(4, Rg, cg, C), Rg, cg), C, atol=1e-12)
+
+
+def test_a_refused_head_is_registered_from_its_head_confirmed_nearby(anny, person):  # noqa: F811
+    """A head the fit put 12 cm off (its own registration refused as too large a correction)
+    is placed onto the truth from the correction the depth confirmed two frames earlier, where
+    the person stood elsewhere and turned but the fit made the same mistake. It stays not
+    confirmed (safety spheres), listed, and the fit's face is painted too. A confirmed head
+    that starts it nowhere near the depth is refused and leaves it as fitted; the nearby heads
+    are asked for only when the fit's own start is refused."""
+    model, cloud, Vp, T_fit, _, _, truth = head_fitted_off(anny, person, 3.0, [0.0, 0.12, 0.0], 22, 0.01)
+    head = np.asarray(model.head_vertices)
+    body = SimpleNamespace(person_id=5, vertices=Vp, head_rotation=np.eye(3))
+    params = RefineParams()
+    (f0, r0), = refine_faces([body], model, cloud, params)
+    assert not r0.accepted and "correction too large" in r0.reason and f0.disputed
+
+    M = rigid([0.0, 0.0, -40.0], [0.3, -0.5, 0.0], about=Vp[head].mean(0))  # where the person was then
+    fix = np.linalg.inv(T_fit)
+    before = ConfirmedHead(3, M[:3, :3], (M[:3, :3] @ Vp[head].mean(0)) + M[:3, 3], M @ fix @ np.linalg.inv(M))
+    asked = []
+
+    def nearby(pid):
+        asked.append(pid)
+        return iter([before])
+
+    (f1, r1), = refine_faces([body], model, cloud, params, nearby=nearby)
+    assert asked == [5]
+    assert not r1.accepted and "registered from its head confirmed in frame 3 (not confirmed)" in f1.note
+    assert not f1.disputed and not f1.refined
+    assert np.linalg.norm(f1.centre - truth) < 0.005
+    assert f1.as_fitted is not None and np.linalg.norm(f1.as_fitted.centre - truth) > 0.1
+
+    astray = ConfirmedHead(1, np.eye(3), Vp[head].mean(0), rigid([0.0, 0.0, 0.0], [0.0, 0.0, 0.4]))
+    (f2, r2), = refine_faces([body], model, cloud, params, nearby=lambda pid: iter([astray]))
+    assert "confirmed in frame" not in f2.note and f2.disputed
+    np.testing.assert_array_equal(r2.transform, np.eye(4))
+    # a head whose own registration passes never asks
+    asked.clear()
+    ok = SimpleNamespace(person_id=6, vertices=person[0], head_rotation=np.eye(3))
+    (f3, r3), = refine_faces([ok], model, cloud, params, nearby=nearby)
+    assert r3.accepted and asked == []
+
+
+def registration(accepted: bool, shift_m: float) -> HeadRegistration:
+    T = rigid([0.0, 0.0, 0.0], [shift_m, 0.0, 0.0])
+    return HeadRegistration(T if accepted else np.eye(4), T, accepted, "" if accepted else "refused",
+                            translation_m=shift_m)
+
+
+def test_nearby_heads_are_offered_nearest_first_and_only_near():
+    """Frame numbers, not positions, decide what is near; the nearest frame comes first (the
+    earlier of two as near); a frame not yet refined is refined only when asked for, once; one
+    whose depth cannot be read offers nothing; frames no longer near are forgotten; 0 turns it
+    off."""
+    from disguisor.body.model import load_body_model
+    from disguisor.body.params import FitParams
+
+    model = load_body_model(FitParams().model, None)
+    fits = BodyFits(model.name, (), (), {})  # no fits: a frame refined here confirms no one
+    read = []
+
+    def depth_views(frame):
+        read.append(frame)
+        if frame == 13:
+            raise InputError("depth/000013.png", "not a PNG")
+        return {}
+
+    frames = [10, 11, 13, 14, 20]
+    near = NearbyHeads(model, fits, frames, depth_views, None, RefineParams(nearby_frames=2))
+    V = np.random.default_rng(0).normal(size=(int(np.max(model.head_vertices)) + 1, 3))
+    body = SimpleNamespace(person_id=7, vertices=V, head_rotation=np.eye(3))
+    near.record(10, [body], [registration(True, 0.01)])
+    near.record(11, [body], [registration(False, 0.2)])
+    lookup = near.lookup(12)
+    assert read == []  # nothing computed before it is asked for
+    got = list(lookup(7))
+    assert [h.frame for h in got] == [10]  # 11 and 13 are nearer but confirm no one; 14 has no fit
+    assert read == [13, 14]  # 10 and 11 were recorded; 13 failed
+    np.testing.assert_allclose(got[0].head_centre, V[model.head_vertices].mean(0))
+    np.testing.assert_allclose(got[0].correction, registration(True, 0.01).transform)
+    assert list(lookup(8)) == [] and read == [13, 14]  # each frame once
+    near.record(14, [body], [registration(True, 0.03)])
+    assert [h.frame for h in near.lookup(15)(7)] == [14]  # 20 is not near 15; 13 offers nothing
+    near.record(20, [], [])
+    assert sorted(near._heads) == [20]
+    assert NearbyHeads(model, fits, frames, depth_views, None, RefineParams(nearby_frames=0)).lookup(12) is None
+
+
+def test_nearby_frames_setting_is_checked():
+    with pytest.raises(ValueError, match=">= 0 frames"):
+        RefineParams(nearby_frames=-1)
+    assert RefineParams().nearby_frames == 2
