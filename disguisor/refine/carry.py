@@ -5,9 +5,9 @@ of degrees off, the correction the depth asks for is too large for the guard and
 the face stays where the fit put it. The same person's head is often confirmed by the depth a
 frame or two before or after (the fit's error changes from frame to frame). That correction,
 expressed in the fitted head's own frame and carried to this frame's fitted head, starts the
-registration near the truth: on the people-finder runs of seeds 21-22, of 22 refused heads with
-a confirmed head within 2 frames, 20 were registered from the carried start, 16 of them placed
-nearer the truth by more than 1 cm (BENCHMARKS.md, "Heads carried from a nearby frame").
+registration near the truth: on the people-finder runs of seeds 0 and 17-22, 93 refused heads
+were registered from the carried start, 59 of them placed nearer the truth by more than 1 cm and
+17 farther (BENCHMARKS.md, "Heads carried from a nearby frame"; RefineParams).
 
 Each frame is refined from its own data plus the first registrations (from the fit) of its
 neighbours, never from their carried results, so a frame's result does not depend on the order

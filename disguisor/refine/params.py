@@ -119,11 +119,14 @@ class RefineParams:
       carried in the fitted head's own frame (:mod:`disguisor.refine.carry`); the first
       registration from there that passes the guard places the head, not confirmed (safety
       spheres stay; the fit's face is painted too), before the second start is tried. 0: off.
-      The fit's error changes from frame to frame while the person moves a few cm: on seeds
-      21-22 (12 people-finder runs) 20 refused heads were placed this way, 16 nearer the truth
-      by more than 1 cm (e.g. 73 -> 4, 62 -> 4, 52 -> 2 mm), 3 farther (one circulator, 27-51 ->
-      48-60 mm: its neighbours' heads were off too); holistic recall 0.874 -> 0.898 and 0.870 -> 0.896,
-      faces hidden as before (BENCHMARKS.md, "Heads carried from a nearby frame").
+      The window counts frame numbers: 0.2 s at the synthetic recordings' 10 frames per second.
+      The fit's error changes from frame to frame while the person moves a few cm. On the
+      people-finder runs of seeds 0 and 17-22 (42 runs, render stage rerun) 93 refused heads were
+      placed this way: 59 nearer the truth by more than 1 cm (e.g. 73 -> 4, 78 -> 1, 134 -> 20 mm),
+      17 farther (mostly from a nearby head the registration had itself confirmed on the nape,
+      49-103 mm off: 20 -> 125, 38 -> 89 mm); holistic recall +0.009 to +0.032 per seed set,
+      precision -0.020 to +0.003, no face-view less hidden (BENCHMARKS.md, "Heads carried from a
+      nearby frame").
     """
 
     crop_scale: float = 1.0
