@@ -304,6 +304,11 @@ class Recording:
         return View(camera=camera, frame=frame, color=self.read_color(camera, frame),
                     depth=self.read_depth(camera, frame))
 
+    def depth_views(self, frame: int) -> dict[str, tuple[Camera, np.ndarray]]:
+        """camera name -> (camera, depth (H, W) float32 metres) of every camera with ``frame``,
+        read from disk now (what refine registers heads to)."""
+        return {c.name: (c, self.read_depth(c, frame)) for c in self.cameras_at(frame)}
+
     def views(self, frame: int) -> list[View]:
         """All available views of one frame, read from disk now."""
         return [self.view(c, frame) for c in self.cameras_at(frame)]

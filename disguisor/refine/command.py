@@ -47,14 +47,10 @@ def refine_command(recording: str | Path, bodies_path: str | Path, out_path: str
     poses = {f.frame: f for f in load_poses3d(poses_path).frames} if poses_path is not None else {}
     rays = RayCache()
     frames = {}
-
-    def depth_views(frame: int):
-        return {c.name: (c, rec.read_depth(c, frame)) for c in rec.cameras_at(frame)}
-
-    nearby = NearbyHeads(model, fits, rec.frames, depth_views, rays, params)
+    nearby = NearbyHeads(model, fits, rec.frames, rec.depth_views, rays, params)
     for k, frame in enumerate(rec.frames):
         joints = joints_by_person(poses[frame].people) if frame in poses else None
-        posed, refined = refine_frame(model, fits, frame, depth_views(frame), rays, params, joints,
+        posed, refined = refine_frame(model, fits, frame, rec.depth_views(frame), rays, params, joints,
                                       nearby.lookup(frame))
         nearby.record(frame, posed, [reg for _, reg in refined])
         frames[frame] = refined

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Protocol
 
 import numpy as np
@@ -141,11 +142,16 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
     if reg.accepted:
         return reg
     pivot = head.mean(axis=0)
+
+    def register_from(start: np.ndarray) -> HeadRegistration:
+        # the head moved by ``start`` first; the result's transform applies after ``start``
+        R = start[:3, :3]
+        return refine_head(head @ R.T + start[:3, 3], pts, params, normals=normals @ R.T, context_vertices=ctx,
+                           vertex_weights=weights)
+
     for prior in (carried() if carried is not None and head_rotation is not None else ()):
         start = carried_start(prior, head_rotation, pivot)
-        R = start[:3, :3]
-        other = refine_head(head @ R.T + start[:3, 3], pts, params, normals=normals @ R.T, context_vertices=ctx,
-                            vertex_weights=weights)
+        other = register_from(start)
         if other.accepted:
             # not confirmed either: the neighbour's correction may not fit this frame's fit
             return replace(reg, transform=other.transform @ start, disputes=False,
@@ -163,8 +169,7 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
     shifted = not np.allclose(turn[:3, 3], pivot - R @ pivot)  # moved too, not only turned about the pivot
     if rotation_angle_deg(R) < params.reorient_min_deg and not shifted:
         return reg
-    other = refine_head(head @ R.T + turn[:3, 3], pts, params, normals=normals @ R.T, context_vertices=ctx,
-                        vertex_weights=weights)
+    other = register_from(turn)
     how = "registered from" if other.accepted else "turned to"
     # the second registration passing the guard answers the depth's dispute; a bare turn does not
     moved = ", moved onto them" if shifted else ""
@@ -219,7 +224,7 @@ def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_po
         joints = None if head_joints is None else head_joints.get(int(body.person_id))
         fitted = getattr(body, "keypoints", None)  # bodies without keypoints get the fit's start only
         R_head = np.asarray(body.head_rotation, np.float64)
-        carried = None if nearby is None else (lambda pid=int(body.person_id): nearby(pid))
+        carried = None if nearby is None else partial(nearby, int(body.person_id))
         reg = _registered(head, normals, pts, ctx, head_weights, fitted, joints, params, R_head, carried)
         facing = R_head @ np.asarray(model.rest_facing, np.float64)
         up = R_head @ np.asarray(model.rest_up, np.float64)

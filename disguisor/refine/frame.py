@@ -53,7 +53,6 @@ def refine_frame(model: BodyModel, fits: BodyFits, frame: int, views: Mapping[st
     return posed, list(refine_faces(posed, model, cloud, params, head_joints, nearby))
 
 
-
 class NearbyHeads:
     """The heads the depth confirmed, from the fit alone, in the frames near the one being
     refined: the carried starts of its refused heads (:mod:`disguisor.refine.carry`,

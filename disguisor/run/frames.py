@@ -99,7 +99,7 @@ class FrameWorker:
         self._attire: dict[int, Any] | None = None
         self._landmarker: Any = None  # SCRFD for templates on 2D faces; False when not installed
         self._turned: Any = None  # run.turned_faces' detector, made when a steep view first needs it
-        self.nearby = NearbyHeads(model, fits, rec.frames, self._depth_views, self.rays, config.refine)
+        self.nearby = NearbyHeads(model, fits, rec.frames, rec.depth_views, self.rays, config.refine)
         # the static background of the detector-free floor, made once per recording (lazily per camera)
         self.floor = floor_background(rec, config.floor) if config.floor.enabled else None
 
@@ -190,9 +190,6 @@ class FrameWorker:
             return self.poses.frame(frame).people
         except KeyError:
             return None
-
-    def _depth_views(self, frame: int) -> dict[str, tuple[Camera, np.ndarray]]:
-        return {c.name: (c, self.rec.read_depth(c, frame)) for c in self.rec.cameras_at(frame)}
 
     def faces(self, frame: int, views: dict[str, tuple[Camera, np.ndarray]], outcome: FrameOutcome):
         """Face surfaces of everyone with a body fit at ``frame``, and the head spheres of the
