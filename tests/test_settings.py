@@ -31,6 +31,8 @@ def test_set_changes_nested_fields_of_every_type():
     assert cfg.keypoints.file == Path("/tmp/k.json") and cfg.tracking.max_gap_frames == 4
     # untouched sections keep their defaults
     assert cfg.pose3d == PipelineConfig().pose3d
+    off = apply_sets(PipelineConfig(), ["pose3d.free_space_margin_m=none", "pose3d.free_space_min_joints=4"])
+    assert off.pose3d.free_space_margin_m is None and off.pose3d.free_space_min_joints == 4
 
 
 @pytest.mark.parametrize("item, field, why", [
@@ -57,6 +59,8 @@ def test_set_changes_nested_fields_of_every_type():
     ("refine.far_moves_min_torso_deg=120", "refine.far_moves_min_torso_deg", "[-90, 90]"),
     ("refine.reorient_min_shift_m=-0.05", "refine.reorient_min_shift_m", "must be >= 0"),
     ("refine.nearby_frames=-1", "refine.nearby_frames", "must be >= 0"),
+    ("pose3d.free_space_margin_m=-0.1", "pose3d.free_space_margin_m", "must be >= 0"),
+    ("pose3d.free_space_min_share=1.5", "pose3d.free_space_min_share", "[0, 1]"),
     ("refine.nearby_frames=1.5", "refine.nearby_frames", "not an integer"),
     ("run.video=maybe", "run.video", "true or false"),
     ("render", "render", "SECTION.FIELD=VALUE"),

@@ -12,8 +12,10 @@ joints can be placed in 3D from its own depth image:
    person's joint depths by more than ``lift_max_depth_deviation_m`` is rejected (a wrist over
    the far wall, a joint behind an instrument table). The person needs ``lift_min_joints``
    joints, and ``lift_min_joint_share`` of its detected joints, to survive: a detection that
-   is half background is not lifted. Joints scoring below ``lift_min_joint_score`` are not
-   used (a detector's unsure joints are often hidden, and the depth there is the occluder's);
+   is half background is not lifted. Joints scoring below ``lift_min_joint_score``, or below
+   ``lift_relative_joint_score`` x the median score of the detection's joints when that is
+   lower, are not used (a detector's unsure joints are often hidden, and the depth there is
+   the occluder's; a detector unsure of the whole person still gets its surer joints lifted);
    face keypoints further than ``lift_head_deviation_m`` from the face's median depth are
    dropped; then, limb by limb, the end of a limb longer than a human's (the end whose depth is
    further from the person's median) is dropped.
@@ -171,7 +173,13 @@ def lift_detection(keypoints: np.ndarray, camera: Camera, depth: np.ndarray,
         lo, hi = camera.depth_range
         depth_m = np.where((depth_m >= lo) & (depth_m <= hi), depth_m, 0.0)
     # joints a detector is unsure of are often hidden, and the depth there is the occluder's
-    detected = kp[:, 2] >= max(params.min_joint_score, params.lift_min_joint_score)
+    seen = kp[:, 2] >= params.min_joint_score
+    if not seen.any():
+        return None
+    # a joint much less sure than the rest of its detection is probably hidden; a detector that
+    # is unsure of a whole person (MoveNet on a ceiling view) still gets its surer joints lifted
+    floor = min(params.lift_min_joint_score, params.lift_relative_joint_score * float(np.median(kp[seen, 2])))
+    detected = kp[:, 2] >= max(params.min_joint_score, floor)
     focal = 0.5 * (camera.K[0, 0] + camera.K[1, 1])
     window = max(1, int(round(params.lift_window_rad * focal)))
     z = joint_depths(np.where(detected[:, None], kp, 0.0), depth_m, window, params.lift_min_valid_share)
@@ -188,7 +196,7 @@ def lift_detection(keypoints: np.ndarray, camera: Camera, depth: np.ndarray,
     if n_ok < params.lift_min_joints or n_ok < params.lift_min_joint_share * int(detected.sum()):
         return None
     xy = undistort_pixels(kp[ok, :2], camera.K, camera.dist)
-    zj = z[ok] + _surface_offsets(params, facing_camera(kp, params.lift_min_joint_score))[ok]
+    zj = z[ok] + _surface_offsets(params, facing_camera(kp, max(params.min_joint_score, floor)))[ok]
     joints = np.full((NUM_JOINTS, 3), np.nan)
     joints[ok] = camera.camera_to_world(np.concatenate([xy * zj[:, None], zj[:, None]], axis=1))
     joints = _drop_overlong_limbs(joints, np.abs(z - z_person))
@@ -246,7 +254,8 @@ def _distance(a: np.ndarray, b: np.ndarray) -> float:
 
 def lift_unexplained(rig: Rig, views: dict[str, Sequence[Detection]], people: Sequence[PersonObservation],
                      depth_of: Callable[[str], np.ndarray | None], params: Pose3DParams | None = None,
-                     ) -> list[PersonObservation]:
+                     contradicted: Callable[[np.ndarray], bool] | None = None,
+                     refuted: Sequence[PersonObservation] = ()) -> list[PersonObservation]:
     """People lifted from depth: one per detection that no (multi-view or earlier lifted) person
     explains, at one frame.
 
@@ -254,23 +263,25 @@ def lift_unexplained(rig: Rig, views: dict[str, Sequence[Detection]], people: Se
     depth_of(camera name) -> its depth image at this frame (see :func:`lift_detection`) or None.
     A detection is explained when a person's projected joints lie on it (:func:`_explained`) or
     when its lifted skeleton lies within ``lift_merge_distance_m`` (mean joint distance) of a
-    person. Detections are tried strongest first; returns the new people.
+    person. A lifted skeleton for which ``contradicted(joints (17, 3))`` is true (the other
+    views' depth sees through it: :mod:`~disguisor.pose3d.freespace`) is dropped. The detections
+    of ``refuted`` people (multi-view people the depth refuted) are tried whatever their score
+    (they passed the association's ``min_person_score``). Detections are tried strongest first;
+    returns the new people.
     """
     params = params or Pose3DParams()
     known = list(people)
     used = {id(d) for p in people for d in p.detections}
+    second = {id(d) for p in refuted for d in p.detections}
     candidates = [d for cam in views if cam in rig.index for d in views[cam]
-                  if id(d) not in used and d.score >= params.lift_min_person_score
+                  if id(d) not in used and (d.score >= params.lift_min_person_score or id(d) in second)
                   and np.count_nonzero(d.keypoints[:, 2] >= params.min_joint_score) >= params.lift_min_joints]
     candidates.sort(key=lambda d: -d.score)
-    depths: dict[str, np.ndarray | None] = {}
     out: list[PersonObservation] = []
     for det in candidates:
         if _explained(rig, det, known, params):
             continue
-        if det.camera not in depths:
-            depths[det.camera] = depth_of(det.camera)
-        depth = depths[det.camera]
+        depth = depth_of(det.camera)
         if depth is None:
             continue
         lifted = lift_detection(det.keypoints, rig.views[rig.index[det.camera]].camera, depth, params)
@@ -278,6 +289,8 @@ def lift_unexplained(rig: Rig, views: dict[str, Sequence[Detection]], people: Se
             continue
         joints, conf = lifted
         if any(_distance(joints, p.joints) < params.lift_merge_distance_m for p in known):
+            continue
+        if contradicted is not None and contradicted(joints):
             continue
         person = PersonObservation(joints=joints, confidence=conf, error_px=np.full(NUM_JOINTS, np.nan),
                                    detections=(det,), score=float(det.score) * params.lift_confidence_scale)

@@ -17,6 +17,7 @@ from disguisor.errors import InputError
 from disguisor.io.calibration import Calibration
 from disguisor.pose2d.keypoints_io import Keypoints2D
 from disguisor.pose3d.association import PersonObservation, prepare_rig, reconstruct_frame
+from disguisor.pose3d.freespace import FrameDepth, without_one_view
 from disguisor.pose3d.head import place_heads
 from disguisor.pose3d.lifting import DepthSource, lift_unexplained
 from disguisor.pose3d.params import Pose3DParams, TrackingParams
@@ -47,7 +48,10 @@ def reconstruct_frames(calibration: Calibration, keypoints: Keypoints2D, params:
     With ``depth_of`` (camera name, frame number -> that view's registered depth image, float
     metres or the recording's raw uint16, or None) detections that no multi-view person explains
     are lifted to 3D from their own view's depth (:mod:`~disguisor.pose3d.lifting`), unless
-    ``params.lift_single_view`` is off. Depth is requested only for views that need it.
+    ``params.lift_single_view`` is off. People whose joints a camera's depth sees through
+    (:mod:`~disguisor.pose3d.freespace`) are refuted first: a multi-view person is triangulated
+    again without one of its views, or else its detections are lifted one by one (whatever
+    their score); a lifted person is dropped.
     """
     params = params or Pose3DParams()
     unknown = [c for c in keypoints.cameras if c not in calibration.names]
@@ -58,18 +62,31 @@ def reconstruct_frames(calibration: Calibration, keypoints: Keypoints2D, params:
     by_frame = keypoints.by_frame()
     frames = sorted(by_frame)
     people: list[list[PersonObservation]] = []
-    lifted = 0
+    cameras = [view.camera for view in rig.views]
+    lifted = refuted = 0
     for k, frame in enumerate(frames):
         found = reconstruct_frame(rig, by_frame[frame], params)
         if depth_of is not None and params.lift_single_view:
-            extra = lift_unexplained(rig, by_frame[frame], found, lambda cam, f=frame: depth_of(cam, f), params)
+            depth = FrameDepth(cameras, frame, depth_of, params)
+            kept, gone = [], []
+            for person in found:
+                if not depth.refuted(person.joints):
+                    kept.append(person)
+                    continue
+                refuted += 1
+                gone.append(person)                   # its unused detections may be lifted
+                repaired = without_one_view(rig, person, depth, params)
+                if repaired is not None:
+                    kept.append(repaired)
+            extra = lift_unexplained(rig, by_frame[frame], kept, depth.raw, params, depth.refuted, gone)
             lifted += len(extra)
-            found = found + extra
+            found = kept + extra
         people.append(found)
         if progress is not None:
             progress(k + 1)
     if depth_of is not None:
-        log.info("%d person-frame(s) seen by one camera were lifted from depth", lifted)
+        log.info("%d person-frame(s) lifted from depth; %d refuted by a camera that sees through them",
+                 lifted, refuted)
     return frames, people
 
 
