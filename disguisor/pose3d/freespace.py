@@ -35,18 +35,14 @@ import numpy as np
 from disguisor.geometry import project_points
 from disguisor.io.calibration import Camera
 from disguisor.pose3d.association import PersonObservation, Rig, reconstruct_frame
-from disguisor.pose3d.lifting import DepthSource, depth_in_metres
+from disguisor.pose3d.lifting import DepthSource, depth_in_metres, window_px, within_range
 from disguisor.pose3d.params import Pose3DParams
 
 
 def metres_in_range(depth: np.ndarray, camera: Camera) -> np.ndarray:
     """A view's depth image (float metres or the recording's raw integers) in metres, 0 where
     there is no reading or the reading lies outside ``camera.depth_range``."""
-    d = depth_in_metres(depth, camera.depth_scale)
-    if camera.depth_range is not None:
-        lo, hi = camera.depth_range
-        d = np.where((d >= lo) & (d <= hi), d, np.float32(0.0))
-    return d
+    return within_range(depth_in_metres(depth, camera.depth_scale), camera)
 
 
 def free_space_joints(joints: np.ndarray, camera: Camera, depth_m: np.ndarray, window_px: int,
@@ -82,10 +78,6 @@ def free_space_joints(joints: np.ndarray, camera: Camera, depth_m: np.ndarray, w
     return through, checked
 
 
-def _window(camera: Camera, params: Pose3DParams) -> int:
-    return max(1, int(round(params.lift_window_rad * 0.5 * (camera.K[0, 0] + camera.K[1, 1]))))
-
-
 def refuting_camera(joints: np.ndarray, cameras: list[Camera], depth_m_of: Callable[[str], np.ndarray | None],
                     params: Pose3DParams) -> str | None:
     """The name of a camera whose depth sees through the skeleton (see the module docstring),
@@ -96,15 +88,20 @@ def refuting_camera(joints: np.ndarray, cameras: list[Camera], depth_m_of: Calla
     """
     if params.free_space_margin_m is None:
         return None
-    for camera in cameras:
-        depth_m = depth_m_of(camera.name)
-        if depth_m is None:
-            continue
-        through, checked = free_space_joints(joints, camera, depth_m, _window(camera, params),
-                                             params.free_space_margin_m)
+    for camera, through, checked in _free_counts(joints, cameras, depth_m_of, params):
         if through >= params.free_space_min_joints and through >= params.free_space_min_share * checked:
             return camera.name
     return None
+
+
+def _free_counts(joints: np.ndarray, cameras: Sequence[Camera], depth_m_of: Callable[[str], np.ndarray | None],
+                 params: Pose3DParams):
+    """(camera, joints in its free space, joints it checks) for each camera with depth."""
+    for camera in cameras:
+        depth_m = depth_m_of(camera.name)
+        if depth_m is not None:
+            yield (camera, *free_space_joints(joints, camera, depth_m, window_px(camera, params.lift_window_rad),
+                                              params.free_space_margin_m))
 
 
 class FrameDepth:
@@ -138,14 +135,9 @@ class FrameDepth:
 
     def free_share(self, joints: np.ndarray) -> float:
         """Share of the skeleton's checked joint views (all cameras) that lie in free space."""
-        through = checked = 0
-        for camera in self.cameras:
-            depth_m = self.metres(camera.name)
-            if depth_m is not None:
-                t, c = free_space_joints(joints, camera, depth_m, _window(camera, self.params),
-                                         self.params.free_space_margin_m)
-                through, checked = through + t, checked + c
-        return through / checked if checked else 0.0
+        counts = [(t, c) for _, t, c in _free_counts(joints, self.cameras, self.metres, self.params)]
+        checked = sum(c for _, c in counts)
+        return sum(t for t, _ in counts) / checked if checked else 0.0
 
     def refuted(self, joints: np.ndarray) -> bool:
         """Whether a camera's depth sees through the skeleton (:func:`refuting_camera`)."""

@@ -85,6 +85,19 @@ def depth_in_metres(depth: np.ndarray, depth_scale: float) -> np.ndarray:
     return out
 
 
+def within_range(depth_m: np.ndarray, camera: Camera) -> np.ndarray:
+    """A depth image in metres with readings outside ``camera.depth_range`` set to 0 (no reading)."""
+    if camera.depth_range is None:
+        return depth_m
+    lo, hi = camera.depth_range
+    return np.where((depth_m >= lo) & (depth_m <= hi), depth_m, depth_m.dtype.type(0))
+
+
+def window_px(camera: Camera, window_rad: float) -> int:
+    """Half size (pixels, at least 1) of a depth window of ``window_rad`` radians in ``camera``."""
+    return max(1, int(round(window_rad * 0.5 * (camera.K[0, 0] + camera.K[1, 1]))))
+
+
 def facing_camera(keypoints: np.ndarray, min_score: float) -> float:
     """How much a person faces the camera, from the 2D joints: +1 front, -1 back, 0 side or unknown.
 
@@ -169,9 +182,7 @@ def lift_detection(keypoints: np.ndarray, camera: Camera, depth: np.ndarray,
     if depth_m.shape != (camera.height, camera.width):
         raise ValueError(f"depth image {depth_m.shape[1]}x{depth_m.shape[0]} does not match camera "
                          f"{camera.name!r} ({camera.width}x{camera.height})")
-    if camera.depth_range is not None:
-        lo, hi = camera.depth_range
-        depth_m = np.where((depth_m >= lo) & (depth_m <= hi), depth_m, 0.0)
+    depth_m = within_range(depth_m, camera)
     # joints a detector is unsure of are often hidden, and the depth there is the occluder's
     seen = kp[:, 2] >= params.min_joint_score
     if not seen.any():
@@ -180,8 +191,7 @@ def lift_detection(keypoints: np.ndarray, camera: Camera, depth: np.ndarray,
     # is unsure of a whole person (MoveNet on a ceiling view) still gets its surer joints lifted
     floor = min(params.lift_min_joint_score, params.lift_relative_joint_score * float(np.median(kp[seen, 2])))
     detected = kp[:, 2] >= max(params.min_joint_score, floor)
-    focal = 0.5 * (camera.K[0, 0] + camera.K[1, 1])
-    window = max(1, int(round(params.lift_window_rad * focal)))
+    window = window_px(camera, params.lift_window_rad)
     z = joint_depths(np.where(detected[:, None], kp, 0.0), depth_m, window, params.lift_min_valid_share)
     if np.count_nonzero(np.isfinite(z)) < params.lift_min_joints:
         return None
