@@ -48,6 +48,12 @@ def test_mask_and_cap_decided_from_colours(skin):
         est = decide(_evidence(lower, forehead, skull))
         assert (est.mask, est.cap) == (mask, cap), (lower, forehead, skull)
         assert np.abs(np.array(est.skin_rgb) - np.array(skin)).max() < 12
+        # the colours of the mask and the cap found (the best-lit quarter: within the noise above the median)
+        assert (est.mask_rgb is None) == (not mask) and (est.cap_rgb is None) == (not cap)
+        if mask:
+            assert np.abs(np.array(est.mask_rgb) - np.array(lower)).max() < 12
+        if cap:
+            assert np.abs(np.array(est.cap_rgb) - np.array(skull)).max() < 12
 
 
 def test_too_few_samples_leave_the_decision_open():
@@ -78,6 +84,28 @@ def test_choice_follows_attire_and_tone(mask, cap):
         assert t.info["has_mask"] == mask and t.info["has_cap"] == cap
     lum = lambda t: float(np.dot(t.info["skin"], [0.299, 0.587, 0.114]))  # noqa: E731
     assert lum(light) > lum(deep) + 60
+
+
+def test_the_template_wears_the_person_s_mask_and_cap_colours():
+    """A person in a dark blue mask and a green cap gets a template with both, drawn in their
+    colours (the lower face and the skull of the template image); without ``colours`` the
+    template's own (pale) mask. Its skin and features stay the template's."""
+    templates = load_templates()
+    blue, green = (40, 70, 160), (60, 140, 70)
+    est = AttireEstimate(True, True, (160, 112, 78), mask_rgb=blue, cap_rgb=green)
+    own = choose_by_attire(est, templates, 5, colours=False)
+    worn = choose_by_attire(est, templates, 5)
+    assert own.name == worn.name and worn.info["has_mask"] and worn.info["has_cap"]
+    h, w = worn.image.shape[:2]
+    lower = np.s_[int(0.62 * h):int(0.80 * h), int(0.35 * w):int(0.65 * w)]  # the mask over mouth and chin
+    top = np.s_[int(0.02 * h):int(0.15 * h), int(0.30 * w):int(0.70 * w)]    # the cap above the hem
+    for region, rgb in ((lower, blue), (top, green)):
+        got = np.median(worn.image[region].reshape(-1, 3), axis=0)
+        assert np.abs(got - np.array(rgb)).max() < 30, (got, rgb)
+        mine = np.median(own.image[region].reshape(-1, 3), axis=0)
+        assert np.abs(mine - np.array(rgb)).max() > 60  # the template's own colours differ
+    eyes = np.s_[int(0.36 * h):int(0.44 * h), :]
+    assert np.abs(worn.image[eyes].astype(int) - own.image[eyes].astype(int)).mean() < 3
 
 
 def test_no_estimate_falls_back_to_the_stable_choice():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -95,7 +96,8 @@ def test_a_face_seen_edge_on_is_painted_without_its_features():
     stds = {}
     for graze_cos_hi in (0.0, RenderParams().graze_cos_hi):
         for name, facing in (("front", (0.0, -1.0, 0.0)), ("edge-on", turned)):
-            params = RenderParams(blend="paste", dilate_px=0, close_px=0, graze_cos_hi=graze_cos_hi)
+            params = RenderParams(blend="paste", dilate_px=0, close_px=0, graze_cos_hi=graze_cos_hi,
+                                  margin_fill="colour")  # the margin's own fill is tested below
             with FaceRenderer([cam], params) as r:
                 res = r.anonymize_view(image, None, cam, [quad_face(facing=facing)], {1: tpl})
             painted = res.mask & (res.image != image).any(-1)
@@ -122,3 +124,63 @@ def test_a_failure_while_softening_still_paints_the_face(monkeypatch):
     assert len(res.faces) == 1
     changed = (np.abs(res.image.astype(int) - image.astype(int)).max(-1) > 6) & res.mask
     assert changed.sum() > 0.5 * res.mask.sum() > 0
+
+
+def test_the_margin_membrane_passes_smoothly_from_the_face_to_the_picture():
+    from disguisor.render.soften import membrane_margin
+
+    # a uniform face (200) in a picture whose left half is dark (20) and right half light (240),
+    # with an "eye" (0) in the margin: a face placed a few pixels off
+    image = np.full((H, W, 3), 20, np.uint8)
+    image[:, W // 2:] = 240
+    image[100:104, 95:99] = 0
+    rendered = np.zeros((H, W), bool)
+    rendered[80:160, 120:200] = True
+    paint = np.zeros((H, W), bool)
+    paint[60:180, 100:220] = True
+    color = extend_smooth(np.where(rendered[..., None], np.uint8(200), image), rendered, 0.0)
+    out = membrane_margin(color, image, rendered, paint).astype(float)
+    assert np.array_equal(out[rendered], color[rendered])  # the face is not touched
+    ring = paint & ~rendered
+    assert out[100:104, 95:99].min() > 60  # the eye in the margin is gone
+    # next to the face its colour, at the margin's outer edge the picture's on either side
+    assert abs(out[120, 119, 0] - 200) < 12
+    assert abs(out[120, 101, 0] - 20) < 25 and abs(out[120, 218, 0] - 240) < 25
+    # harmonic: no value beyond the range of its boundary, and smooth (no step larger than a few levels)
+    assert out[ring].min() >= 20 - 1 and out[ring].max() <= 240 + 1
+    assert np.abs(np.diff(out[120, 100:120, 0])).max() < 20
+    # just outside the margin the picture's own colours (the blend adds no second correction)
+    assert np.array_equal(out[120, 99], image[120, 99].astype(float))
+    # the old fill: the face's colour all the way out, a halo over the dark half
+    assert abs(color[120, 101, 0] - 200) < 1
+
+
+def test_the_membrane_margin_leaves_no_halo_and_still_hides_the_face():
+    """End to end: a bright face drawn on a dark picture with a 24 px margin. With "colour" the
+    margin carries the face's brightness out (a halo), with the membrane it falls off to the
+    picture's; the face itself is painted alike, and every pixel of it still changes."""
+    from disguisor.render.faces import FaceRenderer
+
+    cam = make_camera()
+    image = np.full((H, W, 3), 30, np.uint8)
+    tpl = Template("flat", np.full((416, 320, 3), 210, np.uint8))
+    res = {}
+    for fill in ("colour", "membrane"):
+        params = RenderParams(margin_fill=fill, dilate_px=24, dilate_max_px=40, dilate_m=0.0, close_px=0)
+        with FaceRenderer([cam], params) as r:
+            res[fill] = r.anonymize_view(image, None, cam, [quad_face()], {1: tpl})
+    a, b = res["colour"], res["membrane"]
+    assert np.array_equal(a.mask, b.mask) and a.mask.sum() > 4000
+
+    def band(k_in: int, k_out: int) -> np.ndarray:  # pixels k_in to k_out px inside the painted edge
+        m = a.mask.astype(np.uint8)
+        return (cv2.erode(m, np.ones((2 * k_in + 1,) * 2, np.uint8))
+                & ~cv2.erode(m, np.ones((2 * k_out + 1,) * 2, np.uint8))).astype(bool)
+
+    margin = band(2, 14)
+    assert a.image[margin].mean() > 125  # the halo
+    assert b.image[margin].mean() < 95   # falling off to the picture's 30
+    face = band(30, 200)
+    assert face.sum() > 500
+    assert abs(b.image[face].mean() - a.image[face].mean()) < 15
+    assert (np.abs(b.image.astype(int) - image.astype(int)).max(-1) > 6)[face].all()

@@ -63,6 +63,8 @@ def test_set_changes_nested_fields_of_every_type():
     ("pose3d.free_space_min_share=1.5", "pose3d.free_space_min_share", "[0, 1]"),
     ("refine.nearby_frames=1.5", "refine.nearby_frames", "not an integer"),
     ("run.video=maybe", "run.video", "true or false"),
+    ("render.margin_fill=halo", "render.margin_fill", "not one of"),
+    ("run.attire_colours=blue", "run.attire_colours", "true or false"),
     ("render", "render", "SECTION.FIELD=VALUE"),
     ("render.obfuscation=3", "render.obfuscation", "a table"),
 ])

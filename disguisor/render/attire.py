@@ -18,7 +18,10 @@ compared in CIELAB (L 0-100, a, b), which separates lightness (shading) from hue
   ``mask_ab``) or in lightness (above ``mask_l``), or it is not skin-hued at all;
 - cap: the skull's median colour is neither hair-like (dark, greyish, or brown to blond hue) nor
   close to the forehead's (a bald head);
-- tone: the median sRGB of the forehead's best-lit quarter of samples.
+- tone: the median sRGB of the forehead's best-lit quarter of samples;
+- the colours of the mask and the cap found, measured the same way on the lower face and the
+  skull: the chosen template is drawn in them (a template's own attire colours differ from
+  the person's: a white mask over a blue one changes the look, not the identity).
 
 Samples are pooled over views and over the first frames a person is seen (see
 :func:`estimate_attire_for_recording`), so the decision is one per person for the whole
@@ -91,7 +94,9 @@ class AttireEvidence:
 @dataclass(frozen=True)
 class AttireEstimate:
     """One person's estimate. mask / cap: True, False or None (not enough samples). skin_rgb:
-    forehead median sRGB or None. Distances in CIELAB; counts are pooled samples."""
+    forehead median sRGB or None. Distances in CIELAB; counts are pooled samples. mask_rgb /
+    cap_rgb: the mask's (lower face) / cap's (skull) sRGB, each the median of its best-lit
+    quarter of samples (shading only darkens a cloth's own colour), where a mask / cap is found."""
 
     mask: bool | None
     cap: bool | None
@@ -102,12 +107,16 @@ class AttireEstimate:
     samples: tuple[int, int, int] = (0, 0, 0)
     views: int = 0
     frames: int = 0
+    mask_rgb: tuple[int, int, int] | None = None
+    cap_rgb: tuple[int, int, int] | None = None
 
     def as_dict(self) -> dict:
         return {"mask": self.mask, "cap": self.cap, "skin_rgb": None if self.skin_rgb is None else list(self.skin_rgb),
                 "lower_vs_forehead_ab": self.lower_vs_forehead_ab, "lower_vs_forehead_l": self.lower_vs_forehead_l,
                 "skull_lab": None if self.skull_lab is None else list(self.skull_lab),
-                "samples_lower_forehead_skull": list(self.samples), "views": self.views, "frames": self.frames}
+                "samples_lower_forehead_skull": list(self.samples), "views": self.views, "frames": self.frames,
+                "mask_rgb": None if self.mask_rgb is None else list(self.mask_rgb),
+                "cap_rgb": None if self.cap_rgb is None else list(self.cap_rgb)}
 
 
 def to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -230,15 +239,18 @@ def decide(evidence: AttireEvidence, params: AttireParams = AttireParams()) -> A
     return AttireEstimate(mask, cap, skin_rgb, None if dab is None else round(dab, 2),
                           None if dl is None else round(dl, 2),
                           None if skull is None else tuple(round(float(v), 1) for v in skull),
-                          counts, evidence.views, len(evidence.frames))
+                          counts, evidence.views, len(evidence.frames),
+                          _lit_tone(pooled["lower"]) if mask else None, _lit_tone(pooled["skull"]) if cap else None)
 
 
 def choose_by_attire(estimate: AttireEstimate | None, templates: dict[str, Template], person_id: int,
-                     seed: int = 0, variation=None) -> Template:
+                     seed: int = 0, variation=None, colours: bool = True) -> Template:
     """The template with the estimated mask and cap (unknown counts as: mask yes for staff is not
     assumed; unknown matches either) and the skin tone nearest in CIELAB to the estimate. Without
     an estimate, the stable per-person choice of :func:`choose_template`. Either way varied for
-    the person (:func:`~disguisor.render.templates.vary_for_person`; ``variation`` as there)."""
+    the person (:func:`~disguisor.render.templates.vary_for_person`; ``variation`` as there).
+    colours: the chosen template's mask and cap are drawn in the person's own (measured) mask and
+    cap colours (``estimate.mask_rgb`` / ``cap_rgb``): a blue mask stays blue, a maroon cap maroon."""
     if estimate is None or (estimate.mask is None and estimate.cap is None and estimate.skin_rgb is None):
         return choose_template(person_id, templates, None, seed, variation)
     names = sorted(templates)
@@ -254,7 +266,9 @@ def choose_by_attire(estimate: AttireEstimate | None, templates: dict[str, Templ
     tone = to_lab(np.asarray(estimate.skin_rgb, np.float32))[0]
     skins = to_lab(np.array([templates[n].info.get("skin", (180, 140, 110)) for n in cands], np.float32))
     best = templates[cands[int(np.argmin(np.linalg.norm(skins - tone, axis=1)))]]
-    return vary_for_person(best, person_id, seed, variation)
+    if not colours:
+        return vary_for_person(best, person_id, seed, variation)
+    return vary_for_person(best, person_id, seed, variation, mask_rgb=estimate.mask_rgb, cap_rgb=estimate.cap_rgb)
 
 
 def attire_frames(fits, frames: list[int], per_person: int) -> list[int]:

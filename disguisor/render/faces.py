@@ -33,7 +33,7 @@ from disguisor.render.depth import extend_depth, fill_depth_holes, nearest_fill
 from disguisor.render.obfuscate import obfuscate
 from disguisor.render.params import RenderParams
 from disguisor.render.results import RenderedFace, ViewResult, facing_angle_deg  # noqa: F401  (API)
-from disguisor.render.soften import extend_smooth, facing_cos, soften_grazing
+from disguisor.render.soften import extend_smooth, facing_cos, membrane_margin, soften_grazing, too_small
 from disguisor.render.templates import Template
 
 log = logging.getLogger(__name__)
@@ -398,10 +398,11 @@ class FaceRenderer:
             crop = out[y0:y1, x0:x1]
             before = crop.copy()
             color = self._smoothed(camera, group, color, depth_r, x0, y0)
+            source = self._margin(color, before, depth_r > 0, paint)
             boxes = [box for k, _, box in per_face if box is not None and result.faces[k].blend != "blacken-fallback"]
             best = None  # (least changed share over the faces, blended crop, how)
             for regularization in p.blend_regularization_steps():
-                blended, how = self._blend(before, color, depth_r > 0, paint, result.notes, regularization)
+                blended, how = self._blend(before, source, depth_r > 0, paint, result.notes, regularization)
                 trial = before.copy()
                 trial[paint] = blended[paint]
                 least = min((changed_share(before, trial, b, p.check_grey_levels) for b in boxes), default=1.0)
@@ -440,11 +441,21 @@ class FaceRenderer:
             log.warning("softening the rendered faces failed (%s: %s); painted as drawn", type(exc).__name__, exc)
             return color
 
+    def _margin(self, color: np.ndarray, before: np.ndarray, rendered: np.ndarray, paint: np.ndarray) -> np.ndarray:
+        """The blend's source with the margin as a membrane (``margin_fill``; faces of at least
+        ``soften_min_px``, as the softening); never raises."""
+        if self.params.margin_fill != "membrane" or too_small(rendered, self.params.soften_min_px):
+            return color
+        try:
+            return membrane_margin(color, before, rendered, paint)
+        except Exception as exc:  # noqa: BLE001 - a face must never stay unpainted
+            log.warning("the membrane margin failed (%s: %s); face colours carried over", type(exc).__name__, exc)
+            return color
+
     def _soften(self, camera: Camera, group, color: np.ndarray, depth_r: np.ndarray, x0: int, y0: int) -> np.ndarray:
         p = self.params
         rendered = depth_r > 0
-        bounds = mask_bounds(rendered)
-        if bounds is None or max(bounds[2] - bounds[0], bounds[3] - bounds[1]) < p.soften_min_px:
+        if too_small(rendered, self.params.soften_min_px):
             return extend_smooth(color, rendered, 0.0)  # too small to show fragments: as drawn
         z = min(float(camera.world_to_camera(np.asarray(f.centre, float)[None])[0, 2]) for f, _, _ in group)
         px_per_m = float(max(camera.K[0, 0], camera.K[1, 1])) / max(z, _NEAR_M)

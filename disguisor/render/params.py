@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -121,6 +122,12 @@ class RenderParams:
       colour, whose radial streaks showed as fragments around the face; 0: nearest pixel.
       0.015 rather than 0.03: higher SSIM, and a face 16% visible below a ceiling camera (hard
       640x480 seed 1, default detector) stayed hidden (58% of its box changed; 47% at 0.03).
+    margin_fill: how the painted pixels beyond the face (the margin) are coloured before the
+      blend: "membrane" (the smoothest passage from the face's edge colours to the picture's
+      colours around the margin: :func:`disguisor.render.soften.membrane_margin`) or "colour"
+      (the face's colours carried outward, :func:`~disguisor.render.soften.extend_smooth`: a
+      halo of face colour over the hair, neck and background). Faces smaller than
+      ``soften_min_px`` keep "colour" (their few pixels weigh most in the privacy check).
     soften_min_px: faces whose rendered extent (the larger side) is below this many pixels are
       painted as drawn (no softening, nearest-pixel margin): fragments of such faces are too
       small to see, and their few pixels are the ones the privacy check weighs most.
@@ -185,6 +192,7 @@ class RenderParams:
     graze_cos_hi: float = 0.5
     graze_sigma_m: float = 0.015
     margin_sigma_m: float = 0.015
+    margin_fill: Literal["membrane", "colour"] = "membrane"
     soften_min_px: int = 24
     crop_margin_px: int = 8
     blend: str = "poisson"

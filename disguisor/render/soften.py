@@ -19,6 +19,13 @@ import numpy as np
 from disguisor.render.depth import extend_depth, nearest_fill
 
 
+def too_small(rendered: np.ndarray, min_px: int) -> bool:
+    """Whether the rendered faces' extent (the larger side of the (h, w) bool mask's bounds,
+    pixels) is below ``min_px``, or nothing is rendered: fragments of such faces are too small to see."""
+    ys, xs = np.nonzero(rendered)
+    return len(xs) == 0 or max(int(xs.max() - xs.min()), int(ys.max() - ys.min())) + 1 < min_px
+
+
 def facing_cos(depth: np.ndarray, K: np.ndarray, x0: int, y0: int) -> np.ndarray:
     """(h, w) float32 in [0, 1]: |cos| of the angle between the rendered surface's normal and the
     ray to the camera, per pixel of a rendered window.
@@ -93,3 +100,30 @@ def extend_smooth(color: np.ndarray, rendered: np.ndarray, sigma_px: float) -> n
     out = nearest_fill(smooth, wsum > 0.02)
     out[rendered] = color[rendered]
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+def membrane_margin(color: np.ndarray, image: np.ndarray, rendered: np.ndarray, paint: np.ndarray) -> np.ndarray:
+    """The blend's source with the privacy margin as a membrane: on the painted pixels the faces
+    do not cover (``paint & ~rendered``) the smoothest colours (harmonic: Laplace's equation)
+    that meet the face's own colours on the inside and the image's on the outside, so the margin
+    is a soft passage from the face to what surrounds it, not a halo of face colour over the
+    hair, neck or background; the image's own detail there (an eye of a face placed a few cm
+    off) is gone all the same. The pixels just outside the margin take the image's colours, so
+    that the Poisson blend adds no second correction there.
+
+    Args:
+        color: (h, w, 3) uint8 rendered face colours carried over every pixel (:func:`extend_smooth`).
+        image: (h, w, 3) uint8 the window of the picture being painted.
+        rendered: (h, w) bool pixels the faces cover. paint: (h, w) bool pixels to be painted."""
+    from disguisor.render.blend import poisson_blend
+
+    ring = paint & ~rendered
+    if not ring.any() or not rendered.any():
+        return color
+    known = np.where(rendered[..., None], color, image)
+    filled = poisson_blend(known, np.zeros_like(known), ring, regularization=1e-7)
+    out = color.copy()
+    out[ring] = filled[ring]
+    beside = cv2.dilate(ring.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~paint
+    out[beside] = image[beside]
+    return out

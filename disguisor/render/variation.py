@@ -31,6 +31,7 @@ key decides everything: the same key gives the same face byte for byte.
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from dataclasses import dataclass
 
@@ -266,10 +267,16 @@ def redraw_spec(spec: TemplateSpec, key: tuple[int, ...],
     return new, shape
 
 
-def vary_template(template: Template, key: tuple[int, ...],
-                  params: VariationParams = VariationParams()) -> Template:
+def _rgb(values) -> tuple[int, int, int]:
+    return tuple(int(np.clip(round(float(v)), 0, 255)) for v in values)
+
+
+def vary_template(template: Template, key: tuple[int, ...], params: VariationParams = VariationParams(),
+                  mask_rgb=None, cap_rgb=None) -> Template:
     """A copy of ``template`` varied by the draw of ``key`` (same name; ``info["variation"]`` holds
-    the draw). Returns ``template`` itself when ``params.enabled`` is False."""
+    the draw). Returns ``template`` itself when ``params.enabled`` is False. mask_rgb / cap_rgb:
+    sRGB (3,) the redrawn template's mask / cap take instead of its own, where it has one (only
+    templates of the drawing tool are redrawn; None: its own)."""
     if not params.enabled:
         return template
     var = draw_variation(key, params)
@@ -278,10 +285,15 @@ def vary_template(template: Template, key: tuple[int, ...],
     spec = drawing_spec(template) if params.redraw else None
     if spec is not None:
         new_spec, shape = redraw_spec(spec, key, params)
+        # the person's own mask and cap colours, where the template wears them (attire-aware choice)
+        new_spec = dataclasses.replace(
+            new_spec, mask=_rgb(mask_rgb) if mask_rgb is not None and spec.mask is not None else spec.mask,
+            cap=_rgb(cap_rgb) if cap_rgb is not None and spec.cap is not None else spec.cap)
         h, w = image.shape[:2]
         image = draw_template(new_spec, (w, h), shape, params.supersample)
         info["variation"]["redrawn"] = {"shape": shape.__dict__, "iris": new_spec.iris, "hair": new_spec.hair,
-                                        "lips": new_spec.lips, "seed": new_spec.seed}
+                                        "lips": new_spec.lips, "mask": new_spec.mask, "cap": new_spec.cap,
+                                        "seed": new_spec.seed}
     return Template(template.name, vary_image(image, var), info)
 
 
@@ -306,6 +318,9 @@ def choose_template(person_id: int, templates: dict[str, Template], fixed: str |
     return vary_for_person(templates[names[int(pick)]], person_id, seed, variation)
 
 
-def vary_for_person(template: Template, person_id: int, seed: int = 0, variation=None) -> Template:
-    """``template`` varied for one person (key: person_id, seed); see :func:`choose_template`."""
-    return vary_template(template, variation_key("person", person_id, seed), variation or VariationParams())
+def vary_for_person(template: Template, person_id: int, seed: int = 0, variation=None, mask_rgb=None,
+                    cap_rgb=None) -> Template:
+    """``template`` varied for one person (key: person_id, seed; mask_rgb / cap_rgb as in
+    :func:`vary_template`); see :func:`choose_template`."""
+    return vary_template(template, variation_key("person", person_id, seed), variation or VariationParams(),
+                         mask_rgb, cap_rgb)

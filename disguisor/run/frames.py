@@ -124,7 +124,8 @@ class FrameWorker:
                 from disguisor.render.attire import choose_by_attire
 
                 est = self.attire().get(person_id) if person_id != TWO_D_PERSON else None
-                self._template_of[person_id] = choose_by_attire(est, self.templates, person_id)
+                self._template_of[person_id] = choose_by_attire(est, self.templates, person_id,
+                                                                colours=self.params.attire_colours)
             else:
                 self._template_of[person_id] = choose_template(person_id, self.templates, self.params.template)
         return self._template_of[person_id]
