@@ -266,9 +266,8 @@ def choose_by_attire(estimate: AttireEstimate | None, templates: dict[str, Templ
     tone = to_lab(np.asarray(estimate.skin_rgb, np.float32))[0]
     skins = to_lab(np.array([templates[n].info.get("skin", (180, 140, 110)) for n in cands], np.float32))
     best = templates[cands[int(np.argmin(np.linalg.norm(skins - tone, axis=1)))]]
-    if not colours:
-        return vary_for_person(best, person_id, seed, variation)
-    return vary_for_person(best, person_id, seed, variation, mask_rgb=estimate.mask_rgb, cap_rgb=estimate.cap_rgb)
+    return vary_for_person(best, person_id, seed, variation, mask_rgb=estimate.mask_rgb if colours else None,
+                           cap_rgb=estimate.cap_rgb if colours else None)
 
 
 def attire_frames(fits, frames: list[int], per_person: int) -> list[int]:

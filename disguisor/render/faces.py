@@ -455,7 +455,7 @@ class FaceRenderer:
     def _soften(self, camera: Camera, group, color: np.ndarray, depth_r: np.ndarray, x0: int, y0: int) -> np.ndarray:
         p = self.params
         rendered = depth_r > 0
-        if too_small(rendered, self.params.soften_min_px):
+        if too_small(rendered, p.soften_min_px):
             return extend_smooth(color, rendered, 0.0)  # too small to show fragments: as drawn
         z = min(float(camera.world_to_camera(np.asarray(f.centre, float)[None])[0, 2]) for f, _, _ in group)
         px_per_m = float(max(camera.K[0, 0], camera.K[1, 1])) / max(z, _NEAR_M)

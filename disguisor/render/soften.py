@@ -16,6 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from disguisor.render.blend import poisson_blend
 from disguisor.render.depth import extend_depth, nearest_fill
 
 
@@ -115,8 +116,6 @@ def membrane_margin(color: np.ndarray, image: np.ndarray, rendered: np.ndarray, 
         color: (h, w, 3) uint8 rendered face colours carried over every pixel (:func:`extend_smooth`).
         image: (h, w, 3) uint8 the window of the picture being painted.
         rendered: (h, w) bool pixels the faces cover. paint: (h, w) bool pixels to be painted."""
-    from disguisor.render.blend import poisson_blend
-
     ring = paint & ~rendered
     if not ring.any() or not rendered.any():
         return color
