@@ -42,14 +42,21 @@ def test_a_blend_that_changes_too_little_is_redone_closer_to_the_template():
     template = {1: Template("flat", np.full((416, 320, 3), (90, 160, 210), np.uint8))}
     face = quad_face()
     shares = {}
-    for name, params in {"checked": RenderParams(blend_regularization=1e-7),
-                         "unchecked": RenderParams(blend_regularization=1e-7, check_min_share=0.0)}.items():
+    # the margin as the face's colours carried out (a face under soften_min_px, or margin_fill
+    # "colour"): the plain blend then shifts the whole face to the boundary's colour. With the
+    # membrane margin the colour passes over inside the margin and the face keeps the template's
+    # (the last assertion).
+    for name, params in {"checked": RenderParams(blend_regularization=1e-7, margin_fill="colour"),
+                         "unchecked": RenderParams(blend_regularization=1e-7, check_min_share=0.0,
+                                                   margin_fill="colour"),
+                         "membrane": RenderParams(blend_regularization=1e-7, check_min_share=0.0)}.items():
         with FaceRenderer([cam], params) as renderer:
             res = renderer.anonymize_view(image, depth, cam, [face], template)
         x, y, w, h = (int(v) for v in res.faces[0].bbox)
         shares[name] = changed_share(image, res.image, (x, y, x + w, y + h), 6.0)
         assert res.faces[0].blend == "poisson"
     assert shares["unchecked"] < 0.5 <= 0.6 <= shares["checked"]
+    assert shares["membrane"] >= 0.9
 
 
 def test_a_box_the_blend_cannot_change_enough_is_painted_whole():
