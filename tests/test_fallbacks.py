@@ -389,6 +389,50 @@ def test_turned_elsewhere_lifts_only_faces_no_3d_person_explains():
     assert len(turned_elsewhere(views, [], [feet], 0.3, None, 0.35)) == 1
 
 
+def test_a_face_neither_keypoints_nor_depth_placed_is_guessed():
+    """Guessed (painted, not listed by default): the registration refused and no head joint in
+    the 3D pose; a head joint or an accepted registration is enough to list it."""
+    from disguisor.run.fallbacks import guessed_faces, without_head_joints
+
+    people = {1: _person(1, head_seen=False), 2: _person(2, head_seen=True), 3: _person(3, head_seen=False)}
+    faces = [_face(1, refined=False), _face(2, refined=False), _face(3, refined=True), _face(4, refined=False)]
+    assert guessed_faces(faces, people) == {1, 4}  # 4: no 3D person at all this frame
+    assert without_head_joints(people[1]) and not without_head_joints(people[2]) and without_head_joints(None)
+    one_ear = _person(5, head_seen=False)
+    one_ear.joints[3] = [0.0, 0.1, 1.6]
+    assert not without_head_joints(one_ear)
+
+
+def test_a_lifted_face_is_listed_only_where_the_depth_shows_it():
+    """A face found in 2D in another view, lifted to (0, 0, 1): listed in a camera 2 m above it
+    with a face-sized box around its projection when that camera reads the face's depth there;
+    not when it reads a head's depth nearer (the back of the head, an occluder), reads through
+    it (the floor behind), reads nothing, or the point lies outside its image."""
+    from disguisor.run.fallbacks import lifted_face_box
+
+    cam = _camera_looking([0, 0, -1], f=500.0)  # 3 m up: the point is 2 m in front of it
+    point = np.array([0.0, 0.0, 1.0])
+    radius = 0.09
+
+    def box(reading):
+        return lifted_face_box(cam, point, np.full((480, 640), reading, np.float32), radius, 0.1)
+
+    got = box(2.03)
+    assert got is not None
+    x, y, w, h = got
+    assert abs(x + w / 2 - 320) < 1.5 and abs(y + h / 2 - 240) < 1.5
+    assert abs(w - 2 * radius * 500 / 2.0) < 3 and abs(h - w) < 2  # a face's size at 2 m
+    half = np.full((480, 640), 2.02, np.float32)
+    half[:, 322:] = 1.5  # an occluder over the right half of the face: the box keeps the left
+    x2, y2, w2, h2 = lifted_face_box(cam, point, half, radius, 0.1)
+    assert x2 == x and x2 + w2 == 322 and (y2, h2) == (y, h)
+    assert box(1.82) is None       # the back of the head, a head's depth nearer
+    assert box(2.5) is None        # seen through: the floor behind the point
+    assert box(0.0) is None        # no reading
+    assert lifted_face_box(cam, point, None, radius, 0.1) is None
+    assert lifted_face_box(cam, np.array([5.0, 0.0, 1.0]), np.full((480, 640), 2.0, np.float32), radius, 0.1) is None
+
+
 def test_a_wide_blur_leaves_the_faces_already_drawn():
     """A template blended to a smooth face's tones, then blurred over by a wide safety sphere,
     comes back within 6 grey levels of the face it replaced; blur_undrawn keeps it as drawn and

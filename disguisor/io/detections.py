@@ -67,7 +67,9 @@ def face_detection(image_id: int | str, bbox: Iterable[float], camera: str, fram
 
     Args:
         bbox: ``[x, y, w, h]`` pixels, the best estimate of the visible face.
-        source: what found it: ``3d``, ``head-sphere``, ``2d-head``, ``depth-head``, ``2d:<detector>``.
+        source: what found it: ``3d``, ``head-sphere``, ``2d-head``, ``depth-head``, ``2d-turned``,
+            ``2d-lifted`` (a face found in 2D in another view, lifted with its depth), ``border``,
+            ``2d:<detector>``.
         painted_bbox: ``[x, y, w, h]`` of the pixels actually changed (3D faces).
     """
     entry: dict[str, Any] = {"image_id": image_id, "category_id": FACE_CATEGORY["id"], "bbox": _box(bbox)}

@@ -126,6 +126,46 @@ def face_sphere_box(camera: Camera, person, centre: np.ndarray, params: FailClos
     return None if hit is None else hit[1]
 
 
+def without_head_joints(person) -> bool:
+    """Whether a 3D person (``joints`` (17, 3) world metres, NaN = missing; None = no person) has
+    none of the head joints (nose, eyes, ears) in this frame: no view's keypoints placed the head."""
+    return person is None or not np.isfinite(np.asarray(person.joints, float)[HEAD]).any()
+
+
+def guessed_faces(faces, people: dict) -> set[int]:
+    """Person ids of the faces the body fit alone placed: the head registration refused
+    (``FaceSurface.refined`` False) and no head joint in the person's 3D pose
+    (:func:`without_head_joints`; ``people``: person id -> 3D person of this frame)."""
+    return {int(f.person_id) for f in faces if not f.refined and without_head_joints(people.get(int(f.person_id)))}
+
+
+def lifted_face_box(camera: Camera, point: np.ndarray, depth_m: np.ndarray | None, radius_m: float,
+                    within_m: float) -> list[float] | None:
+    """The box [x, y, w, h] (pixels) listed in ``camera`` for a face found in 2D in another view
+    and lifted to ``point`` (world metres, on the face's surface: :func:`turned_elsewhere`): a
+    face-sized sphere (``radius_m``) around it, when this view's sensor reads a surface within
+    ``within_m`` of the point's depth at the box's centre, i.e. sees that face, not an occluder in
+    front of it, the back of the head (a head's depth nearer) or through where it would be; the
+    box of the disk's pixels read within ``within_m`` of that depth when they are at least a
+    quarter of it (the face's visible part). None otherwise, without a reading, or outside the
+    image."""
+    hit = head_sphere_mask(camera, np.asarray(point, float), radius_m)
+    if hit is None:
+        return None
+    disk, box = hit
+    reading = _box_depth(box, depth_m)
+    z = float(camera.world_to_camera(np.asarray(point, float)[None])[0, 2])
+    if not (reading > 0 and abs(reading - z) <= within_m):
+        return None
+    # the part of the disk the sensor reads at the face's depth: the face's visible part, where
+    # an occluder or the picture's edge hides the rest
+    seen = disk & (np.abs(np.nan_to_num(depth_m, nan=0.0) - z) <= within_m)
+    if seen.sum() < 0.25 * disk.sum():
+        return box
+    ys, xs = np.nonzero(seen)
+    return [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
+
+
 def listed_face(face, params, unlisted: set[int] = frozenset()) -> bool:
     """Whether a face painted in a view is listed in detections.json (it is painted either way):
     its person id is not in ``unlisted`` (duplicates, :func:`duplicate_faces`, and faces the depth

@@ -44,15 +44,18 @@ from disguisor.run.fallbacks import (
     face_sphere_box,
     fallback_heads,
     full_blur,
+    guessed_faces,
     head_disk_mask,
     head_sized,
     head_sphere_mask,
+    lifted_face_box,
     listed_face,
     on_legs,
     turned_elsewhere,
     unconfirmed_heads,
     unexplained_heads,
     unpainted_faces,
+    without_head_joints,
 )
 from disguisor.settings import PipelineConfig
 
@@ -257,6 +260,9 @@ class FrameWorker:
         unlisted = duplicate_faces(faces, self.params.report_duplicate_face_m, self.params.report_same_head_m)
         if not self.params.report_disputed_faces:  # placed where the depth says the face is not
             unlisted |= {int(f.person_id) for f in faces if f.disputed}
+        people = {int(p.id): p for p in (self._people(frame) or ())}
+        if not self.params.report_guessed_faces:  # neither keypoints nor depth say where the head is
+            unlisted |= guessed_faces(faces, people)
         shown = [listed_face(rf, self.params, unlisted) for rf in result.faces]
         listed = [rf for rf, ok in zip(result.faces, shown, strict=True) if ok]
         dets = [face_detection(image_id, rf.bbox, camera.name, frame, "3d", person_id=rf.person_id,
@@ -267,7 +273,6 @@ class FrameWorker:
         if len(listed) < len(result.faces):
             info["painted_unlisted"] = [int(rf.person_id) for rf, ok in zip(result.faces, shown, strict=True) if not ok]
         with_face = {int(f.person_id) for f in faces}
-        people = {int(p.id): p for p in (self._people(frame) or ())}
         painted = result.mask.copy()  # what is hidden so far: a 2D head there is not painted again
         fc = self.params.fail_closed
         for pid, centre, radius in fallback:
@@ -286,9 +291,11 @@ class FrameWorker:
                 own[0]["painted_bbox"] = [round(v, 2) for v in union_xywh(own[0].get("painted_bbox", own[0]["bbox"]),
                                                                           box)]
                 continue
-            if int(pid) in with_face:
+            if int(pid) in with_face or (not self.params.report_guessed_faces
+                                         and without_head_joints(people.get(int(pid)))):
                 # the sphere around a face that is placed but not listed in this view (hidden,
-                # turned away, a sliver): a safety margin, painted, not a face seen here
+                # turned away, a sliver), or around a head no keypoint placed: a safety margin,
+                # painted, not a face seen here
                 info.setdefault("spheres_unlisted", []).append(int(pid))
                 continue
             # no face surface: the face's box is a face-sized sphere at the head, the sphere the painted area
@@ -335,11 +342,15 @@ class FrameWorker:
             painted |= mask.astype(bool)
             dets.append(face_detection(image_id, (x0, y0, x1 - x0, y1 - y0), camera.name, frame, "depth-head"))
             info["depth_heads"] = info.get("depth_heads", 0) + 1
+        lifted_boxes = []
         for seen_by, centre in lifted:
             # a face only 2D found in another view (no 3D person there): the sphere around it,
-            # blurred here too (painted, not listed: this view may not see the face)
+            # blurred here too; listed where this view's depth shows the face there
             hit = None if seen_by == camera.name else head_sphere_mask(
                 camera, centre, fc.head_radius_m, depth, fc.blur_behind_m, fc.blur_edge_px)
+            if hit is not None and self.params.turned_list_m is not None:
+                lifted_boxes.append(lifted_face_box(camera, centre, depth, fc.face_report_radius_m,
+                                                    self.params.turned_list_m))
             if hit is not None:
                 # faces already drawn stay as drawn (a blur this wide averages them back)
                 image = blur_undrawn(image, hit[0], max(FALLBACK_BLUR_KERNEL_PX, round(max(hit[1][2], hit[1][3]))),
@@ -367,6 +378,12 @@ class FrameWorker:
             info["turned_2d"] = len(extra)
             if any(feet):  # painted all the same: privacy first
                 info["turned_2d_feet"] = sum(feet)
+        for box in lifted_boxes:  # one report per face: not where a face is listed here already
+            listed_here = [d["bbox"] for d in dets]
+            if box is not None and not mostly_inside(box, listed_here) and not any(
+                    mostly_inside(b, [box]) for b in listed_here):
+                dets.append(face_detection(image_id, box, camera.name, frame, "2d-lifted"))
+                info["turned_listed"] = info.get("turned_listed", 0) + 1
         if self.detector is not None:
             boxes = self.detector.detect(rgb)
             covered = [d["bbox"] for d in dets]

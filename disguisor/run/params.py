@@ -185,6 +185,11 @@ class RunParams:
       every other view too (painted, not listed; ``turned_lifted`` in report.json's views). A
       lying patient no body detector finds is seen by the face detector in a ceiling view only,
       while a workflow camera sees the edge of the same face. None: only the view that found it.
+    turned_list_m: such a lifted face is also listed in another view (``source: "2d-lifted"``,
+      the box of a face-sized sphere, ``fail_closed.face_report_radius_m``, around the point) when
+      that view's sensor reads a surface within this (metres) of the point's depth at the box's
+      centre: the view sees the face there, not an occluder, the back of the head or through
+      it. None: painted, never listed.
     report_away_angle_deg / report_away_min_visible: a face turned further than this from the
     camera (the angle between its facing direction and the direction to the camera; 90 = profile)
     whose visible share of its rendered pixels (the rest hidden by its own head or by sensor
@@ -210,6 +215,10 @@ class RunParams:
       0.888 (seeds 0-4), 0.893 -> 0.902 (13-16), 0.782 -> 0.806 (17-18), 0.825 -> 0.870 (19-20,
       never tuned on); holistic recall 0.847 -> 0.849, 0.906 -> 0.905, 0.769 -> 0.768, 0.797 ->
       0.794; no face-view's pixel check changed.
+    report_guessed_faces: list the faces the body fit alone placed, where neither the
+      keypoints nor the depth say where the head is: no head joint (nose, eyes, ears) in the
+      person's 3D pose of that frame and the head registration refused; and the head spheres of
+      people without head joints. They are painted, with their safety spheres, either way.
     report_duplicate_face_m: a face the depth did not confirm (placed by the body fit alone)
     whose centre lies within this (metres) of another person's depth-confirmed face is painted
     but not listed: it is the same face, from a second 3D person found for one. On the 30
@@ -238,10 +247,12 @@ class RunParams:
     turned_feet_m: float | None = 0.25
     turned_feet_head_m: float = 0.35
     turned_lift_m: float | None = 0.3
+    turned_list_m: float | None = 0.1
     report_away_angle_deg: float = 90.0
     report_away_min_visible: float = 0.10
     report_back_angle_deg: float = 160.0
     report_disputed_faces: bool = False
+    report_guessed_faces: bool = True
     report_duplicate_face_m: float = 0.3
     report_same_head_m: float = 0.1
     fail_closed: FailClosedParams = FailClosedParams()

@@ -33,7 +33,8 @@ class RunReport:
     per_frame_seconds: dict[str, float]
     resumed_frames: int
     warnings: list[str] = field(default_factory=list)
-    # face-views hidden per source: 3d, head-sphere, 2d-head, depth-head, 2d-turned, border, 2d:<detector>
+    # face-views hidden per source: 3d, head-sphere, 2d-head, depth-head, 2d-turned, 2d-lifted, border,
+    # 2d:<detector>
     faces_by_source: dict[str, int] = field(default_factory=dict)
     # face-views painted but not listed in detections.json (run.report_min_face_px, report_away_*,
     # report_back_angle_deg, duplicates, report_disputed_faces)
