@@ -219,6 +219,11 @@ class RunParams:
       keypoints nor the depth say where the head is: no head joint (nose, eyes, ears) in the
       person's 3D pose of that frame and the head registration refused; and the head spheres of
       people without head joints. They are painted, with their safety spheres, either way.
+      False: not listed. On 24 people-finder runs (seeds 0, 17, 23, 24; BENCHMARKS.md "Faces
+      found in one view listed in the others") such listed boxes matched no true face (13 faces,
+      32 spheres; faces with head joints or an accepted registration: 2,797 of 3,142 matched);
+      precision 0.785 -> 0.944 (easy 1280x720 s23: a phantom lifted from one view), 0.821 ->
+      0.950, 0.802 -> 0.829, no other run changed.
     report_duplicate_face_m: a face the depth did not confirm (placed by the body fit alone)
     whose centre lies within this (metres) of another person's depth-confirmed face is painted
     but not listed: it is the same face, from a second 3D person found for one. On the 30
@@ -252,7 +257,7 @@ class RunParams:
     report_away_min_visible: float = 0.10
     report_back_angle_deg: float = 160.0
     report_disputed_faces: bool = False
-    report_guessed_faces: bool = True
+    report_guessed_faces: bool = False
     report_duplicate_face_m: float = 0.3
     report_same_head_m: float = 0.1
     fail_closed: FailClosedParams = FailClosedParams()
