@@ -114,6 +114,13 @@ def mostly_inside(box: Iterable[float], others: Iterable[Iterable[float]], min_o
     return False
 
 
+def same_region(box: Iterable[float], others: Iterable[Iterable[float]], min_overlap: float = 0.5) -> bool:
+    """Whether ``box`` (x, y, w, h px) lies mostly inside one of ``others`` or one of them mostly
+    inside it (:func:`mostly_inside` either way): two reports of one face, however their sizes differ."""
+    others = [tuple(o) for o in others]
+    return mostly_inside(box, others, min_overlap) or any(mostly_inside(o, [box], min_overlap) for o in others)
+
+
 def mask_bounds(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     """``xyxy`` pixel bounds (exclusive ends) of the True pixels of an (H, W) mask; None when empty."""
     ys, xs = np.nonzero(mask)

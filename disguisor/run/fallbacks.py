@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from disguisor.boxes import mask_bounds
 from disguisor.coco import HEAD_JOINTS, NUM_JOINTS, torso_axis
 from disguisor.geometry import project_points, undistort_pixels
 from disguisor.io.calibration import Camera
@@ -162,8 +163,8 @@ def lifted_face_box(camera: Camera, point: np.ndarray, depth_m: np.ndarray | Non
     seen = disk & (np.abs(np.nan_to_num(depth_m, nan=0.0) - z) <= within_m)
     if seen.sum() < 0.25 * disk.sum():
         return box
-    ys, xs = np.nonzero(seen)
-    return [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
+    x0, y0, x1, y1 = mask_bounds(seen)
+    return [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]
 
 
 def listed_face(face, params, unlisted: set[int] = frozenset()) -> bool:

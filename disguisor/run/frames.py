@@ -20,7 +20,7 @@ import numpy as np
 
 from disguisor.body.bodies_io import BodyFits
 from disguisor.body.model import BodyModel
-from disguisor.boxes import mostly_inside, union_xywh
+from disguisor.boxes import mostly_inside, same_region, union_xywh
 from disguisor.errors import InputError
 from disguisor.fusion import RayCache
 from disguisor.geometry import looking_down_deg
@@ -348,10 +348,10 @@ class FrameWorker:
             # blurred here too; listed where this view's depth shows the face there
             hit = None if seen_by == camera.name else head_sphere_mask(
                 camera, centre, fc.head_radius_m, depth, fc.blur_behind_m, fc.blur_edge_px)
-            if hit is not None and self.params.turned_list_m is not None:
-                lifted_boxes.append(lifted_face_box(camera, centre, depth, fc.face_report_radius_m,
-                                                    self.params.turned_list_m))
             if hit is not None:
+                if self.params.turned_list_m is not None:
+                    lifted_boxes.append(lifted_face_box(camera, centre, depth, fc.face_report_radius_m,
+                                                        self.params.turned_list_m))
                 # faces already drawn stay as drawn (a blur this wide averages them back)
                 image = blur_undrawn(image, hit[0], max(FALLBACK_BLUR_KERNEL_PX, round(max(hit[1][2], hit[1][3]))),
                                      painted)
@@ -364,8 +364,7 @@ class FrameWorker:
             covered = [d["bbox"] for d in dets if d["source"] == "3d"]
             # a face box (BlazeFace's are square and generous) around a face the template replaced
             # is that face: neither painted again nor listed twice
-            extra = [b for b in turned if not mostly_inside(b[:4], covered)
-                     and not any(mostly_inside(c, [b[:4]]) for c in covered)]
+            extra = [b for b in turned if not same_region(b[:4], covered)]
             # the template is posed on landmarks found at the same quarter turns (upright only, a
             # lying face gets no landmarks and would be blurred, which leaves a smooth face as it was)
             turned_found = self.turned_landmarks(rgb) if extra else None
@@ -379,9 +378,7 @@ class FrameWorker:
             if any(feet):  # painted all the same: privacy first
                 info["turned_2d_feet"] = sum(feet)
         for box in lifted_boxes:  # one report per face: not where a face is listed here already
-            listed_here = [d["bbox"] for d in dets]
-            if box is not None and not mostly_inside(box, listed_here) and not any(
-                    mostly_inside(b, [box]) for b in listed_here):
+            if box is not None and not same_region(box, [d["bbox"] for d in dets]):
                 dets.append(face_detection(image_id, box, camera.name, frame, "2d-lifted"))
                 info["turned_listed"] = info.get("turned_listed", 0) + 1
         if self.detector is not None:

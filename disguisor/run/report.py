@@ -37,7 +37,7 @@ class RunReport:
     # 2d:<detector>
     faces_by_source: dict[str, int] = field(default_factory=dict)
     # face-views painted but not listed in detections.json (run.report_min_face_px, report_away_*,
-    # report_back_angle_deg, duplicates, report_disputed_faces)
+    # report_back_angle_deg, duplicates, report_disputed_faces, report_guessed_faces)
     faces_painted_unlisted: int = 0
     # head spheres blurred around a face placed but not listed in that view (a safety margin)
     spheres_unlisted: int = 0
