@@ -12,11 +12,10 @@ from disguisor.render.obfuscate import blur_region
 from disguisor.run.fallbacks import (
     blur_undrawn,
     fallback_heads,
-    head_disk_mask,
-    head_sphere_mask,
     torso_head_centre,
     unconfirmed_heads,
 )
+from disguisor.run.head_masks import head_disk_mask, head_sphere_mask
 from disguisor.run.params import FailClosedParams
 
 
@@ -119,6 +118,38 @@ def test_the_sphere_leaves_out_the_wall_seen_past_the_head():
     assert head_sphere_mask(cam, centre, 0.2, np.full((480, 640), 4.0, np.float32), 0.25, 3) is None
     # without the margin: the whole silhouette, as before
     assert head_sphere_mask(cam, centre, 0.2, depth, None, 3)[0].sum() == full.sum()
+
+def test_the_sphere_leaves_out_surfaces_in_front_of_or_beside_the_head():
+    K = np.array([[525.0, 0, 320], [0, 525.0, 240], [0, 0, 1]])
+    cam = Camera(name="c", role="workflow", K=K, dist=np.zeros(5), R=np.eye(3), t=np.zeros(3), width=640, height=480)
+    centre = np.array([0.0, 0.0, 2.0])
+    yy, xx = np.mgrid[:480, :640]
+    depth = np.full((480, 640), 2.0, np.float32)  # a neck and collar at the head's depth
+    low = yy > 268  # a shoulder 0.5 m nearer than the head, below it (a person leaning in)
+    depth[low] = 1.5
+    head = (xx - 320) ** 2 + (yy - 240) ** 2 <= 25 ** 2
+    depth[head] = 1.9  # the face, 10 cm in front of the centre
+    depth[230:233, 280:283] = 0.0  # no reading (dark hair): stays
+    full, full_box = head_sphere_mask(cam, centre, 0.2)
+    behind_only, _ = head_sphere_mask(cam, centre, 0.2, depth, 0.25, 3)
+    ball, box = head_sphere_mask(cam, centre, 0.2, depth, 0.25, 3, ball_slack_m=0.05)
+    # the behind test keeps everything here (nothing lies beyond the sphere)
+    assert behind_only.sum() == full.sum()
+    # the ball keeps the face, the pixels without a reading and the surfaces within 0.25 m of
+    # the centre; the shoulder in front of the head goes, apart from the edge band
+    assert ball[head].all() and ball[230:233, 280:283].all() and ball[250:268][full[250:268]].all()
+    assert not ball[yy > 271].any() and full[yy > 271].sum() > 300
+    assert ball.sum() < full.sum() and box[3] < full_box[3] and box[2] == full_box[2]
+    # a wall 0.3 m behind the centre (within the behind test's margin) but outside the ball: out
+    wall = np.full((480, 640), 2.3, np.float32)
+    wall[head] = 1.9
+    assert head_sphere_mask(cam, centre, 0.2, wall, 0.25, 3)[0].sum() == full.sum()
+    near_face = head_sphere_mask(cam, centre, 0.2, wall, 0.25, 3, ball_slack_m=0.05)[0]
+    assert near_face[head].all() and near_face.sum() < 2 * head.sum()
+    # a sensor reading everywhere inside the ball: nothing left out
+    assert head_sphere_mask(cam, centre, 0.2, np.full((480, 640), 2.0, np.float32), 0.25, 3,
+                            ball_slack_m=0.05)[0][full & ((xx - 320) ** 2 + (yy - 240) ** 2 <= 60 ** 2)].all()
+
 
 def test_a_2d_head_disk_leaves_out_the_background_beyond_its_head():
     depth = np.full((200, 300), 4.0, np.float32)  # the wall

@@ -2,7 +2,8 @@
 
 - a failed frame: every view fully blurred (:func:`full_blur`);
 - a person found in 3D without a face surface (no body fit at that frame): the sphere around
-  their head joints blurred in every view (:func:`head_sphere_mask`, :func:`fallback_heads`);
+  their head joints blurred in every view (:func:`fallback_heads`; the pixels:
+  :mod:`disguisor.run.head_masks`);
 - a face placed by the body fit alone (not confirmed by the depth): spheres around it and beyond
   the shoulders blurred on top of the template (:func:`unconfirmed_heads`);
 - a person detected in 2D whom no 3D person explains (seen by one camera only), or whose head
@@ -22,6 +23,7 @@ from disguisor.coco import HEAD_JOINTS, NUM_JOINTS, torso_axis
 from disguisor.geometry import project_points, undistort_pixels
 from disguisor.io.calibration import Camera
 from disguisor.render.obfuscate import blur_region
+from disguisor.run.head_masks import head_sphere_mask
 from disguisor.run.params import FailClosedParams
 
 HEAD = list(HEAD_JOINTS)  # nose, eyes, ears (COCO-17)
@@ -47,72 +49,6 @@ def blur_undrawn(image: np.ndarray, mask: np.ndarray, kernel_px: int, drawn: np.
     within a few grey levels of the original face it replaced (seen on the people-finder
     benchmark: a surgeon's unconfirmed sphere undid the nurse's face beside it)."""
     return blur_region(image, mask & ~drawn, kernel_px)
-
-
-def head_sphere_mask(camera: Camera, centre: np.ndarray, radius_m: float, depth_m: np.ndarray | None = None,
-                     behind_m: float | None = None, edge_px: int = 0) -> tuple[np.ndarray, list[float]] | None:
-    """Pixels (H, W) bool covered by a sphere (world metres) in ``camera``, and their box [x, y, w, h];
-    None when the sphere is behind the camera or outside the image (or, with the depth, seen
-    through everywhere).
-
-    depth_m: (H, W) sensor depth of the view (metres along the optical axis, 0 or NaN = no
-    reading) or None. behind_m: with the depth, a pixel whose reading lies more than this beyond
-    the sphere's far side is left out: the sensor sees the wall or the floor there, so nothing
-    inside the sphere (no face) shows in it. Pixels without a reading, or reading anything
-    nearer, stay. edge_px: pixels within this distance of those that stay stay too (the sensor's
-    silhouettes lie a pixel or two off the colour image's)."""
-    pc = camera.world_to_camera(centre[None])[0]
-    if pc[2] <= radius_m:
-        return None
-    # outline points of the sphere's silhouette, approximated by a ring facing the camera
-    a = np.linspace(0, 2 * np.pi, 24, endpoint=False)
-    ring = pc + radius_m * np.stack([np.cos(a), np.sin(a), np.zeros_like(a)], 1) * (np.linalg.norm(pc) / pc[2])
-    uv = project_points(ring, camera.K, camera.dist)
-    mask = np.zeros((camera.height, camera.width), np.uint8)
-    cv2.fillPoly(mask, [np.round(uv).astype(np.int32)], 1)
-    if depth_m is not None and behind_m is not None and mask.any():
-        mask = _drop_seen_behind(mask.astype(bool), np.nan_to_num(depth_m, nan=0.0), pc[2] + radius_m + behind_m,
-                                 edge_px).astype(np.uint8)
-    if not mask.any():
-        return None
-    ys, xs = np.nonzero(mask)
-    box = [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
-    return mask.astype(bool), box
-
-
-def head_disk_mask(shape: tuple[int, int], centre: np.ndarray, radius_px: float, depth_m: np.ndarray | None = None,
-                   behind_m: float | None = None, edge_px: int = 0) -> np.ndarray:
-    """Pixels (H, W) bool of the disk (``centre`` (2,) px, ``radius_px``) blurred around a 2D
-    head. With the depth (as :func:`head_sphere_mask`) and ``behind_m``, the pixels reading more
-    than ``behind_m`` beyond the head are left out, the head's depth being the 75th percentile of
-    the readings in the inner half of the disk: where the disk lies mostly on the background that
-    reference is the background, and nothing is left out."""
-    yy, xx = np.ogrid[:shape[0], :shape[1]]
-    d2 = (xx - centre[0]) ** 2 + (yy - centre[1]) ** 2
-    mask = d2 <= radius_px ** 2
-    if depth_m is None or behind_m is None or not mask.any():
-        return mask
-    depth = np.nan_to_num(depth_m, nan=0.0)
-    inner = depth[(d2 <= (radius_px / 2) ** 2) & (depth > 0)]
-    if inner.size == 0:
-        return mask
-    return _drop_seen_behind(mask, depth, float(np.percentile(inner, 75)) + behind_m, edge_px)
-
-
-def _drop_seen_behind(mask: np.ndarray, depth_m: np.ndarray, far_m: float, edge_px: int) -> np.ndarray:
-    """``mask`` without its pixels whose reading lies beyond ``far_m`` (metres), except those
-    within ``edge_px`` of the pixels kept; worked on the mask's box alone."""
-    ys, xs = np.nonzero(mask)
-    y0, y1 = max(ys.min() - edge_px, 0), ys.max() + edge_px + 1
-    x0, x1 = max(xs.min() - edge_px, 0), xs.max() + edge_px + 1
-    m, d = mask[y0:y1, x0:x1], depth_m[y0:y1, x0:x1]
-    keep = m & ~(d > far_m)
-    if edge_px > 0 and keep.any():
-        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * edge_px + 1, 2 * edge_px + 1))
-        keep = m & cv2.dilate(keep.astype(np.uint8), k).astype(bool)
-    out = np.zeros_like(mask)
-    out[y0:y1, x0:x1] = keep
-    return out
 
 
 def face_sphere_box(camera: Camera, person, centre: np.ndarray, params: FailClosedParams) -> list[float] | None:

@@ -45,9 +45,7 @@ from disguisor.run.fallbacks import (
     fallback_heads,
     full_blur,
     guessed_faces,
-    head_disk_mask,
     head_sized,
-    head_sphere_mask,
     lifted_face_box,
     listed_face,
     on_legs,
@@ -57,6 +55,7 @@ from disguisor.run.fallbacks import (
     unpainted_faces,
     without_head_joints,
 )
+from disguisor.run.head_masks import head_disk_mask, head_sphere_mask
 from disguisor.settings import PipelineConfig
 
 log = logging.getLogger(__name__)
@@ -276,7 +275,8 @@ class FrameWorker:
         painted = result.mask.copy()  # what is hidden so far: a 2D head there is not painted again
         fc = self.params.fail_closed
         for pid, centre, radius in fallback:
-            hit = head_sphere_mask(camera, centre, radius, depth, fc.blur_behind_m, fc.blur_edge_px)
+            hit = head_sphere_mask(camera, centre, radius, depth, fc.blur_behind_m, fc.blur_edge_px,
+                                   fc.blur_ball_slack_m)
             if hit is None:
                 continue
             mask, box = hit
@@ -347,7 +347,7 @@ class FrameWorker:
             # a face only 2D found in another view (no 3D person there): the sphere around it,
             # blurred here too; listed where this view's depth shows the face there
             hit = None if seen_by == camera.name else head_sphere_mask(
-                camera, centre, fc.head_radius_m, depth, fc.blur_behind_m, fc.blur_edge_px)
+                camera, centre, fc.head_radius_m, depth, fc.blur_behind_m, fc.blur_edge_px, fc.blur_ball_slack_m)
             if hit is not None:
                 if self.params.turned_list_m is not None:
                     lifted_boxes.append(lifted_face_box(camera, centre, depth, fc.face_report_radius_m,
