@@ -6,6 +6,7 @@ by one camera only.
 """
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -15,7 +16,8 @@ import pytest
 from disguisor.io.recording import open_recording
 from disguisor.pose2d.keypoints_io import Keypoints2D, load_keypoints
 from disguisor.pose3d import Pose3DParams, estimate_poses3d
-from disguisor.pose3d.lifting import depth_in_metres, facing_camera, lift_detection
+from disguisor.pose3d.association import prepare_rig, reconstruct_frame
+from disguisor.pose3d.lifting import depth_in_metres, facing_camera, lift_detection, lift_unexplained
 from disguisor.pose3d.pipeline import depth_from_recording
 from disguisor.synth.or_scene import generate_or_recording
 from disguisor.synth.rig import default_rig
@@ -71,6 +73,39 @@ def test_person_seen_by_one_camera_gets_a_3d_head_from_depth(recording, person, 
     # everyone else is still found once (lifting adds no duplicates of triangulated people)
     for f in rec.frames:
         assert len(poses.frame(f).people) == len(truth[f])
+
+
+def test_a_detection_with_mislabelled_limbs_is_not_lifted_beside_its_person(recording):
+    """A ceiling view's detection that places a person's head right and mislabels the limbs (on
+    the people-finder benchmark: hips 1 m off) is that person, not a second one: the median
+    joint distance of its lift merges it, where the mean, dragged by the limbs, did not."""
+    rec = open_recording(recording)
+    kp = load_keypoints(recording / "keypoints2d.json", rec.calibration)
+    params = Pose3DParams()
+    rig = prepare_rig(rec.calibration)
+    frame0 = [d for d in kp.detections if d.frame == 0]
+    target = next(d for d in frame0 if d.camera == "sc1" and d.person_id == 1)
+    rest = Keypoints2D(images=kp.images, detections=tuple(d for d in frame0 if d is not target))
+    people = reconstruct_frame(rig, rest.by_frame()[0], params)
+    truth = _truth(recording)[0][1]
+    person = min(people, key=lambda p: float(np.nanmean(np.linalg.norm(p.joints - truth, axis=1))))
+    k = target.keypoints.copy()
+    k[5:11, 0] += 40                                    # shoulders, elbows, wrists beside the body
+    k[11:17, 1] -= 150                                  # hips, knees, ankles up the image
+    wrong = replace(target, keypoints=k)
+
+    def depth_of(camera):
+        return rec.read_depth(rec.calibration.camera(camera), 0)
+
+    lifted = lift_detection(k, rec.calibration.camera("sc1"), depth_of("sc1"))
+    assert lifted is not None
+    d = np.linalg.norm(lifted[0] - person.joints, axis=1)
+    d = d[np.isfinite(d)]
+    assert d.mean() > params.lift_merge_distance_m > np.median(d)
+    assert lift_unexplained(rig, {"sc1": [wrong]}, people, depth_of, params) == []
+    # the same detection where nobody was found is a person of its own
+    alone = [p for p in people if p is not person]
+    assert len(lift_unexplained(rig, {"sc1": [wrong]}, alone, depth_of, params)) == 1
 
 
 def test_raw_uint16_depth_gives_the_same_lift(recording):
