@@ -211,7 +211,8 @@ def test_a_far_move_is_kept_only_when_the_head_fits_the_depth_well(anny, person)
 def test_a_lying_body_is_not_held_to_the_far_move_test(anny, person):
     """The far-move test guards against a head looking down slid onto its nape; a lying body (hips
     and shoulders level) has none, so its far correction is kept with a fitness the test would
-    refuse; the same body standing (torso 60 degrees up) or with no torso known is held to it."""
+    refuse, but not confirmed (its safety spheres stay, the fit's face is painted too); the same
+    body standing (torso 60 degrees up) or with no torso known is held to it."""
     from types import SimpleNamespace
 
     V, head, tris = person
@@ -234,8 +235,16 @@ def test_a_lying_body_is_not_held_to_the_far_move_test(anny, person):
         body = SimpleNamespace(person_id=3, vertices=Vp, keypoints=kp, head_rotation=np.eye(3))
         results[name] = refine_faces([body], model, cloud, strict)[0]
     face, reg = results["lying"]
-    assert reg.accepted and reg.translation_m > 0.04 and reg.fitness_after < 0.99, reg.reason
+    assert not reg.accepted and "kept, not confirmed" in reg.reason and not reg.disputes
+    assert reg.translation_m > 0.04 and reg.fitness_after < 0.99
+    np.testing.assert_allclose(reg.transform, reg.candidate)
     assert np.linalg.norm(face.centre - truth) < 0.005
+    assert not face.refined and not face.disputed and face.as_fitted is not None
+    assert np.linalg.norm(face.as_fitted.centre - truth) > 0.04
+    # confirmed as any accepted head when asked to
+    body = SimpleNamespace(person_id=3, vertices=Vp, keypoints=lying, head_rotation=np.eye(3))
+    face, reg = refine_faces([body], model, cloud, replace(strict, far_moves_lying_confirmed=True))[0]
+    assert reg.accepted and face.refined and np.linalg.norm(face.centre - truth) < 0.005
     for name in ("standing", "unknown"):
         face, reg = results[name]
         assert not reg.accepted and "correction too large for its fit" in reg.reason and face.disputed

@@ -21,6 +21,7 @@ from disguisor.refine.params import DEFAULT_REFINE_PARAMS, RefineParams
 from disguisor.refine.register import (
     HeadRegistration,
     crop_box,
+    far_move_fitness,
     in_box,
     refine_head,
     rotation_angle_deg,
@@ -130,17 +131,26 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
     than ``params.reorient_min_shift_m`` from theirs (then it is moved onto them too), the head is
     placed from the head turned to them instead: registered from there when that registration
     passes the guard, else as turned. A lying body (torso below ``params.far_moves_min_torso_deg``)
-    is not held to the far-move test. Either way it stays not confirmed (``accepted`` False): a
+    is not held to the far-move test; a correction that test would refuse is kept but not
+    confirmed (``params.far_moves_lying_confirmed`` False). Either way it stays not confirmed (``accepted`` False): a
     second start that fits the depth less well than a confirmed head can still land a few cm off,
     so the run's safety spheres stay on it, and the caller keeps the face as fitted (the refused
     registration's identity transform) to be painted too (``FaceSurface.as_fitted``)."""
     rise = _torso_rise_deg(fitted)
     first = params
-    if params.far_moves and rise is not None and rise < params.far_moves_min_torso_deg:
+    lying = bool(params.far_moves) and rise is not None and rise < params.far_moves_min_torso_deg
+    if lying:
         first = replace(params, far_moves=())  # lying: no nape for the registration to slide onto
     reg = refine_head(head, pts, first, normals=normals, context_vertices=ctx, vertex_weights=weights)
     if reg.accepted:
-        return reg
+        need = far_move_fitness(reg.translation_m, params) if lying else None
+        if need is None or reg.fitness_after >= need[1] or params.far_moves_lying_confirmed:
+            return reg
+        # kept (a lying head's far corrections mostly place it better) but not confirmed: the
+        # same move of a head standing would be refused, so its safety spheres stay
+        return replace(reg, accepted=False, disputes=False,
+                       reason=f"lying head moved {reg.translation_m * 100:.1f} cm with fitness "
+                              f"{reg.fitness_after:.2f} < {need[1]:.2f}: kept, not confirmed")
     pivot = head.mean(axis=0)
 
     def register_from(start: np.ndarray) -> HeadRegistration:

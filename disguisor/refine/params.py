@@ -83,7 +83,16 @@ class RefineParams:
       those corrections were kept and all 9 placed the face nearer the truth (e.g. 41 -> 1, 61
       -> 3, 127 -> 88 mm); 3 fell to too few inliers. On the golden-run recording one lying
       patient's face went 64 -> 94 mm off (still hidden; BENCHMARKS.md, "Lying patients and
-      heads fitted away from their joints").
+      heads fitted away from their joints"). far_moves_lying_confirmed: whether such a lying
+      head's correction, kept although the far-move test would refuse it, counts as confirmed
+      by the depth. False (the default): it is kept but not confirmed, so the run's safety
+      spheres stay on it and the face where the fit put it is painted too. On seed 44 (medium
+      1280x720, never tuned on) a lying patient refused in 9 frames was accepted in the tenth
+      with a 5.7 cm move at fitness 0.41, his face drawn 95 mm and 72 degrees off, and without
+      the spheres of the other nine frames a sliver of his face (27% visible) was left
+      unchanged in a workflow camera. On seeds 42-43 (12 runs) it applied to 3 heads in 120
+      frames: no face less hidden, changed pixels +0.01% to +2.9% per run (BENCHMARKS.md
+      "Lying heads moved far stay unconfirmed").
     Second start: reorient_min_deg: a head whose registration is refused and whose fit is turned
       further than this (degrees) from the frame's 3D head joints (the rotation that brings its
       nose, eyes and ears closest to them, :mod:`disguisor.refine.reorient`) is placed from the
@@ -154,6 +163,7 @@ class RefineParams:
     wide_max_translation_m: float = 0.06
     far_moves: tuple[tuple[float, float], ...] = ((0.04, 0.6), (0.06, 0.65))
     far_moves_min_torso_deg: float = 30.0
+    far_moves_lying_confirmed: bool = False
     inlier_distance_m: float = 0.015
     min_fitness: float = 0.4
     reorient_min_deg: float | None = 30.0

@@ -258,7 +258,7 @@ def placement_fit(head_vertices: np.ndarray, cloud_points: np.ndarray, transform
     return _fit_numbers(data, model, N, is_head, cKDTree(model), params)
 
 
-def _far_move_fitness(moved_m: float, params: RefineParams) -> tuple[float, float] | None:
+def far_move_fitness(moved_m: float, params: RefineParams) -> tuple[float, float] | None:
     """The strictest (distance, fitness) of ``params.far_moves`` whose distance ``moved_m`` exceeds."""
     over = [rule for rule in params.far_moves if moved_m > rule[0]]
     return max(over, key=lambda rule: rule[1]) if over else None
@@ -323,7 +323,7 @@ def refine_head(head_vertices: np.ndarray, cloud_points: np.ndarray, params: Ref
         reason = f"correction too large: head moved {moved * 100:.1f} cm > {params.max_translation_m * 100:.1f} cm"
     elif angle > params.max_rotation_deg and not _wide_turn_kept(angle, moved, fit1, params):
         reason = f"correction too large: rotated {angle:.1f} deg > {params.max_rotation_deg:.1f} deg"
-    elif (need := _far_move_fitness(moved, params)) is not None and fit1 < need[1]:
+    elif (need := far_move_fitness(moved, params)) is not None and fit1 < need[1]:
         reason = (f"correction too large for its fit: head moved {moved * 100:.1f} cm > "
                   f"{need[0] * 100:.1f} cm with fitness {fit1:.2f} < {need[1]:.2f}")
     elif fit1 < params.min_fitness:
