@@ -257,11 +257,13 @@ def _explained(rig: Rig, det: Detection, people: Sequence[PersonObservation], pa
 
 
 def _distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Median distance (metres) of the joints two skeletons share (inf when none): a ceiling
-    view's detection mislabels limbs of a person whose head and torso it places right."""
+    """The lower of the mean and the median distance (metres) of the joints two skeletons share
+    (inf when none): a ceiling view's detection mislabels the limbs of a person whose head and
+    torso it places right (the median sees the person), or places most joints of a lying body a
+    little off and a few on it (the mean does)."""
     d = np.linalg.norm(a - b, axis=-1)
     d = d[np.isfinite(d)]
-    return float(np.median(d)) if d.size else float("inf")
+    return float(min(d.mean(), np.median(d))) if d.size else float("inf")
 
 
 def lift_unexplained(rig: Rig, views: dict[str, Sequence[Detection]], people: Sequence[PersonObservation],
@@ -274,7 +276,7 @@ def lift_unexplained(rig: Rig, views: dict[str, Sequence[Detection]], people: Se
     views: camera name -> that camera's detections; people: the frame's multi-view people;
     depth_of(camera name) -> its depth image at this frame (see :func:`lift_detection`) or None.
     A detection is explained when a person's projected joints lie on it (:func:`_explained`) or
-    when its lifted skeleton lies within ``lift_merge_distance_m`` (median joint distance) of a
+    when its lifted skeleton lies within ``lift_merge_distance_m`` (mean or median joint distance) of a
     person. A lifted skeleton for which ``contradicted(joints (17, 3))`` is true (the other
     views' depth sees through it: :mod:`~disguisor.pose3d.freespace`) is dropped. The detections
     of ``refuted`` people (multi-view people the depth refuted) are tried whatever their score

@@ -123,12 +123,14 @@ class Pose3DParams:
     lift_explained_rad: a detection is explained by a 3D person (and not lifted) when the
       median distance between its joints and the person's projected joints is below this angle
       (radians; 0.05 = 26 px at f = 525).
-    lift_merge_distance_m: a lifted skeleton closer than this (median distance of the shared
-      joints, m) to a person already found is that person, not a new one. The median, not the
-      mean: a ceiling view's detection often places a person's head right and mislabels the
-      limbs (hips 1 m off), and the mean of such a lift passed 0.3 m. Seeds 42-43 (12 runs):
-      lifts of a person already found 11 -> 2, lifts of people nobody else found 54 -> 54; 3D
-      precision 0.926 -> 0.966 mean, >= 0.95 in 6 -> 10 runs (BENCHMARKS.md "Lifted people
+    lift_merge_distance_m: a lifted skeleton closer than this (m) to a person already found is
+      that person, not a new one, by the lower of the mean and the median distance of their
+      shared joints. A ceiling view's detection often places a person's head right and
+      mislabels the limbs (hips 1 m off: the mean passed 0.3 m, the median did not); a lying
+      body lifted from above can have most joints a little off and a few on the person (the
+      mean sees it). Lifts of a person already found, over 36 runs of seeds 42-47 (mean ->
+      median -> either): 26 -> 13 -> 11, lifts of people nobody else found 133 in each; 3D
+      precision on seeds 42-43 0.926 -> 0.966 with the median (BENCHMARKS.md "Lifted people
       merged by the median").
 
     People the depth contradicts (:mod:`disguisor.pose3d.freespace`; only when the stage is given
