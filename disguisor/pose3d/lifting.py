@@ -276,8 +276,8 @@ def lift_unexplained(rig: Rig, views: dict[str, Sequence[Detection]], people: Se
     views: camera name -> that camera's detections; people: the frame's multi-view people;
     depth_of(camera name) -> its depth image at this frame (see :func:`lift_detection`) or None.
     A detection is explained when a person's projected joints lie on it (:func:`_explained`) or
-    when its lifted skeleton lies within ``lift_merge_distance_m`` (mean or median joint distance) of a
-    person. A lifted skeleton for which ``contradicted(joints (17, 3))`` is true (the other
+    when its lifted skeleton lies within ``lift_merge_distance_m`` (the lower of the mean and the
+    median joint distance) of a person. A lifted skeleton for which ``contradicted(joints (17, 3))`` is true (the other
     views' depth sees through it: :mod:`~disguisor.pose3d.freespace`) is dropped. The detections
     of ``refuted`` people (multi-view people the depth refuted) are tried whatever their score
     (they passed the association's ``min_person_score``). Detections are tried strongest first;

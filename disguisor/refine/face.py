@@ -132,8 +132,9 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
     placed from the head turned to them instead: registered from there when that registration
     passes the guard, else as turned. A lying body (torso below ``params.far_moves_min_torso_deg``)
     is not held to the far-move test; a correction that test would refuse is kept but not
-    confirmed (``params.far_moves_lying_confirmed`` False). Either way it stays not confirmed (``accepted`` False): a
-    second start that fits the depth less well than a confirmed head can still land a few cm off,
+    confirmed (``params.far_moves_lying_confirmed`` False). Either way it stays not confirmed
+    (``accepted`` False): a second start that fits the depth less well than a confirmed head can
+    still land a few cm off,
     so the run's safety spheres stay on it, and the caller keeps the face as fitted (the refused
     registration's identity transform) to be painted too (``FaceSurface.as_fitted``)."""
     rise = _torso_rise_deg(fitted)

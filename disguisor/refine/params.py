@@ -86,13 +86,13 @@ class RefineParams:
       heads fitted away from their joints"). far_moves_lying_confirmed: whether such a lying
       head's correction, kept although the far-move test would refuse it, counts as confirmed
       by the depth. False (the default): it is kept but not confirmed, so the run's safety
-      spheres stay on it and the face where the fit put it is painted too. On seed 44 (medium
-      1280x720, never tuned on) a lying patient refused in 9 frames was accepted in the tenth
+      spheres stay on it and the face where the fit put it is painted too. Found on seed 44
+      (medium 1280x720, a new seed): a lying patient refused in 9 frames was accepted in the tenth
       with a 5.7 cm move at fitness 0.41, his face drawn 95 mm and 72 degrees off, and without
       the spheres of the other nine frames a sliver of his face (27% visible) was left
       unchanged in a workflow camera. On seeds 42-43 (12 runs) it applied to 3 heads in 120
       frames: no face less hidden, changed pixels +0.01% to +2.9% per run (BENCHMARKS.md
-      "Lying heads moved far stay unconfirmed").
+      "Lifted people merged by the median; lying heads moved far stay unconfirmed").
     Second start: reorient_min_deg: a head whose registration is refused and whose fit is turned
       further than this (degrees) from the frame's 3D head joints (the rotation that brings its
       nose, eyes and ears closest to them, :mod:`disguisor.refine.reorient`) is placed from the
