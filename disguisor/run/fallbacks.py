@@ -169,21 +169,26 @@ def fallback_heads(people, with_body: set[int], params: FailClosedParams) -> lis
     return out
 
 
-def torso_head_centre(joints: np.ndarray, params: FailClosedParams) -> np.ndarray | None:
+def torso_head_centre(joints: np.ndarray, params: FailClosedParams, ahead_m: float | None = None,
+                      up_m: float | None = None, sided: bool = True) -> np.ndarray | None:
     """Where the head of a person whose head no camera saw most likely is (world metres, (3,)):
-    beyond the shoulders along the hip-to-shoulder axis by ``torso_head_ahead_m``, raised by
-    ``torso_head_up_m``. It holds for standing, bending and lying people alike, where a body prior
-    of an upright person puts a lying patient's head above their chest. None without a shoulder
-    and a hip, or when they are closer than 15 cm (the axis is unknown).
+    beyond the shoulders along the hip-to-shoulder axis by ``ahead_m`` (default
+    ``torso_head_ahead_m``), raised by ``up_m`` (default ``torso_head_up_m``). It holds for
+    standing, bending and lying people alike, where a body prior of an upright person puts a
+    lying patient's head above their chest. None without a shoulder and a hip, or when they are
+    closer than 15 cm (the axis is unknown). sided: the torso's axis from one shoulder's own hip
+    (:func:`~disguisor.coco.torso_axis`).
 
     Args:
         joints: (17, 3) COCO-17 joints, world metres (+z up), NaN where not estimated.
     """
-    torso = torso_axis(joints)
+    torso = torso_axis(joints, sided=sided)
     if torso is None:
         return None
     top, axis = torso
-    return top + params.torso_head_ahead_m * axis + np.array([0.0, 0.0, params.torso_head_up_m])
+    ahead = params.torso_head_ahead_m if ahead_m is None else ahead_m
+    up = params.torso_head_up_m if up_m is None else up_m
+    return top + ahead * axis + np.array([0.0, 0.0, up])
 
 
 def unconfirmed_heads(people, faces, params: FailClosedParams) -> list[tuple[int, np.ndarray, float]]:
@@ -207,7 +212,7 @@ def unconfirmed_heads(people, faces, params: FailClosedParams) -> list[tuple[int
     for face in faces:
         person = by_id.get(int(face.person_id))
         torso = None if person is None else torso_head_centre(person.joints, params)
-        if face.refined and not _head_off_torso(person, torso, params) and not _face_up(person, face, params):
+        if face.refined and not _head_off_torso(person, params) and not _face_up(person, face, params):
             continue
         out.append((int(face.person_id), np.asarray(face.centre, float), params.unconfirmed_head_radius_m))
         as_fitted = getattr(face, "as_fitted", None)
@@ -218,11 +223,14 @@ def unconfirmed_heads(people, faces, params: FailClosedParams) -> list[tuple[int
     return out
 
 
-def _head_off_torso(person, torso: np.ndarray | None, params: FailClosedParams) -> bool:
+def _head_off_torso(person, params: FailClosedParams) -> bool:
     """Whether the person's head joints lie farther than ``torso_head_disagree_m`` from where their
-    torso puts the head: a shoulder taken for an ear, and a head registration that may then have
-    locked onto the chest (it happened on a lying patient: accepted at 0.63 fitness, 27 cm off)."""
-    if person is None or torso is None:
+    torso puts the head (``torso_head_disagree_ahead_m`` / ``_up_m``): a shoulder taken for an
+    ear, and a head registration that may then have locked onto the chest (it happened on a lying
+    patient: accepted at 0.63 fitness, 27 cm off)."""
+    torso = None if person is None else torso_head_centre(person.joints, params, params.torso_head_disagree_ahead_m,
+                                                          params.torso_head_disagree_up_m, sided=False)
+    if torso is None:
         return False
     head = person.joints[HEAD]
     head = head[np.isfinite(head[:, 0])]
