@@ -211,9 +211,9 @@ def unconfirmed_heads(people, faces, params: FailClosedParams) -> list[tuple[int
     out = []
     for face in faces:
         person = by_id.get(int(face.person_id))
-        torso = None if person is None else torso_head_centre(person.joints, params)
         if face.refined and not _head_off_torso(person, params) and not _face_up(person, face, params):
             continue
+        torso = None if person is None else torso_head_centre(person.joints, params)
         out.append((int(face.person_id), np.asarray(face.centre, float), params.unconfirmed_head_radius_m))
         as_fitted = getattr(face, "as_fitted", None)
         if as_fitted is not None:  # a second start moved the face: the fit's place keeps its sphere
