@@ -42,8 +42,10 @@ def test_only_faces_the_depth_did_not_confirm_get_the_spheres():
     faces = [_face(1, refined=False, centre=(0.5, 0.2, 1.1)), _face(2, refined=False), _face(3, refined=True)]
     got = unconfirmed_heads(people, faces, FailClosedParams())
     # 3: the depth confirmed the head. 1 and 2 (whatever the detector said of the head): a sphere
-    # around the fitted face and one beyond the shoulders (torso_head_centre)
-    assert [pid for pid, _, _ in got] == [1, 1, 2, 2]
+    # around the fitted face and one beyond the shoulders (torso_head_centre); 2's head joints
+    # lie 0.6 m from the fitted face: a third sphere around them
+    assert [pid for pid, _, _ in got] == [1, 1, 2, 2, 2]
+    assert np.allclose(got[4][1], people[1].joints[:5].mean(0))
     assert np.allclose(got[0][1], (0.5, 0.2, 1.1)) and got[0][2] == FailClosedParams().unconfirmed_head_radius_m
     assert np.allclose(got[1][1], torso_head_centre(people[0].joints, FailClosedParams()))
     assert got[1][2] == FailClosedParams().torso_head_radius_m
@@ -78,7 +80,8 @@ def test_a_face_looking_up_further_than_a_neck_bends_gets_the_spheres():
     assert [pid for pid, _, _ in unconfirmed_heads([standing], [_facing(1, [0, 0, 1.0])], p)] == [1, 1]
     # a patient lying on their back looks straight up: across their torso, not along it
     assert unconfirmed_heads([lying], [_facing(2, [0, 0, 1.0])], p) == []
-    assert [pid for pid, _, _ in unconfirmed_heads([lying], [_facing(2, [0, 1.0, 0.2])], p)] == [2, 2]
+    # (the test face lies 0.6 m from the lying head joints: a third sphere around them)
+    assert [pid for pid, _, _ in unconfirmed_heads([lying], [_facing(2, [0, 1.0, 0.2])], p)] == [2, 2, 2]
     # no torso axis (no hip seen): nothing to judge by
     standing.joints[[11, 12]] = np.nan
     assert unconfirmed_heads([standing], [_facing(1, [0, 0, 1.0])], p) == []
@@ -520,3 +523,43 @@ def test_a_wide_blur_leaves_the_faces_already_drawn():
     np.testing.assert_array_equal(kept[face], drawn[face])
     ring = sphere & ~face
     assert np.abs(kept[ring].astype(int) - drawn[ring].astype(int)).max() > 6  # the rest is blurred
+
+
+def test_head_joints_the_fit_did_not_follow_keep_a_sphere():
+    """A lying patient's body fit put his face 0.28 m from the true one (held joints of a poor
+    skeleton) while his detected nose and eye lay 0.14 m from it (medium 1280x720 seed 52):
+    the sphere around the fitted face and the one beyond the shoulders both missed the face;
+    the one around the head joints holds it. Head joints near the fitted face add nothing."""
+    p = FailClosedParams()
+    patient = _person(6, head_seen=False)
+    patient.joints[[0, 1]] = [[0.04, 0.45, 1.04], [0.03, 0.58, 0.92]]  # nose, left eye (detected)
+    patient.joints[5] = [0.39, 0.16, 1.38]  # a shoulder taken from the surgeon beside him
+    patient.joints[6] = np.nan
+    patient.joints[[11, 12]] = [[0.13, -0.11, 1.03], [-0.14, -0.06, 1.07]]
+    true_face = np.array([0.02, 0.59, 1.10])
+    fitted = _face(6, refined=False, centre=(0.21, 0.38, 1.09))
+    got = unconfirmed_heads([patient], [fitted], p)
+    covered = [float(np.linalg.norm(c - true_face)) < r for _, c, r in got]
+    assert covered[-1] and not any(covered[:-1])
+    near = _face(6, refined=False, centre=tuple(patient.joints[[0, 1]].mean(0) + [0.0, 0.0, 0.05]))
+    assert len(unconfirmed_heads([patient], [near], p)) == len(got) - 1
+
+
+def test_a_membrane_fill_hides_a_smooth_face_a_blur_leaves():
+    """A small face a little brighter than what surrounds it (a patient's cheek against a pale
+    wall, 20 px at 640x480): a wide blur keeps most of its mean, so most of its pixels move by
+    less than the 6 grey levels of the pixel check; the membrane (Laplace's equation from the
+    sphere's edge) keeps nothing of it. Pixels outside the sphere or already drawn stay."""
+    img = np.full((120, 160, 3), 120, np.uint8)
+    yy, xx = np.mgrid[:120, :160]
+    face = (yy - 60) ** 2 + (xx - 80) ** 2 <= 10 ** 2
+    img[face] = 128
+    sphere = (yy - 60) ** 2 + (xx - 80) ** 2 <= 30 ** 2
+    drawn = np.zeros_like(sphere)
+    drawn[30:40, 70:90] = True
+    moved = {}
+    for fill in ("blur", "membrane"):
+        out = blur_undrawn(img, sphere, 61, drawn, fill)
+        assert np.array_equal(out[~sphere | drawn], img[~sphere | drawn])
+        moved[fill] = (np.abs(out.astype(int) - img.astype(int)).max(axis=2) > 6)[face].mean()
+    assert moved["blur"] < 0.5 < 0.95 < moved["membrane"]

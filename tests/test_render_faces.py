@@ -654,3 +654,38 @@ def test_face_just_outside_the_image_gets_its_margin_blurred_inside():
     with FaceRenderer([cam], RenderParams(blend="paste", dilate_m=0.06)) as r:
         res = r.anonymize_view(img, None, cam, [far_out], {1: quadrant_template()})
     assert not res.faces and np.array_equal(res.image, img)
+
+
+def test_a_face_turned_just_beyond_profile_has_its_footprint_blurred(renderer):
+    """A face estimated 120 degrees from the camera renders nothing (only the backs of its
+    triangles face it), yet an estimate turned 20-40 degrees too far leaves the true face's edge
+    in view: the face's projected footprint is blurred on the pixels the sensor reads at the
+    head's depth (or not at all), not on the wall behind; beyond 135 degrees nothing is."""
+    cam = renderer.gl.cameras[0]
+    img = textured_image(11)
+    tpl = {1: quadrant_template()}
+    dist_m = float(np.linalg.norm(cam.t - np.array([0.0, 0.0, FACE_Z])))
+    depth = np.full((H, W), dist_m + 1.0, np.float32)  # a wall 1 m behind the face
+    a = np.radians(120)
+    turned = quad_face(facing=(np.sin(a), -np.cos(a), 0.0))
+    uv = project(cam, turned.vertices)
+    x0, y0 = np.floor(uv.min(0)).astype(int)
+    x1, y1 = np.ceil(uv.max(0)).astype(int)
+    depth[y0:y1 + 1, x0:(x0 + x1) // 2] = dist_m - 0.1  # the back of the head, nearer than the face
+    depth[y0:y1 + 1, (x0 + x1) // 2:x1 + 1] = 0.0  # no reading
+    res = renderer.anonymize_view(img, depth, cam, [turned], tpl)
+    assert not res.faces and "turned away" in res.skipped[0][1]
+    changed = _painted(res.image, img)
+    inside = np.zeros((H, W), bool)
+    inside[y0 + 2:y1 - 1, x0 + 2:x1 - 1] = True
+    assert changed[inside].mean() > 0.9 and np.array_equal(res.mask & inside, inside)
+    assert not changed[:, x1 + 20:].any() and not changed[y1 + 20:].any()  # the wall beside
+    assert not renderer.anonymize_view(img, np.full((H, W), dist_m + 1.0, np.float32), cam, [turned], tpl).mask.any()
+    b = np.radians(150)
+    away = quad_face(facing=(np.sin(b), -np.cos(b), 0.0))
+    assert not renderer.anonymize_view(img, depth, cam, [away], tpl).mask.any()
+    off = replace(renderer.params, turned_blur_max_deg=0.0)
+    from disguisor.render.faces import FaceRenderer
+
+    with FaceRenderer([cam], off) as plain:
+        assert not plain.anonymize_view(img, depth, cam, [turned], tpl).mask.any()

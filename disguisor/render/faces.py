@@ -27,7 +27,7 @@ from disguisor.geometry import project_points
 from disguisor.io.calibration import Camera
 from disguisor.refine.surface import FaceSurface
 from disguisor.render.blend import poisson_blend
-from disguisor.render.border import border_strip
+from disguisor.render.border import blur_turned, border_strip
 from disguisor.render.check import boxes_to_fill, changed_share
 from disguisor.render.depth import extend_depth, fill_depth_holes, nearest_fill
 from disguisor.render.obfuscate import obfuscate
@@ -279,6 +279,7 @@ class FaceRenderer:
         for group in overlapping_groups(todo, lambda item: item[1]):
             self._paint_group(out, depth_m, camera, group, tpl, set(templates), method, result)
         self._paint_borders(out, camera, faces, result)
+        blur_turned(out, depth_m, camera, faces, result, self.dilation_px, self.params)
         self._paint_as_fitted(out, depth_m, camera, faces, templates, method, result)
         return result
 

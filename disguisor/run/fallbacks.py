@@ -22,6 +22,7 @@ from disguisor.boxes import mask_bounds
 from disguisor.coco import HEAD_JOINTS, NUM_JOINTS, torso_axis
 from disguisor.geometry import project_points, undistort_pixels
 from disguisor.io.calibration import Camera
+from disguisor.render.blend import poisson_blend
 from disguisor.render.obfuscate import blur_region
 from disguisor.run.head_masks import head_sphere_mask
 from disguisor.run.params import FailClosedParams
@@ -41,13 +42,18 @@ def full_blur(image: np.ndarray, width_px: int) -> np.ndarray:
     return cv2.GaussianBlur(big, (k, k), 0)
 
 
-def blur_undrawn(image: np.ndarray, mask: np.ndarray, kernel_px: int, drawn: np.ndarray) -> np.ndarray:
-    """Blur (``kernel_px``) the pixels of ``mask`` that ``drawn`` (both (H, W) bool) leaves free.
+def blur_undrawn(image: np.ndarray, mask: np.ndarray, kernel_px: int, drawn: np.ndarray,
+                 fill: str = "blur") -> np.ndarray:
+    """Blur (``kernel_px``) the pixels of ``mask`` that ``drawn`` (both (H, W) bool) leaves free;
+    with ``fill`` "membrane" fill them instead with the smoothest colours that meet the picture
+    around them (Laplace's equation): nothing of what lay inside survives.
 
     A face already drawn there keeps its template: the template is blended to the face's own
     tones, so a blur wide enough to melt a face into its surroundings averages it back to
     within a few grey levels of the original face it replaced (seen on the people-finder
     benchmark: a surgeon's unconfirmed sphere undid the nurse's face beside it)."""
+    if fill == "membrane":
+        return poisson_blend(image, np.zeros_like(image), mask & ~drawn)
     return blur_region(image, mask & ~drawn, kernel_px)
 
 
@@ -198,8 +204,10 @@ def unconfirmed_heads(people, faces, params: FailClosedParams) -> list[tuple[int
     (:func:`_head_off_torso`), or that looks up further than a neck bends (:func:`_face_up`).
     Two spheres per such face: around the fitted face, and around :func:`torso_head_centre` (the
     fit's head can be far off: on a lying patient whose shoulder was taken for an ear it sat on
-    the chest, 27 cm from the face); a third around the face as fitted when a second start moved
-    it (``face.as_fitted``).
+    the chest, 27 cm from the face); another around the face as fitted when a second start moved
+    it (``face.as_fitted``), and around the mean of the person's head joints when it lies more
+    than ``unconfirmed_joints_apart_m`` from the fitted face (the detectors saw a head there that
+    the fit did not follow).
 
     Args:
         people: the frame's 3D people (``id``, ``joints`` (17, 3) world metres, NaN = unseen).
@@ -220,6 +228,12 @@ def unconfirmed_heads(people, faces, params: FailClosedParams) -> list[tuple[int
             out.append((int(face.person_id), np.asarray(as_fitted.centre, float), params.unconfirmed_head_radius_m))
         if torso is not None:
             out.append((int(face.person_id), torso, params.torso_head_radius_m))
+        head = None if person is None else person.joints[HEAD]
+        head = None if head is None else head[np.isfinite(head[:, 0])]
+        if head is not None and len(head):
+            at = head.mean(0)
+            if float(np.linalg.norm(at - np.asarray(face.centre, float))) > params.unconfirmed_joints_apart_m:
+                out.append((int(face.person_id), at, params.unconfirmed_head_radius_m))
     return out
 
 

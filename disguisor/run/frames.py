@@ -284,7 +284,8 @@ class FrameWorker:
             # a kernel as wide as the sphere: a face anywhere in it melts into its surroundings (a
             # 61 px kernel on a smooth face 100 px wide changes too few pixels to hide it); the
             # faces already drawn stay as drawn
-            image = blur_undrawn(image, mask, max(FALLBACK_BLUR_KERNEL_PX, round(max(box[2], box[3]))), result.mask)
+            image = blur_undrawn(image, mask, max(FALLBACK_BLUR_KERNEL_PX, round(max(box[2], box[3]))), result.mask,
+                                 fc.sphere_fill)
             info.setdefault("fallback", []).append(int(pid))
             own = [d for d in dets if d["source"] in ("3d", "head-sphere") and d.get("person_id") == pid]
             if own:  # the face (or another sphere) of this person is reported here: one report, grown

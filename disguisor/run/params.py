@@ -46,6 +46,14 @@ class FailClosedParams:
     both spheres off). On the synthetic hard scenario at 640x480 (seed 0) the lying patient was
     found by the shoulder-to-ankle joints of one side only and the fitted face was ~15 cm off:
     the changed share of their face box rose from 0.00-0.17 to 0.32-0.50.
+    unconfirmed_joints_apart_m: such a face whose person's head joints (their mean) lie farther
+    than this from the fitted face gets a sphere of unconfirmed_head_radius_m around them too:
+    the detectors saw a head there that the fit did not follow. On medium 1280x720 seed 52 a
+    lying patient's poor skeleton (a shoulder taken from the surgeon beside him) put his fitted
+    face 0.28 m off and the point beyond the shoulders further; his nose and eye lay 0.14 m off.
+    His face, 39-49% visible in a workflow view, stayed 25-43% changed in two frames; with this
+    sphere it is hidden (that run 0.950 -> 0.983 of the faces >= 25% visible hidden in every
+    view; changed pixels +1.8%).
     torso_head_ahead_m / torso_head_up_m / torso_head_radius_m: a second sphere for such a face
     (and the one sphere of a person without a body fit and without head joints) sits beyond the
     shoulders along the hip-to-shoulder axis by torso_head_ahead_m, raised by torso_head_up_m.
@@ -111,6 +119,12 @@ class FailClosedParams:
       rerun on the 24 people-finder runs of seeds 0, 17, 23 and 24 (BENCHMARKS.md "Safety spheres
       hold to the ball"): changed pixels 10.14 M -> 8.72 M, outside the true heads 0.577 -> 0.512
       of them (pooled), no face less hidden, boxes unchanged. None: off.
+    sphere_fill: how the pixels of a sphere are hidden: "membrane" fills them with the smoothest
+      colours that meet the picture around the sphere (Laplace's equation: nothing of what lay
+      inside survives); "blur" blurs them with a kernel as wide as the sphere, which keeps most
+      of a small face's mean colour: a patient's face 20 px wide at 640x480, fully visible and
+      inside his head sphere, stayed 47% changed (medium 640x480 seed 54) and is hidden with the
+      membrane. MEMBRANE_RESULTS
     """
 
     full_blur_width_px: int = 24
@@ -123,6 +137,8 @@ class FailClosedParams:
     head_disk_scale: float = 1.0
     min_head_radius_px: int = 10
     unconfirmed_head_radius_m: float = 0.2
+    unconfirmed_joints_apart_m: float = 0.1
+    sphere_fill: Literal["blur", "membrane"] = "membrane"
     torso_head_ahead_m: float = 0.15
     torso_head_up_m: float = 0.0
     torso_head_radius_m: float = 0.25
