@@ -118,7 +118,10 @@ class RenderParams:
       registration accepted 4-6 cm and 20-30 degrees off (medium 640x480 seed 53) judged a nurse
       turned 120-127 degrees from a ceiling camera whose picture shows her face's edge (68%
       visible, 105 degrees) at its border: nothing rendered there in one frame, 46% of the box
-      changed in another; both are hidden with the footprint blurred. TURNED_RESULTS 0: off.
+      changed in another; both are hidden with the footprint blurred (that run 0.967 -> 1.000),
+      each needs turned_blur_painted for one. On 12 runs of seeds 54-55 no face-view is less
+      hidden (BENCHMARKS.md "Seeds 54-55; spheres filled, head joints, turned faces"); the
+      blurred footprints land mostly on heads (caps and hair seen from behind). 0: off.
     graze_cos_lo / graze_cos_hi / graze_sigma_m: with method "template", where the rendered face
       surface is seen edge-on (|cos| of the angle between its normal and the ray to the camera,
       from the rendered depth, below graze_cos_hi) the template's colours fade to their own
