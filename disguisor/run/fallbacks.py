@@ -157,8 +157,7 @@ def fallback_heads(people, with_body: set[int], params: FailClosedParams) -> lis
     for person in people:
         if person.id in with_body:
             continue
-        head = person.joints[HEAD]
-        head = head[np.isfinite(head[:, 0])]
+        head = _seen_head(person)
         if len(head) == 0:
             head = person.joints[np.isfinite(person.joints[:, 0])]
             if len(head) == 0:
@@ -228,13 +227,20 @@ def unconfirmed_heads(people, faces, params: FailClosedParams) -> list[tuple[int
             out.append((int(face.person_id), np.asarray(as_fitted.centre, float), params.unconfirmed_head_radius_m))
         if torso is not None:
             out.append((int(face.person_id), torso, params.torso_head_radius_m))
-        head = None if person is None else person.joints[HEAD]
-        head = None if head is None else head[np.isfinite(head[:, 0])]
-        if head is not None and len(head):
-            at = head.mean(0)
-            if float(np.linalg.norm(at - np.asarray(face.centre, float))) > params.unconfirmed_joints_apart_m:
-                out.append((int(face.person_id), at, params.unconfirmed_head_radius_m))
+        head = _seen_head(person)
+        if len(head) and float(np.linalg.norm(head.mean(0) - np.asarray(face.centre, float))) > \
+                params.unconfirmed_joints_apart_m:
+            out.append((int(face.person_id), head.mean(0), params.unconfirmed_head_radius_m))
     return out
+
+
+def _seen_head(person) -> np.ndarray:
+    """(n, 3) world metres: the head joints (nose, eyes, ears) a view placed of ``person`` (none
+    when ``person`` is None)."""
+    if person is None:
+        return np.zeros((0, 3))
+    head = np.asarray(person.joints, float)[HEAD]
+    return head[np.isfinite(head[:, 0])]
 
 
 def _head_off_torso(person, params: FailClosedParams) -> bool:
@@ -246,8 +252,7 @@ def _head_off_torso(person, params: FailClosedParams) -> bool:
                                                           params.torso_head_disagree_up_m, sided=False)
     if torso is None:
         return False
-    head = person.joints[HEAD]
-    head = head[np.isfinite(head[:, 0])]
+    head = _seen_head(person)
     return bool(len(head)) and float(np.linalg.norm(head.mean(0) - torso)) > params.torso_head_disagree_m
 
 

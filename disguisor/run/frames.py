@@ -281,9 +281,9 @@ class FrameWorker:
                 continue
             mask, box = hit
             painted |= mask
-            # a kernel as wide as the sphere: a face anywhere in it melts into its surroundings (a
-            # 61 px kernel on a smooth face 100 px wide changes too few pixels to hide it); the
-            # faces already drawn stay as drawn
+            # filled by the membrane (nothing inside kept), or blurred by a kernel as wide as the
+            # sphere (a 61 px kernel on a smooth face 100 px wide changes too few pixels to hide
+            # it); the faces already drawn stay as drawn
             image = blur_undrawn(image, mask, max(FALLBACK_BLUR_KERNEL_PX, round(max(box[2], box[3]))), result.mask,
                                  fc.sphere_fill)
             info.setdefault("fallback", []).append(int(pid))
