@@ -119,16 +119,19 @@ class FailClosedParams:
       rerun on the 24 people-finder runs of seeds 0, 17, 23 and 24 (BENCHMARKS.md "Safety spheres
       hold to the ball"): changed pixels 10.14 M -> 8.72 M, outside the true heads 0.577 -> 0.512
       of them (pooled), no face less hidden, boxes unchanged. None: off.
-    sphere_fill: how the pixels of a sphere are hidden: "membrane" fills them with the smoothest
-      colours that meet the picture around the sphere (Laplace's equation: nothing of what lay
-      inside survives); "blur" blurs them with a kernel as wide as the sphere, which keeps most
-      of a small face's mean colour: a patient's face 20 px wide at 640x480, fully visible and
-      inside his head sphere, stayed 47% changed (medium 640x480 seed 54) and is hidden with the
-      membrane. With the other two changes of that step (BENCHMARKS.md "Seeds 54-55; spheres
-      filled, head joints, turned faces"), render stage rerun on 12 runs of seeds 54-55 (never
-      tuned on): no face-view less hidden of 1,706, one more; changed pixels outside the true
-      heads 0.566 -> 0.533 and 0.468 -> 0.438 of all changed (pooled): the membrane of a smooth
-      background barely differs from it, where a blur of an edge changes it.
+    fill: how the pixels of every fail-closed region (the spheres, the 2D head disks, the faces a
+      2D detector sees uncovered, the depth heads) are hidden: "membrane" fills them with the
+      smoothest colours that meet the picture around the region (Laplace's equation: nothing of
+      what lay inside survives); "blur" blurs them (61 px, for spheres a kernel as wide as the
+      sphere), which keeps most of a small face's mean colour: a patient's face 20 px wide at
+      640x480, fully visible and inside his head sphere, stayed 47% changed (medium 640x480 seed
+      54) and is hidden with the membrane. The spheres with the other two changes of that step
+      (BENCHMARKS.md "Seeds 54-55; spheres filled, head joints, turned faces"), render stage
+      rerun on 12 runs of seeds 54-55 (never tuned on): no face-view less hidden of 1,706, one
+      more; changed pixels outside the true heads 0.566 -> 0.533 and 0.468 -> 0.438 of all
+      changed (pooled): the membrane of a smooth background barely differs from it, where a blur
+      of an edge changes it. The disks and depth heads too (seed 55, 6 runs): 0.438 -> 0.437,
+      no face-view changed its state: one look for every fail-closed region.
     """
 
     full_blur_width_px: int = 24
@@ -142,7 +145,7 @@ class FailClosedParams:
     min_head_radius_px: int = 10
     unconfirmed_head_radius_m: float = 0.2
     unconfirmed_joints_apart_m: float = 0.1
-    sphere_fill: Literal["blur", "membrane"] = "membrane"
+    fill: Literal["blur", "membrane"] = "membrane"
     torso_head_ahead_m: float = 0.15
     torso_head_up_m: float = 0.0
     torso_head_radius_m: float = 0.25
