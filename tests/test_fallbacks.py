@@ -563,3 +563,23 @@ def test_a_membrane_fill_hides_a_smooth_face_a_blur_leaves():
         assert np.array_equal(out[~sphere | drawn], img[~sphere | drawn])
         moved[fill] = (np.abs(out.astype(int) - img.astype(int)).max(axis=2) > 6)[face].mean()
     assert moved["blur"] < 0.5 < 0.95 < moved["membrane"]
+
+
+def test_a_head_confirmed_a_moment_ago_keeps_a_sphere():
+    """A lying patient confirmed in frame 4 whose head joints sank 0.35 m into the table in
+    frames 5-6 (easy 640x480 seed 57): the fit followed them, both unconfirmed, his face stayed
+    33-49% changed in a ceiling view. The head where the depth confirmed it two frames before
+    (``FaceSurface.nearby_head``) keeps a sphere; a nearby head beside the fitted face adds none."""
+    p = FailClosedParams()
+    patient = _person(4, head_seen=True)
+    patient.joints[:5] = [[0.15, 0.54, 0.71], [0.15, 0.58, 0.78], [0.11, 0.6, 0.74], [0.16, 0.56, 0.79],
+                          [0.06, 0.57, 0.72]]
+    true_face = np.array([-0.01, 0.57, 1.11])
+    sunk = _face(4, refined=False, centre=(0.07, 0.58, 0.86))
+    got = unconfirmed_heads([patient], [sunk], p)
+    assert not any(float(np.linalg.norm(c - true_face)) < r for _, c, r in got)
+    then = replace(sunk, nearby_head=np.array([-0.01, 0.53, 1.07]))
+    more = unconfirmed_heads([patient], [then], p)
+    assert len(more) == len(got) + 1 and float(np.linalg.norm(more[-1][1] - true_face)) < more[-1][2]
+    beside = replace(sunk, nearby_head=np.asarray(sunk.centre) + [0.0, 0.05, 0.0])
+    assert len(unconfirmed_heads([patient], [beside], p)) == len(got)

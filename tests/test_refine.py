@@ -385,11 +385,14 @@ def test_faces_file_keeps_the_face_as_fitted(tmp_path, anny, person):
     """A face a second start moved keeps the placement of the fit beside it (painted too), and a
     file whose as-fitted face names another person is refused with the entry named."""
     faces = _faces(anny, person, 3)
-    two = replace(faces[0], as_fitted=replace(faces[1], person_id=faces[0].person_id), disputed=True)
+    two = replace(faces[0], as_fitted=replace(faces[1], person_id=faces[0].person_id), disputed=True,
+                  nearby_head=np.array([0.1234, -0.5, 1.61]))
     path = tmp_path / "faces.json"
     save_faces(path, {3: [(two, None), (faces[2], None)]})
     (g, _), (h, _) = load_faces(path)[3]
     assert g.disputed and not h.disputed and not g.as_fitted.disputed
+    np.testing.assert_allclose(g.nearby_head, [0.1234, -0.5, 1.61])
+    assert h.nearby_head is None
     assert g.as_fitted is not None and g.as_fitted.as_fitted is None
     assert np.abs(g.as_fitted.vertices - faces[1].vertices).max() <= 1.01e-4
     assert np.abs(g.vertices - faces[0].vertices).max() <= 1.01e-4

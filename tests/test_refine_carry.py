@@ -10,7 +10,7 @@ from scipy.spatial.transform import Rotation
 
 from disguisor.body.bodies_io import BodyFits
 from disguisor.errors import InputError
-from disguisor.refine.carry import ConfirmedHead, carried_start
+from disguisor.refine.carry import ConfirmedHead, carried_start, confirmed_centre
 from disguisor.refine.face import refine_faces
 from disguisor.refine.frame import NearbyHeads
 from disguisor.refine.params import RefineParams
@@ -71,6 +71,9 @@ def test_a_refused_head_is_registered_from_its_head_confirmed_nearby(anny, perso
     assert not f1.disputed and not f1.refined
     assert np.linalg.norm(f1.centre - truth) < 0.005
     assert f1.as_fitted is not None and np.linalg.norm(f1.as_fitted.centre - truth) > 0.1
+    # the head as the depth confirmed it then, kept for the run's safety sphere
+    np.testing.assert_allclose(f1.nearby_head, confirmed_centre(before))
+    assert f0.nearby_head is None
 
     astray = ConfirmedHead(1, np.eye(3), Vp[head].mean(0), rigid([0.0, 0.0, 0.0], [0.0, 0.0, 0.4]))
     (f2, r2), = refine_faces([body], model, cloud, params, nearby=lambda pid: iter([astray]))

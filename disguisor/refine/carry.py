@@ -77,3 +77,9 @@ def carried_start(confirmed: ConfirmedHead, head_rotation: np.ndarray, head_cent
     T[:3, :3] = R
     T[:3, 3] = cf + Rf @ shift - R @ cf
     return T
+
+
+def confirmed_centre(confirmed: ConfirmedHead) -> np.ndarray:
+    """(3,) world metres: the confirmed head's centre, its fitted centroid moved by its correction."""
+    C = confirmed.correction
+    return C[:3, :3] @ confirmed.head_centre + C[:3, 3]

@@ -8,7 +8,7 @@ head's rotation and then by the refinement's rotation; UVs are canonical face UV
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 from typing import Protocol
@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from disguisor.coco import torso_axis
-from disguisor.refine.carry import ConfirmedHead, carried_start
+from disguisor.refine.carry import ConfirmedHead, carried_start, confirmed_centre
 from disguisor.refine.params import DEFAULT_REFINE_PARAMS, RefineParams
 from disguisor.refine.register import (
     HeadRegistration,
@@ -188,6 +188,14 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
                    reason=f"{reg.reason}; {how} the 3D head joints{moved} (not confirmed)", disputes=not other.accepted)
 
 
+def _remembered(nearby: Callable[[int], Iterable[ConfirmedHead]], person_id: int,
+                seen: list[ConfirmedHead]) -> Iterator[ConfirmedHead]:
+    """``nearby(person_id)`` as its heads are drawn, each appended to ``seen`` (nearest first)."""
+    for h in nearby(person_id):
+        seen.append(h)
+        yield h
+
+
 def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_points: np.ndarray,
                  params: RefineParams = DEFAULT_REFINE_PARAMS,
                  head_joints: Mapping[int, tuple[np.ndarray, np.ndarray]] | None = None,
@@ -235,7 +243,8 @@ def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_po
         joints = None if head_joints is None else head_joints.get(int(body.person_id))
         fitted = getattr(body, "keypoints", None)  # bodies without keypoints get the fit's start only
         R_head = np.asarray(body.head_rotation, np.float64)
-        carried = None if nearby is None else partial(nearby, int(body.person_id))
+        seen: list[ConfirmedHead] = []  # the nearby heads the refused registration asked for
+        carried = None if nearby is None else partial(_remembered, nearby, int(body.person_id), seen)
         reg = _registered(head, normals, pts, ctx, head_weights, fitted, joints, params, R_head, carried)
         facing = R_head @ np.asarray(model.rest_facing, np.float64)
         up = R_head @ np.asarray(model.rest_up, np.float64)
@@ -245,6 +254,8 @@ def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_po
                             reg.accepted, reg.reason, occluder)
         if reg.disputes and not reg.accepted:
             face = replace(face, disputed=True)
+        if not reg.accepted and seen:
+            face = replace(face, nearby_head=confirmed_centre(seen[0]))
         if not reg.accepted and not np.allclose(T, np.eye(4)):
             # a second start moved the head: the face where the fit put it is painted as well
             face = replace(face, as_fitted=extract_face(body.person_id, V, face_idx, tris, facing, up, False,

@@ -25,9 +25,10 @@ an occluder (the rest of the head, FaceSurface.occluder_*; K > 0): ``occluder_tr
 no registration was run. A face that a second start moved (``FaceSurface.as_fitted``) has an
 ``"as_fitted"`` entry: the same fields as a person's, without ``registration``, for the face
 where the body fit put it. ``"disputed": true`` marks a face whose placement the depth disputes
-(``FaceSurface.disputed``; absent = false). The loader checks everything and raises
-:class:`InputError` naming the entry (``frames[2].people[1].facing``). Version 1 files (no
-occluders) are still read.
+(``FaceSurface.disputed``; absent = false); ``"nearby_head"`` [x, y, z] metres the centre of
+the person's head confirmed in a nearby frame (``FaceSurface.nearby_head``; absent = none).
+The loader checks everything and raises :class:`InputError` naming the entry
+(``frames[2].people[1].facing``). Version 1 files (no occluders) are still read.
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ def save_faces(path: str | Path,
                  "up": _round(face.up, 6), "refined": bool(face.refined), "note": face.note}
         if face.disputed:
             entry["disputed"] = True
+        if face.nearby_head is not None:
+            entry["nearby_head"] = _round(np.asarray(face.nearby_head, np.float64), 4)
         if face.as_fitted is not None:
             entry["as_fitted"] = stored(face.as_fitted, frame)
         return entry
@@ -163,6 +166,7 @@ def _face(path: Path, p: dict, where: str, topo: list) -> FaceSurface:
         raise InputError(path, "must be a string", field=f"{where}.note")
     if not isinstance(p.get("disputed", False), bool):
         raise InputError(path, "must be true or false", field=f"{where}.disputed")
+    nearby = None if p.get("nearby_head") is None else _vec(path, p, "nearby_head", where, unit=False)
     as_fitted = p.get("as_fitted")
     if as_fitted is not None:
         if not isinstance(as_fitted, dict) or as_fitted.get("person_id") != p["person_id"] or "as_fitted" in as_fitted:
@@ -172,7 +176,7 @@ def _face(path: Path, p: dict, where: str, topo: list) -> FaceSurface:
     occ_v = None if occ_off is None else centre + occ_off[row].astype(np.float64) * OFFSET_UNIT_M
     return FaceSurface(p["person_id"], vertices, tri.astype(np.int32), uv[row].astype(np.float32), centre, facing,
                        up, p["refined"], p["note"], occ_v, None if occ_tri is None else occ_tri.astype(np.int32),
-                       as_fitted, p.get("disputed", False))
+                       as_fitted, p.get("disputed", False), nearby)
 
 
 def load_faces(path: str | Path) -> dict[int, list[tuple[FaceSurface, dict | None]]]:

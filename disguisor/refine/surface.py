@@ -51,6 +51,10 @@ class FaceSurface:
     calls for is beyond the guard, or too few points lie near the head to tell) and no second
     registration settled it. The run paints it, with its safety spheres, but does not list it as
     a face seen (``run.report_disputed_faces``).
+    nearby_head: (3,) world metres, for a face the depth did not confirm: the centre of the same
+    person's head as the depth confirmed it in the nearest frame within ``refine.nearby_frames``
+    (the registration's pivot, moved by its accepted correction), else None. The run keeps a
+    safety sphere there: a head placed far off in this frame was there a moment ago.
     """
 
     person_id: int
@@ -66,6 +70,7 @@ class FaceSurface:
     occluder_triangles: np.ndarray | None = None
     as_fitted: FaceSurface | None = None
     disputed: bool = False
+    nearby_head: np.ndarray | None = None
 
 
 def head_frame(facing: np.ndarray, up_hint: np.ndarray) -> np.ndarray:
@@ -101,4 +106,5 @@ def transform_face(face: FaceSurface, T: np.ndarray) -> FaceSurface:
     return FaceSurface(face.person_id, face.vertices @ R.T + t, face.triangles, face.uv,
                        face.centre @ R.T + t, face.facing @ R.T, face.up @ R.T, face.refined, face.note,
                        occ, face.occluder_triangles,
-                       None if face.as_fitted is None else transform_face(face.as_fitted, T), face.disputed)
+                       None if face.as_fitted is None else transform_face(face.as_fitted, T), face.disputed,
+                       None if face.nearby_head is None else np.asarray(face.nearby_head, float) @ R.T + t)

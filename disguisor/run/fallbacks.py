@@ -204,9 +204,10 @@ def unconfirmed_heads(people, faces, params: FailClosedParams) -> list[tuple[int
     Two spheres per such face: around the fitted face, and around :func:`torso_head_centre` (the
     fit's head can be far off: on a lying patient whose shoulder was taken for an ear it sat on
     the chest, 27 cm from the face); another around the face as fitted when a second start moved
-    it (``face.as_fitted``), and around the mean of the person's head joints when it lies more
-    than ``unconfirmed_joints_apart_m`` from the fitted face (the detectors saw a head there that
-    the fit did not follow).
+    it (``face.as_fitted``), and around the mean of the person's head joints and around their
+    head as the depth confirmed it in a nearby frame (``face.nearby_head``), each when it lies
+    more than ``unconfirmed_joints_apart_m`` from the fitted face (the detectors saw a head
+    there that the fit did not follow; the head was there a moment ago).
 
     Args:
         people: the frame's 3D people (``id``, ``joints`` (17, 3) world metres, NaN = unseen).
@@ -228,9 +229,10 @@ def unconfirmed_heads(people, faces, params: FailClosedParams) -> list[tuple[int
         if torso is not None:
             out.append((int(face.person_id), torso, params.torso_head_radius_m))
         head = _seen_head(person)
-        if len(head) and float(np.linalg.norm(head.mean(0) - np.asarray(face.centre, float))) > \
-                params.unconfirmed_joints_apart_m:
-            out.append((int(face.person_id), head.mean(0), params.unconfirmed_head_radius_m))
+        near = getattr(face, "nearby_head", None)
+        for at in ([head.mean(0)] if len(head) else []) + ([np.asarray(near, float)] if near is not None else []):
+            if float(np.linalg.norm(at - np.asarray(face.centre, float))) > params.unconfirmed_joints_apart_m:
+                out.append((int(face.person_id), at, params.unconfirmed_head_radius_m))
     return out
 
 

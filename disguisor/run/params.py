@@ -53,7 +53,12 @@ class FailClosedParams:
     face 0.28 m off and the point beyond the shoulders further; his nose and eye lay 0.14 m off.
     His face, 39-49% visible in a workflow view, stayed 25-43% changed in two frames; with this
     sphere it is hidden (that run 0.950 -> 0.983 of the faces >= 25% visible hidden in every
-    view; changed pixels +1.8%).
+    view; changed pixels +1.8%). The same rule keeps a sphere around the person's head as the
+    depth confirmed it in a nearby frame (``FaceSurface.nearby_head``, ``refine.nearby_frames``):
+    on easy 640x480 seed 57 a lying patient confirmed in frame 4 had his head joints sink 0.35 m
+    into the table in frames 5-6, the fit followed them and his face stayed 33% changed in a
+    ceiling view in frame 6; with it, hidden (BENCHMARKS.md "Seeds 54-55; spheres filled, head
+    joints, turned faces").
     torso_head_ahead_m / torso_head_up_m / torso_head_radius_m: a second sphere for such a face
     (and the one sphere of a person without a body fit and without head joints) sits beyond the
     shoulders along the hip-to-shoulder axis by torso_head_ahead_m, raised by torso_head_up_m.
