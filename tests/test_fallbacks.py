@@ -13,8 +13,8 @@ from disguisor.pose3d.poses import Person3D
 from disguisor.refine.surface import FaceSurface
 from disguisor.render.obfuscate import blur_region
 from disguisor.run.fallbacks import (
-    blur_undrawn,
     fallback_heads,
+    fill_undrawn,
     torso_head_centre,
     unconfirmed_heads,
 )
@@ -498,7 +498,7 @@ def test_a_lifted_face_is_listed_only_where_the_depth_shows_it():
 
 def test_a_wide_blur_leaves_the_faces_already_drawn():
     """A template blended to a smooth face's tones, then blurred over by a wide safety sphere,
-    comes back within 6 grey levels of the face it replaced; blur_undrawn keeps it as drawn and
+    comes back within 6 grey levels of the face it replaced; fill_undrawn keeps it as drawn and
     blurs the rest of the sphere."""
     rng = np.random.default_rng(0)
     original = np.full((120, 120, 3), 150, np.uint8)
@@ -518,7 +518,7 @@ def test_a_wide_blur_leaves_the_faces_already_drawn():
 
     assert changed(drawn) == 1.0
     assert changed(blur_region(drawn, sphere, 91)) < 0.5  # the flaw: the face counts as not hidden
-    kept = blur_undrawn(drawn, sphere, 91, face)
+    kept = fill_undrawn(drawn, sphere, 91, face)
     assert changed(kept) == 1.0
     np.testing.assert_array_equal(kept[face], drawn[face])
     ring = sphere & ~face
@@ -559,7 +559,7 @@ def test_a_membrane_fill_hides_a_smooth_face_a_blur_leaves():
     drawn[30:40, 70:90] = True
     moved = {}
     for fill in ("blur", "membrane"):
-        out = blur_undrawn(img, sphere, 61, drawn, fill)
+        out = fill_undrawn(img, sphere, 61, drawn, fill)
         assert np.array_equal(out[~sphere | drawn], img[~sphere | drawn])
         moved[fill] = (np.abs(out.astype(int) - img.astype(int)).max(axis=2) > 6)[face].mean()
     assert moved["blur"] < 0.5 < 0.95 < moved["membrane"]

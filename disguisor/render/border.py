@@ -62,15 +62,27 @@ def turned_footprint(camera: Camera, face: FaceSurface, depth_m: np.ndarray | No
     uv = uv[np.isfinite(uv).all(axis=1)]
     if len(uv) < 3:
         return None
-    mask = np.zeros((camera.height, camera.width), np.uint8)
-    cv2.fillConvexPoly(mask, np.round(cv2.convexHull(uv.astype(np.float32))).astype(np.int32).reshape(-1, 2), 1)
+    # the work stays in the footprint's window (the hull's box grown by the margin), not the image
+    m = max(int(margin_px), 0) + 1
+    x0, y0 = max(int(np.floor(uv[:, 0].min())) - m, 0), max(int(np.floor(uv[:, 1].min())) - m, 0)
+    x1 = min(int(np.ceil(uv[:, 0].max())) + m + 1, camera.width)
+    y1 = min(int(np.ceil(uv[:, 1].max())) + m + 1, camera.height)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    win = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    hull = np.round(cv2.convexHull((uv - [x0, y0]).astype(np.float32))).astype(np.int32).reshape(-1, 2)
+    cv2.fillConvexPoly(win, hull, 1)
     if margin_px > 0:
-        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin_px + 1,) * 2))
-    out = mask.astype(bool)
-    if depth_m is not None and out.any():
-        d = np.nan_to_num(np.asarray(depth_m, np.float32), nan=0.0)
-        out &= (d <= 0) | ((d >= p[:, 2].min() - nearer_m) & (d <= p[:, 2].max() + farther_m))
-    return out if out.any() else None
+        win = cv2.dilate(win, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin_px + 1,) * 2))
+    keep = win.astype(bool)
+    if depth_m is not None and keep.any():
+        d = np.nan_to_num(np.asarray(depth_m[y0:y1, x0:x1], np.float32), nan=0.0)
+        keep &= (d <= 0) | ((d >= p[:, 2].min() - nearer_m) & (d <= p[:, 2].max() + farther_m))
+    if not keep.any():
+        return None
+    out = np.zeros((camera.height, camera.width), bool)
+    out[y0:y1, x0:x1] = keep
+    return out
 
 
 def blur_turned(out: np.ndarray, depth_m: np.ndarray | None, camera: Camera, faces, result, dilation_px,

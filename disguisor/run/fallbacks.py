@@ -42,11 +42,11 @@ def full_blur(image: np.ndarray, width_px: int) -> np.ndarray:
     return cv2.GaussianBlur(big, (k, k), 0)
 
 
-def blur_undrawn(image: np.ndarray, mask: np.ndarray, kernel_px: int, drawn: np.ndarray,
+def fill_undrawn(image: np.ndarray, mask: np.ndarray, kernel_px: int, drawn: np.ndarray,
                  fill: str = "blur") -> np.ndarray:
-    """Blur (``kernel_px``) the pixels of ``mask`` that ``drawn`` (both (H, W) bool) leaves free;
-    with ``fill`` "membrane" fill them instead with the smoothest colours that meet the picture
-    around them (Laplace's equation): nothing of what lay inside survives.
+    """Hide the pixels of ``mask`` that ``drawn`` (both (H, W) bool) leaves free: ``fill``
+    "membrane" gives them the smoothest colours that meet the picture around them (Laplace's
+    equation: nothing of what lay inside survives), "blur" blurs them (``kernel_px``).
 
     A face already drawn there keeps its template: the template is blended to the face's own
     tones, so a blur wide enough to melt a face into its surroundings averages it back to
@@ -228,9 +228,13 @@ def unconfirmed_heads(people, faces, params: FailClosedParams) -> list[tuple[int
             out.append((int(face.person_id), np.asarray(as_fitted.centre, float), params.unconfirmed_head_radius_m))
         if torso is not None:
             out.append((int(face.person_id), torso, params.torso_head_radius_m))
+        elsewhere = []  # where else the head may be: its joints, and where the depth confirmed it
         head = _seen_head(person)
-        near = getattr(face, "nearby_head", None)
-        for at in ([head.mean(0)] if len(head) else []) + ([np.asarray(near, float)] if near is not None else []):
+        if len(head):
+            elsewhere.append(head.mean(0))
+        if getattr(face, "nearby_head", None) is not None:
+            elsewhere.append(np.asarray(face.nearby_head, float))
+        for at in elsewhere:
             if float(np.linalg.norm(at - np.asarray(face.centre, float))) > params.unconfirmed_joints_apart_m:
                 out.append((int(face.person_id), at, params.unconfirmed_head_radius_m))
     return out

@@ -39,10 +39,10 @@ from disguisor.render.templates import load_templates
 from disguisor.render.variation import choose_template
 from disguisor.run import outputs
 from disguisor.run.fallbacks import (
-    blur_undrawn,
     duplicate_faces,
     face_sphere_box,
     fallback_heads,
+    fill_undrawn,
     full_blur,
     guessed_faces,
     head_sized,
@@ -284,7 +284,7 @@ class FrameWorker:
             # filled by the membrane (nothing inside kept), or blurred by a kernel as wide as the
             # sphere (a 61 px kernel on a smooth face 100 px wide changes too few pixels to hide
             # it); the faces already drawn stay as drawn
-            image = blur_undrawn(image, mask, max(FALLBACK_BLUR_KERNEL_PX, round(max(box[2], box[3]))), result.mask,
+            image = fill_undrawn(image, mask, max(FALLBACK_BLUR_KERNEL_PX, round(max(box[2], box[3]))), result.mask,
                                  fc.fill)
             info.setdefault("fallback", []).append(int(pid))
             own = [d for d in dets if d["source"] in ("3d", "head-sphere") and d.get("person_id") == pid]
@@ -316,7 +316,7 @@ class FrameWorker:
                 info["templates_2d"] = info.get("templates_2d", 0) + 1
                 painted |= drawn
                 mask = mask & ~drawn
-            image = blur_undrawn(image, mask, FALLBACK_BLUR_KERNEL_PX, painted, fc.fill)
+            image = fill_undrawn(image, mask, FALLBACK_BLUR_KERNEL_PX, painted, fc.fill)
             painted |= mask
             info["unexplained_2d_heads"] = info.get("unexplained_2d_heads", 0) + 1
             if not face_seen:  # a head seen from behind: hidden, but no face to list
@@ -328,7 +328,7 @@ class FrameWorker:
             # person's head explains it; its face was judged hidden in this view)
             # only what is not painted yet: a blur over a painted template can undo its change
             mask = head_disk_mask(image.shape[:2], centre, radius, depth, fc.blur_behind_m, fc.blur_edge_px)
-            image = blur_undrawn(image, mask, FALLBACK_BLUR_KERNEL_PX, painted, fc.fill)
+            image = fill_undrawn(image, mask, FALLBACK_BLUR_KERNEL_PX, painted, fc.fill)
             painted |= mask
             info["unpainted_2d_faces"] = info.get("unpainted_2d_faces", 0) + 1
         for head in heads:
@@ -339,7 +339,7 @@ class FrameWorker:
             mask = np.zeros(image.shape[:2], np.uint8)
             centre = (round((x0 + x1) / 2), round((y0 + y1) / 2))
             cv2.ellipse(mask, centre, (round((x1 - x0) / 2) + 1, round((y1 - y0) / 2) + 1), 0, 0, 360, 1, -1)
-            image = blur_undrawn(image, mask.astype(bool), FALLBACK_BLUR_KERNEL_PX, painted, fc.fill)
+            image = fill_undrawn(image, mask.astype(bool), FALLBACK_BLUR_KERNEL_PX, painted, fc.fill)
             painted |= mask.astype(bool)
             dets.append(face_detection(image_id, (x0, y0, x1 - x0, y1 - y0), camera.name, frame, "depth-head"))
             info["depth_heads"] = info.get("depth_heads", 0) + 1
@@ -354,7 +354,7 @@ class FrameWorker:
                     lifted_boxes.append(lifted_face_box(camera, centre, depth, fc.face_report_radius_m,
                                                         self.params.turned_list_m))
                 # faces already drawn stay as drawn (a blur this wide averages them back)
-                image = blur_undrawn(image, hit[0], max(FALLBACK_BLUR_KERNEL_PX, round(max(hit[1][2], hit[1][3]))),
+                image = fill_undrawn(image, hit[0], max(FALLBACK_BLUR_KERNEL_PX, round(max(hit[1][2], hit[1][3]))),
                                      painted, fc.fill)
                 painted |= hit[0]
                 info["turned_lifted"] = info.get("turned_lifted", 0) + 1
