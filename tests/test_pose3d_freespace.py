@@ -12,8 +12,10 @@ from disguisor.pose3d import PersonObservation, Pose3DParams, prepare_rig, recon
 from disguisor.pose3d.freespace import (
     FrameDepth,
     free_space_joints,
+    head_refuted,
     metres_in_range,
     refuting_camera,
+    repair_head,
     without_one_view,
 )
 from disguisor.pose3d.pipeline import depth_from_recording
@@ -144,3 +146,59 @@ def test_a_wrong_third_view_is_dropped_and_the_person_kept(recording):  # noqa: 
     assert np.nanmean(np.linalg.norm(kept.joints - g, axis=1)) < 0.08
     two = dataclasses.replace(three, detections=(real[0], wrong))
     assert without_one_view(rig, two, depth, params) is None   # two views: nothing to drop, lift instead
+
+
+def test_a_head_one_view_put_on_the_cap_is_taken_from_the_other_view(recording):  # noqa: F811
+    """Person 0 seen by two cameras only: wfc1 marks the head right, sc1 marks the body right but
+    its nose, eyes and ears where a head 0.3 m nearer wfc1 would show (a detector putting them
+    on the cap of a bent head). Two rays always meet: the head is triangulated 0.3 m in front of
+    the face, where wfc1's depth reads the face behind it. The body stays; the head is lifted
+    from wfc1's view, near the true one; with the check off it stays wrong."""
+    rec = open_recording(recording)
+    kp = load_keypoints(recording / "keypoints2d.json", rec.calibration)
+    truth = _truth(recording)
+    wfc1, sc1 = rec.calibration.camera("wfc1"), rec.calibration.camera("sc1")
+    keep, forged_at = [], {}
+    for d in kp.detections:
+        if d.person_id != 0:
+            keep.append(d)
+            continue
+        if d.camera == "wfc1":
+            keep.append(d)
+        elif d.camera == "sc1":
+            g = truth[d.frame][0]
+            rays = g[:5] - wfc1.t
+            phantom = g[:5] - 0.3 * rays / np.linalg.norm(rays, axis=1, keepdims=True)
+            forged = d.keypoints.copy()
+            forged[:, :2] = project_points(sc1.world_to_camera(g), sc1.K, sc1.dist)
+            forged[:5, :2] = project_points(sc1.world_to_camera(phantom), sc1.K, sc1.dist)
+            forged[:, 2] = np.maximum(forged[:, 2], 0.6)
+            forged_at[d.frame] = phantom
+            keep.append(dataclasses.replace(d, keypoints=forged))
+    assert forged_at
+    two_views = Keypoints2D(images=kp.images, detections=tuple(keep))
+    depth_of = depth_from_recording(rec)
+
+    def person0(people, f):
+        return min(people, key=lambda p: float(np.nanmean(np.linalg.norm(p.joints[5:13] - truth[f][0][5:13], axis=1))))
+
+    def head_error(p, f):
+        ok = np.isfinite(p.joints[:5, 0])
+        return float(np.linalg.norm(p.joints[:5][ok].mean(axis=0) - truth[f][0][:5][ok].mean(axis=0)))
+
+    off = Pose3DParams(free_space_head_joints=None)
+    frames, plain = reconstruct_frames(rec.calibration, two_views, off, depth_of=depth_of)
+    frames, checked = reconstruct_frames(rec.calibration, two_views, Pose3DParams(), depth_of=depth_of)
+    rig = prepare_rig(rec.calibration)
+    for f, before, after in zip(frames, plain, checked, strict=True):
+        if f not in forged_at:
+            continue
+        p0, p1 = person0(before, f), person0(after, f)
+        assert sorted(p0.cameras) == ["sc1", "wfc1"]
+        assert head_error(p0, f) > 0.15                           # the rays meet in front of the face
+        depth = FrameDepth([v.camera for v in rig.views], f, depth_of, Pose3DParams())
+        assert head_refuted(p0.joints, depth, Pose3DParams())      # wfc1 sees through that head
+        assert head_error(p1, f) < 0.08                           # lifted from wfc1
+        assert not head_refuted(p1.joints, depth, Pose3DParams())
+        assert np.allclose(p1.joints[5:], p0.joints[5:], equal_nan=True)   # the body is kept
+        assert repair_head(rig, p1, depth, Pose3DParams()) is p1   # a head nobody refutes stays as it is

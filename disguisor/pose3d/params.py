@@ -142,6 +142,13 @@ class Pose3DParams:
       this share of the joints a camera can check, in that camera's free space is refuted: a
       multi-view person is taken apart and each of its detections is lifted from its own depth
       on its own; a lifted person is dropped.
+    free_space_head_joints: a person whose head joints (nose, eyes, ears) a camera sees through,
+      at least this many of them and at least half of those it checks, keeps the rest of its
+      body but gets its head joints again (:func:`~disguisor.pose3d.freespace.repair_head`):
+      triangulated without one of its detections, or lifted from the one view left. A surgeon
+      bent over the table, seen by one workflow camera (head joints 2-8 px off) and one ceiling
+      camera that put them on the cap (50-78 px off): the two rays met 15-24 cm behind the face,
+      in front of the table the ceiling camera reads there. None turns the check off.
     head: the head joints of the tracked skeletons (:class:`HeadParams`).
     """
 
@@ -180,6 +187,7 @@ class Pose3DParams:
     free_space_margin_m: float | None = 0.15
     free_space_min_joints: int = 3
     free_space_min_share: float = 0.5
+    free_space_head_joints: int | None = 2
     head: HeadParams = HeadParams()
 
 

@@ -17,7 +17,7 @@ from disguisor.errors import InputError
 from disguisor.io.calibration import Calibration
 from disguisor.pose2d.keypoints_io import Keypoints2D
 from disguisor.pose3d.association import PersonObservation, prepare_rig, reconstruct_frame
-from disguisor.pose3d.freespace import FrameDepth, without_one_view
+from disguisor.pose3d.freespace import FrameDepth, repair_head, without_one_view
 from disguisor.pose3d.head import place_heads
 from disguisor.pose3d.lifting import DepthSource, lift_unexplained
 from disguisor.pose3d.params import Pose3DParams, TrackingParams
@@ -71,7 +71,7 @@ def reconstruct_frames(calibration: Calibration, keypoints: Keypoints2D, params:
             kept, gone = [], []
             for person in found:
                 if not depth.refuted(person.joints):
-                    kept.append(person)
+                    kept.append(repair_head(rig, person, depth, params))
                     continue
                 refuted += 1
                 gone.append(person)                   # its unused detections may be lifted
