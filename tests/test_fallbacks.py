@@ -268,6 +268,10 @@ def test_a_face_turned_away_and_mostly_hidden_is_painted_but_not_listed():
     assert not listed_face(face(165.0, 0.4), p)    # the crown seen from above: never a face
     assert not listed_face(face(30.0, 1.0, box=(0.0, 0.0, 3.0, 3.0)), p)   # a sliver
     assert not listed_face(face(30.0, 1.0), p, unlisted={1})
+    # a face estimated just outside the image: its margin is blurred inside, but it is not in the picture
+    strip = replace(face(30.0, 0.0, box=(0.0, 0.0, 60.0, 5.0)), border=True, blend="blur")
+    assert not listed_face(strip, p)
+    assert listed_face(strip, replace(p, report_border_faces=True))
 
 
 def test_a_sphere_without_a_face_reports_a_face_sized_box_at_the_eyes():

@@ -646,6 +646,7 @@ def test_face_just_outside_the_image_gets_its_margin_blurred_inside():
         res = r.anonymize_view(img, None, cam, [outside], {1: quadrant_template()})
         margin = r.dilation_px(cam, outside)
     assert [f.blend for f in res.faces] == ["blur"] and not res.skipped
+    assert res.faces[0].border                                     # painted, not a face in the picture
     x, y, w, h = res.faces[0].bbox
     assert w <= margin and (x == 0 or x + w == W)                  # a strip along one border only
     changed = np.any(res.image != img, axis=2)

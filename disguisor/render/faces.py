@@ -300,22 +300,22 @@ class FaceRenderer:
     def _paint_borders(self, out: np.ndarray, camera: Camera, faces: list[FaceSurface],
                        result: ViewResult) -> None:
         """Blur the privacy margin of faces that rendered nothing because they lie just outside
-        the image (:mod:`disguisor.render.border`); they count as painted faces (blend "blur")."""
+        the image (:mod:`disguisor.render.border`); painted faces with ``border`` set (blend "blur")."""
         unpainted = {pid for pid, why in result.skipped if why in ("outside the view", _NOTHING_RENDERED)}
         for face in (f for f in faces if f.person_id in unpainted):
             angle = facing_angle_deg(face, camera)
             box = border_strip(camera, face, self.dilation_px(camera, face)) if angle <= 90 else None
             if box is None:
                 continue
-            x0, y0, x1, y1 = box
-            mask = np.zeros(out.shape[:2], bool)
+            (x0, y0, x1, y1), mask = box, np.zeros(out.shape[:2], bool)
             mask[y0:y1, x0:x1] = True
             out[:] = obfuscate(out, mask, "blur", self.params.obfuscation)
             result.mask |= mask
             xywh = (float(x0), float(y0), float(x1 - x0), float(y1 - y0))
             result.faces.append(RenderedFace(person_id=face.person_id, bbox=xywh, full_bbox=xywh, painted_bbox=xywh,
                                              painted_pixels=int(mask.sum()), visible_fraction=0.0,
-                                             no_depth_fraction=1.0, facing_angle_deg=round(angle, 2), blend="blur"))
+                                             no_depth_fraction=1.0, facing_angle_deg=round(angle, 2), blend="blur",
+                                             border=True))
             result.skipped = [(pid, why) for pid, why in result.skipped if pid != face.person_id]
 
     def _paint_group(self, out: np.ndarray, depth_m: np.ndarray | None, camera: Camera,

@@ -26,7 +26,9 @@ class RenderedFace:
     painted without a depth reading. (Pixels where a nearer face is rendered count for that face
     only.) facing_angle_deg: angle between the face's facing
     direction and the direction to the camera. blend: how it was painted (poisson, mixed,
-    paste, blur, pixelate, blacken; "blacken-fallback" after a failed blend).
+    paste, blur, pixelate, blacken; "blacken-fallback" after a failed blend). border: painted from
+    outside the image (:mod:`disguisor.render.border`): the face's estimate lies just outside it,
+    the box is the part of its margin that reaches in.
     """
 
     person_id: int
@@ -38,6 +40,7 @@ class RenderedFace:
     no_depth_fraction: float = 0.0
     facing_angle_deg: float = 0.0
     blend: str = "poisson"
+    border: bool = False
 
 
 @dataclass

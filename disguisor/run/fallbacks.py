@@ -116,9 +116,12 @@ def listed_face(face, params, unlisted: set[int] = frozenset()) -> bool:
     depth-confirmed box covers at least ``report_min_face_px`` pixels, and it is not turned
     away from the camera (``facing_angle_deg`` > ``report_away_angle_deg``) with less than
     ``report_away_min_visible`` of its rendered pixels visible (its own head and occluders hide
-    the rest), nor beyond ``report_back_angle_deg`` at all. ``face``: a
+    the rest), nor beyond ``report_back_angle_deg`` at all, nor a face estimated just outside the
+    image whose margin reaches in (``face.border``; unless ``report_border_faces``). ``face``: a
     :class:`~disguisor.render.results.RenderedFace`; ``params``: RunParams."""
     if int(face.person_id) in unlisted or face.bbox[2] * face.bbox[3] < params.report_min_face_px:
+        return False
+    if face.border and not params.report_border_faces:
         return False
     if face.facing_angle_deg > params.report_back_angle_deg:
         return False

@@ -255,6 +255,10 @@ class RunParams:
     right beside it). On the people-finder runs no listed face turned 160 degrees or more matched
     a true face box (seeds 0-4: 35 false positives, 13-16: 29, 17-18: 16), while from 150 to 160
     degrees 108 of 252 listed faces did match (a bent head's forehead seen from above).
+    report_border_faces: list a face estimated just outside the image whose privacy margin
+      reaches in and is blurred there (``RenderedFace.border``; painted either way). False: not
+      listed: the face is not in the picture. On the first runs of seeds 58-61 (48 runs) 33 such
+      boxes were listed and none matched a true face box (IoU 0.4), 10 of them in one run.
     report_disputed_faces: list the faces whose placement the depth disputes
       (``FaceSurface.disputed``: the head registration called for a correction beyond its guard,
       or found too few points to tell, and no second registration settled it); they are painted,
@@ -307,6 +311,7 @@ class RunParams:
     report_away_angle_deg: float = 90.0
     report_away_min_visible: float = 0.10
     report_back_angle_deg: float = 160.0
+    report_border_faces: bool = False
     report_disputed_faces: bool = False
     report_guessed_faces: bool = False
     report_duplicate_face_m: float = 0.3
