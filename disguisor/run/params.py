@@ -258,7 +258,8 @@ class RunParams:
     report_border_faces: list a face estimated just outside the image whose privacy margin
       reaches in and is blurred there (``RenderedFace.border``; painted either way). False: not
       listed: the face is not in the picture. On the first runs of seeds 58-61 (48 runs) 33 such
-      boxes were listed and none matched a true face box (IoU 0.4), 10 of them in one run.
+      boxes were listed and none matched a true face box (IoU 0.4), 10 of them in one run
+      (precision of the 6 runs with any +0.010 to +0.066); held out, seeds 62-63: 3, none.
     report_disputed_faces: list the faces whose placement the depth disputes
       (``FaceSurface.disputed``: the head registration called for a correction beyond its guard,
       or found too few points to tell, and no second registration settled it); they are painted,
