@@ -63,16 +63,21 @@ def test_a_joint_in_front_of_the_wall_is_in_free_space_and_one_behind_it_is_not(
     assert np.allclose(metres_in_range(raw, cam), 3.0)
 
 
+def _two_cameras(root, other: str):
+    """The recording at ``root``, its keypoints, the true joints per frame, and the cameras wfc1
+    and ``other``."""
+    rec = open_recording(root)
+    kp = load_keypoints(root / "keypoints2d.json", rec.calibration)
+    return rec, kp, _truth(root), rec.calibration.camera("wfc1"), rec.calibration.camera(other)
+
+
 def test_a_phantom_from_a_wrong_second_view_is_refuted_and_the_person_lifted(recording):  # noqa: F811
     """Person 0 is seen by wfc1; a second camera's detection agrees with wfc1's rays but puts every
     joint 0.4 m nearer wfc1 (what a detection of someone else in that view can do). Triangulated,
     the pair is a phantom floating in front of the person; wfc1's depth sees through it. wfc1's
     detection scores 0.2, under ``lift_min_person_score``: a lone detection so weak is not
     lifted, one the association had used is."""
-    rec = open_recording(recording)
-    kp = load_keypoints(recording / "keypoints2d.json", rec.calibration)
-    truth = _truth(recording)
-    wfc1, other = rec.calibration.camera("wfc1"), rec.calibration.camera("wfc2")
+    rec, kp, truth, wfc1, other = _two_cameras(recording, "wfc2")
     keep, phantoms = [], {}
     for d in kp.detections:
         if d.person_id != 0:
@@ -154,10 +159,7 @@ def test_a_head_one_view_put_on_the_cap_is_taken_from_the_other_view(recording):
     on the cap of a bent head). Two rays always meet: the head is triangulated 0.3 m in front of
     the face, where wfc1's depth reads the face behind it. The body stays; the head is lifted
     from wfc1's view, near the true one; with the check off it stays wrong."""
-    rec = open_recording(recording)
-    kp = load_keypoints(recording / "keypoints2d.json", rec.calibration)
-    truth = _truth(recording)
-    wfc1, sc1 = rec.calibration.camera("wfc1"), rec.calibration.camera("sc1")
+    rec, kp, truth, wfc1, sc1 = _two_cameras(recording, "sc1")
     keep, forged_at = [], {}
     for d in kp.detections:
         if d.person_id != 0:
