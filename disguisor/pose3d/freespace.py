@@ -189,13 +189,6 @@ def head_refuted(joints: np.ndarray, depth: FrameDepth, params: Pose3DParams) ->
                for _, through, checked in _free_counts(head, depth.cameras, depth.metres, params))
 
 
-def _head_free_share(joints: np.ndarray, depth: FrameDepth, params: Pose3DParams) -> float:
-    counts = [(t, c) for _, t, c in _free_counts(np.asarray(joints, float)[HEAD_JOINTS], depth.cameras,
-                                                  depth.metres, params)]
-    checked = sum(c for _, c in counts)
-    return sum(t for t, _ in counts) / checked if checked else 0.0
-
-
 def _on_shoulders(joints: np.ndarray) -> bool:
     """Whether the head joints' centroid lies a head's distance from the shoulders' midpoint
     (true when either is unknown)."""
@@ -246,7 +239,7 @@ def repair_head(rig: Rig, person: PersonObservation, depth: FrameDepth,
         joints[HEAD_JOINTS] = head
         if head_refuted(joints, depth, params) or not _on_shoulders(joints):
             continue
-        key = (_head_free_share(joints, depth, params), -len(rest), -float(np.nansum(conf)))
+        key = (depth.free_share(joints[HEAD_JOINTS]), -len(rest), -float(np.nansum(conf)))
         if best_key is None or key < best_key:
             confidence = person.confidence.copy()
             confidence[HEAD_JOINTS] = np.where(np.isfinite(head[:, 0]), conf, 0.0)
