@@ -97,6 +97,9 @@ def main() -> None:
         ap.error("give RECORDING RUN_OUT pairs")
     total: Counter = Counter()
     for rec, out in zip(args.pairs[::2], args.pairs[1::2], strict=True):
+        for need in (rec / "annotations.json", out / "detections.json"):
+            if not need.is_file():
+                sys.exit(f"error: {need}: file: not found (give RECORDING RUN_OUT pairs)")
         extra: list[dict] = []
         rows = misses(rec, out, extra)
         kinds = Counter(r["kind"] for r in rows)

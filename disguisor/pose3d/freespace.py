@@ -38,6 +38,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from disguisor.coco import HEAD_JOINTS, SHOULDERS
 from disguisor.geometry import project_points
 from disguisor.io.calibration import Camera
 from disguisor.pose3d.association import PersonObservation, Rig, reconstruct_frame
@@ -173,7 +174,7 @@ def without_one_view(rig: Rig, person: PersonObservation, depth: FrameDepth,
     return best
 
 
-HEAD_JOINTS = slice(0, 5)  # nose, eyes, ears (COCO-17)
+HEAD = list(HEAD_JOINTS)
 # a head's centre lies this far (metres) from the midpoint of its shoulders, give or take
 _HEAD_FROM_SHOULDERS_M = (0.08, 0.45)
 
@@ -184,7 +185,7 @@ def head_refuted(joints: np.ndarray, depth: FrameDepth, params: Pose3DParams) ->
     need = params.free_space_head_joints
     if need is None or params.free_space_margin_m is None:
         return False
-    head = np.asarray(joints, float)[HEAD_JOINTS]
+    head = np.asarray(joints, float)[HEAD]
     return any(through >= need and 2 * through >= checked
                for _, through, checked in _free_counts(head, depth.cameras, depth.metres, params))
 
@@ -192,9 +193,9 @@ def head_refuted(joints: np.ndarray, depth: FrameDepth, params: Pose3DParams) ->
 def _on_shoulders(joints: np.ndarray) -> bool:
     """Whether the head joints' centroid lies a head's distance from the shoulders' midpoint
     (true when either is unknown)."""
-    head = joints[HEAD_JOINTS]
+    head = joints[HEAD]
     head = head[np.isfinite(head[:, 0])]
-    mid = 0.5 * (joints[5] + joints[6])
+    mid = joints[SHOULDERS].mean(axis=0)
     if not len(head) or not np.all(np.isfinite(mid)):
         return True
     d = float(np.linalg.norm(head.mean(axis=0) - mid))
@@ -226,24 +227,24 @@ def repair_head(rig: Rig, person: PersonObservation, depth: FrameDepth,
             found = [f for f in reconstruct_frame(rig, views, params) if len(f.detections) == len(rest)]
             if not found:
                 continue
-            head, conf = found[0].joints[HEAD_JOINTS], found[0].confidence[HEAD_JOINTS]
+            head, conf = found[0].joints[HEAD], found[0].confidence[HEAD]
         else:
             raw, camera = depth.raw(rest[0].camera), rig.views[rig.index[rest[0].camera]].camera
             lifted = None if raw is None else lift_detection(rest[0].keypoints, camera, raw, params)
             if lifted is None:
                 continue
-            head, conf = lifted[0][HEAD_JOINTS], lifted[1][HEAD_JOINTS]
+            head, conf = lifted[0][HEAD], lifted[1][HEAD]
         if np.count_nonzero(np.isfinite(head[:, 0])) < 2:
             continue
         joints = person.joints.copy()
-        joints[HEAD_JOINTS] = head
+        joints[HEAD] = head
         if head_refuted(joints, depth, params) or not _on_shoulders(joints):
             continue
-        key = (depth.free_share(joints[HEAD_JOINTS]), -len(rest), -float(np.nansum(conf)))
+        key = (depth.free_share(joints[HEAD]), -len(rest), -float(np.nansum(conf)))
         if best_key is None or key < best_key:
             confidence = person.confidence.copy()
-            confidence[HEAD_JOINTS] = np.where(np.isfinite(head[:, 0]), conf, 0.0)
+            confidence[HEAD] = np.where(np.isfinite(head[:, 0]), conf, 0.0)
             error = person.error_px.copy()
-            error[HEAD_JOINTS] = np.nan
+            error[HEAD] = np.nan
             best, best_key = replace(person, joints=joints, confidence=confidence, error_px=error), key
     return person if best is None else best
