@@ -12,9 +12,11 @@ from disguisor.io.calibration import Camera
 from disguisor.pose3d.poses import Person3D
 from disguisor.refine.surface import FaceSurface
 from disguisor.render.obfuscate import blur_region
+from disguisor.refine.carry import ConfirmedHead
 from disguisor.run.fallbacks import (
     fallback_heads,
     fill_undrawn,
+    recent_heads,
     torso_head_centre,
     unconfirmed_heads,
 )
@@ -587,3 +589,29 @@ def test_a_head_confirmed_a_moment_ago_keeps_a_sphere():
     assert len(more) == len(got) + 1 and float(np.linalg.norm(more[-1][1] - true_face)) < more[-1][2]
     beside = replace(sunk, nearby_head=np.asarray(sunk.centre) + [0.0, 0.05, 0.0])
     assert len(unconfirmed_heads([patient], [beside], p)) == len(got)
+
+
+def test_a_person_without_a_body_fit_keeps_a_sphere_where_the_depth_last_saw_the_head():
+    """A lying patient whose keypoints failed in the last frame (medium 1280x720 seed 64): 5
+    joints left, no body fit, his eyes 18 cm below his face; the sphere around them left 94% of
+    his face unchanged in a workflow view (78% visible). His head, confirmed by the depth one
+    frame before, keeps a sphere; none without a nearby head, none beside the joints' sphere."""
+    p = FailClosedParams()
+    patient = _person(6, head_seen=False)
+    patient.joints[:] = np.nan
+    patient.joints[[1, 2, 4]] = [[0.10, 0.45, 0.99], [0.08, 0.44, 1.01], [0.01, 0.45, 1.03]]  # eyes, right ear
+    patient.joints[[6, 8]] = [[-0.13, 0.34, 1.04], [-0.21, 0.08, 1.05]]  # right shoulder, elbow
+    true_face = np.array([0.0, 0.56, 1.15])
+    fallback = fallback_heads([patient], set(), p)
+    assert not any(float(np.linalg.norm(c - true_face)) < r - 0.05 for _, c, r in fallback)
+    shift = np.eye(4)
+    shift[:3, 3] = [0.0, 0.0, 0.02]  # the registration's correction of the fitted head
+    seen = ConfirmedHead(frame=8, head_rotation=np.eye(3), head_centre=np.array([0.0, 0.56, 1.05]), correction=shift)
+    got = recent_heads(fallback, lambda pid: iter([seen] if pid == 6 else []), p)
+    assert [pid for pid, _, _ in got] == [6]
+    assert float(np.linalg.norm(got[0][1] - [0.0, 0.56, 1.07])) < 1e-9
+    assert float(np.linalg.norm(got[0][1] - true_face)) < got[0][2] - 0.05
+    assert recent_heads(fallback, lambda pid: iter([]), p) == []
+    assert recent_heads(fallback, None, p) == []
+    beside = ConfirmedHead(8, np.eye(3), np.asarray(fallback[0][1]) + [0.0, 0.05, 0.0], np.eye(4))
+    assert recent_heads(fallback, lambda pid: iter([beside]), p) == []

@@ -3,7 +3,8 @@
 - a failed frame: every view fully blurred (:func:`full_blur`);
 - a person found in 3D without a face surface (no body fit at that frame): the sphere around
   their head joints blurred in every view (:func:`fallback_heads`; the pixels:
-  :mod:`disguisor.run.head_masks`);
+  :mod:`disguisor.run.head_masks`), and the sphere around their head as the depth confirmed it
+  in a nearby frame (:func:`recent_heads`);
 - a face placed by the body fit alone (not confirmed by the depth): spheres around it and beyond
   the shoulders blurred on top of the template (:func:`unconfirmed_heads`);
 - a person detected in 2D whom no 3D person explains (seen by one camera only), or whose head
@@ -22,6 +23,7 @@ from disguisor.boxes import mask_bounds
 from disguisor.coco import HEAD_JOINTS, NUM_JOINTS, torso_axis
 from disguisor.geometry import project_points, undistort_pixels
 from disguisor.io.calibration import Camera
+from disguisor.refine.carry import confirmed_centre
 from disguisor.render.blend import poisson_blend
 from disguisor.render.obfuscate import blur_region
 from disguisor.run.head_masks import head_sphere_mask
@@ -174,6 +176,33 @@ def fallback_heads(people, with_body: set[int], params: FailClosedParams) -> lis
             out.append((person.id, top + np.array([0, 0, 0.25]), 0.45))
         else:
             out.append((person.id, head.mean(0), params.head_radius_m))
+    return out
+
+
+def recent_heads(fallback: Sequence[tuple[int, np.ndarray, float]], nearby, params: FailClosedParams,
+                 ) -> list[tuple[int, np.ndarray, float]]:
+    """(person id, centre (3,) world metres, sphere radius m): for each person of ``fallback``
+    (:func:`fallback_heads`: no body fit at this frame) whose head the depth confirmed in a
+    nearby frame, a sphere of ``head_radius_m`` around that head's centre, when it lies more than
+    ``unconfirmed_joints_apart_m`` from each of their spheres: a person whose keypoints fail in
+    one frame keeps few, often wrong joints (a lying patient's eyes 18 cm below his face), while
+    a moment ago the depth showed the head.
+
+    Args:
+        nearby: person id -> that person's heads confirmed in nearby frames, nearest first
+            (:meth:`~disguisor.refine.frame.NearbyHeads.lookup`), or None.
+    """
+    if nearby is None:
+        return []
+    out = []
+    for pid in dict.fromkeys(int(pid) for pid, _, _ in fallback):
+        head = next(iter(nearby(pid)), None)
+        if head is None:
+            continue
+        at = confirmed_centre(head)
+        if all(float(np.linalg.norm(at - np.asarray(c, float))) > params.unconfirmed_joints_apart_m
+               for p, c, _ in fallback if int(p) == pid):
+            out.append((pid, at, params.head_radius_m))
     return out
 
 

@@ -49,6 +49,7 @@ from disguisor.run.fallbacks import (
     lifted_face_box,
     listed_face,
     on_legs,
+    recent_heads,
     turned_elsewhere,
     unconfirmed_heads,
     unexplained_heads,
@@ -222,6 +223,10 @@ class FrameWorker:
         fallback = fallback_heads(people or (), {int(b.person_id) for b in posed}, self.params.fail_closed)
         for pid, _, _ in fallback:
             outcome.people.append({"person_id": int(pid), "fallback": "head sphere blurred (no body fit)"})
+        recent = recent_heads(fallback, self.nearby.lookup(frame), self.params.fail_closed)
+        for pid, _, _ in recent:
+            outcome.people.append({"person_id": int(pid), "fallback": "head sphere blurred (confirmed nearby)"})
+        fallback += recent
         unseen = unconfirmed_heads(people or (), faces, self.params.fail_closed)
         for pid in dict.fromkeys(pid for pid, _, _ in unseen):
             outcome.people.append({"person_id": int(pid), "fallback": "head spheres blurred (not confirmed by depth)"})

@@ -19,7 +19,12 @@ class FailClosedParams:
 
     full_blur_width_px: a failed view is shrunk to this width (area averaging), enlarged back
       and blurred: no face survives at any size. head_radius_m: radius of the sphere around the
-      head joints that is blurred for a person without a face surface (metres).
+      head joints that is blurred for a person without a face surface (metres), and of the one
+      around their head as the depth confirmed it in a nearby frame (``refine.nearby_frames``),
+      when that lies more than unconfirmed_joints_apart_m away: on medium 1280x720 seed 64 a
+      lying patient kept 5 joints in the last frame (no body fit), his eyes 18 cm below his
+      face, and his face (78% visible in a workflow view) stayed 94% unchanged; with it,
+      hidden (BENCHMARKS.md "Seeds 64-65, first runs").
 
     A person detected in 2D whom no 3D person explains (seen by one camera only, at the edge of
     the room, or missed by the association) still has their head blurred in that view:
