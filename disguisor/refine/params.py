@@ -163,7 +163,6 @@ class RefineParams:
     wide_max_translation_m: float = 0.06
     far_moves: tuple[tuple[float, float], ...] = ((0.04, 0.6), (0.06, 0.65))
     far_moves_min_torso_deg: float = 30.0
-    far_turns: tuple[tuple[float, float], ...] = ()
     far_moves_lying_confirmed: bool = False
     inlier_distance_m: float = 0.015
     min_fitness: float = 0.4
@@ -176,9 +175,6 @@ class RefineParams:
         for distance, fitness in self.far_moves:
             if not (distance >= 0 and 0 <= fitness <= 1):
                 raise ValueError(f"needs [distance m >= 0, fitness in [0, 1]] pairs, not [{distance:g}, {fitness:g}]")
-        for angle, fitness in self.far_turns:
-            if not (angle >= 0 and 0 <= fitness <= 1):
-                raise ValueError(f"needs [angle deg >= 0, fitness in [0, 1]] pairs, not [{angle:g}, {fitness:g}]")
         if not -90.0 <= self.far_moves_min_torso_deg <= 90.0:
             raise ValueError(f"must lie in [-90, 90] degrees, not {self.far_moves_min_torso_deg:g}")
         if self.nearby_frames < 0:
