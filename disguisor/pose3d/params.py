@@ -272,7 +272,6 @@ class TrackingParams:
     velocity_smoothing: float = 0.6
     min_track_frames: int = 1
     interpolated_confidence_scale: float = 0.5
-    end_hold_frames: int = 0
     smoothing: str = "rts"
     measurement_noise_m: float = 0.01
     acceleration_noise_m: float = 0.01

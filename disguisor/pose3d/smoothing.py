@@ -22,7 +22,6 @@ that keeps every 3rd frame is filled and smoothed in real time steps, not in sam
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -90,33 +89,6 @@ def fill_gaps(points: np.ndarray, confidence: np.ndarray, max_gap: int, confiden
     cb = np.take_along_axis(confidence, p1, axis=0)
     conf[gap] = (confidence_scale * np.minimum(ca, cb))[gap]
     return out, conf, gap
-
-
-def hold_ends(points: np.ndarray, confidence: np.ndarray, joints: Sequence[int], max_frames: int,
-              confidence_scale: float, times: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Carry each of ``joints`` past its last (before its first) known sample, at most
-    ``max_frames`` frame numbers, into samples where the track has other joints: held in place,
-    with ``confidence_scale x`` its confidence there. The gap filler cannot reach a track's ends
-    (nothing to interpolate towards). Returns (points, confidence, held mask (T, J))."""
-    T = points.shape[0]
-    t = _times(T, times)
-    seen = np.isfinite(points[..., 0])
-    present = seen.any(axis=1)
-    held = np.zeros(seen.shape, bool)
-    out, conf = points.copy(), confidence.copy()
-    if max_frames <= 0:
-        return out, conf, held
-    for j in joints:
-        known = np.flatnonzero(seen[:, j])
-        if not len(known):
-            continue
-        for end, step in ((known[-1], 1), (known[0], -1)):
-            k = end + step
-            while 0 <= k < T and abs(t[k] - t[end]) <= max_frames:
-                if present[k] and not seen[k, j]:
-                    out[k, j], conf[k, j], held[k, j] = points[end, j], confidence_scale * confidence[end, j], True
-                k += step
-    return out, conf, held
 
 
 def rts_smooth(points: np.ndarray, noise_std: np.ndarray, acceleration_noise_m: float,

@@ -36,10 +36,7 @@ from disguisor.pose3d.association import PersonObservation
 from disguisor.pose3d.params import TrackingParams
 from disguisor.pose3d.poses import FramePoses, Person3D, Poses3D
 from disguisor.pose3d.presence import Presence
-from disguisor.pose3d.smoothing import clamp_to_measurements, fill_gaps, hold_ends, median_outliers, rts_smooth
-
-# shoulders to ankles: held at a track's ends (a head held in place would draw a stale face)
-BODY_JOINTS = tuple(j for j in range(NUM_JOINTS) if j not in HEAD_JOINTS)
+from disguisor.pose3d.smoothing import clamp_to_measurements, fill_gaps, median_outliers, rts_smooth
 
 Alone = Callable[[int, np.ndarray], bool]  # (frame number, joints (17, 3) m) -> no other track there
 
@@ -153,10 +150,6 @@ def track_arrays(track: Track, frames: Sequence[int],
             pts[out] = np.nan
             conf[out] = 0.0
     pts, conf, filled = fill_gaps(pts, conf, params.max_gap_frames, params.interpolated_confidence_scale, times)
-    if params.end_hold_frames > 0:
-        pts, conf, held = hold_ends(pts, conf, BODY_JOINTS, params.end_hold_frames,
-                                    params.interpolated_confidence_scale, times)
-        filled |= held
     if params.smoothing == "rts":
         std = params.measurement_noise_m / np.maximum(conf, 0.1)
         measured = np.where(filled[..., None], np.nan, pts)
