@@ -24,7 +24,7 @@ class FailClosedParams:
       when that lies more than unconfirmed_joints_apart_m away: on medium 1280x720 seed 64 a
       lying patient kept 5 joints in the last frame (no body fit), his eyes 18 cm below his
       face, and his face (78% visible in a workflow view) stayed 94% unchanged; with it,
-      hidden (BENCHMARKS.md "Seeds 64-65, first runs").
+      hidden (BENCHMARKS.md "Seeds 64-67, first runs").
 
     A person detected in 2D whom no 3D person explains (seen by one camera only, at the edge of
     the room, or missed by the association) still has their head blurred in that view:
