@@ -10,9 +10,9 @@ import pytest
 from disguisor.coco import torso_axis
 from disguisor.io.calibration import Camera
 from disguisor.pose3d.poses import Person3D
+from disguisor.refine.carry import ConfirmedHead
 from disguisor.refine.surface import FaceSurface
 from disguisor.render.obfuscate import blur_region
-from disguisor.refine.carry import ConfirmedHead
 from disguisor.run.fallbacks import (
     fallback_heads,
     fill_undrawn,
