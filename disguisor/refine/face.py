@@ -15,8 +15,8 @@ from typing import Protocol
 
 import numpy as np
 
-from disguisor.coco import torso_axis
 from disguisor.refine.carry import ConfirmedHead, carried_start, confirmed_centre
+from disguisor.refine.lying import body_starts, torso_rise_deg
 from disguisor.refine.params import DEFAULT_REFINE_PARAMS, RefineParams
 from disguisor.refine.register import (
     HeadRegistration,
@@ -111,17 +111,12 @@ def extract_face(person_id: int, vertices: np.ndarray, face_vertex_idx: np.ndarr
                        occ_v, occ_t)
 
 
-def _torso_rise_deg(fitted: np.ndarray | None) -> float | None:
-    """How far (degrees) the hips-to-shoulders axis of the fit's (17, 3) keypoints rises above the
-    horizontal (world z up); None when unknown."""
-    torso = None if fitted is None else torso_axis(np.asarray(fitted, np.float64))
-    return None if torso is None else float(np.degrees(np.arcsin(np.clip(torso[1][2], -1.0, 1.0))))
-
-
 def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.ndarray, weights: np.ndarray,
                 fitted: np.ndarray | None, joints: tuple[np.ndarray, np.ndarray] | None,
                 params: RefineParams, head_rotation: np.ndarray | None = None,
-                carried: Callable[[], Iterable[ConfirmedHead]] | None = None) -> HeadRegistration:
+                carried: Callable[[], Iterable[ConfirmedHead]] | None = None,
+                lying_from: Callable[[RefineParams], tuple[np.ndarray, HeadRegistration] | None] | None = None,
+                ) -> HeadRegistration:
     """The registration of one head (N, 3) from the fit. When it is refused, first the same
     person's heads confirmed in nearby frames (``carried()``, nearest first; needs the fitted
     ``head_rotation`` (3, 3)) are tried as starts (:mod:`disguisor.refine.carry`): the first
@@ -130,14 +125,17 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
     and (17,) confidences; ``fitted``: the fit's (17, 3) keypoints), or its head points lie more
     than ``params.reorient_min_shift_m`` from theirs (then it is moved onto them too), the head is
     placed from the head turned to them instead: registered from there when that registration
-    passes the guard, else as turned. A lying body (torso below ``params.far_moves_min_torso_deg``)
+    passes the guard, else as turned. A lying body (torso below ``params.reorient_min_torso_deg``)
+    gets no such turn; it is placed from the best registration ``lying_from(params)`` accepts
+    (start, registration from there: the head moved beyond its shoulders, :mod:`disguisor.refine.lying`)
+    when there is one. A lying body (torso below ``params.far_moves_min_torso_deg``)
     is not held to the far-move test; a correction that test would refuse is kept but not
     confirmed (``params.far_moves_lying_confirmed`` False). Either way it stays not confirmed
     (``accepted`` False): a second start that fits the depth less well than a confirmed head can
     still land a few cm off,
     so the run's safety spheres stay on it, and the caller keeps the face as fitted (the refused
     registration's identity transform) to be painted too (``FaceSurface.as_fitted``)."""
-    rise = _torso_rise_deg(fitted)
+    rise = torso_rise_deg(fitted)
     first = params
     lying = bool(params.far_moves) and rise is not None and rise < params.far_moves_min_torso_deg
     if lying:
@@ -168,10 +166,17 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
             return replace(reg, transform=other.transform @ start, disputes=False,
                            reason=f"{reg.reason}; registered from its head confirmed in frame {prior.frame} "
                                   f"(not confirmed)")
+    if rise is not None and rise < params.reorient_min_torso_deg:
+        # lying: joints triangulated from above swap the nose and the ears; the torso says where
+        # the head must be
+        found = None if lying_from is None else lying_from(first)
+        if found is None:
+            return reg
+        start, other = found
+        return replace(reg, transform=other.transform @ start, disputes=False,
+                       reason=f"{reg.reason}; registered from beyond its shoulders (lying; not confirmed)")
     if joints is None or fitted is None or params.reorient_min_deg is None:
         return reg
-    if rise is not None and rise < params.reorient_min_torso_deg:
-        return reg  # lying: joints triangulated from above swap the nose and the ears
     turn = head_turn(np.asarray(fitted, np.float64)[:HEAD_POINTS], joints[0][:HEAD_POINTS],
                      joints[1][:HEAD_POINTS], pivot, min_shift_m=params.reorient_min_shift_m)
     if turn is None:
@@ -194,6 +199,44 @@ def _remembered(nearby: Callable[[int], Iterable[ConfirmedHead]], person_id: int
     for h in nearby(person_id):
         seen.append(h)
         yield h
+
+
+def _register_moved(start: np.ndarray, head: np.ndarray, normals: np.ndarray, weights: np.ndarray,
+                    cloud_points: np.ndarray, context: Sequence[np.ndarray], params: RefineParams) -> HeadRegistration:
+    """The registration of ``head`` (N, 3) moved by ``start`` (4, 4) first, against the cloud and
+    the context vertices (arrays of (K, 3), world metres) around where it was moved; its
+    transform applies after ``start``."""
+    R = start[:3, :3]
+    moved = head @ R.T + start[:3, 3]
+    lo, hi = crop_box(moved, params)
+    ctx = voxel_points(np.concatenate([in_box(c, lo, hi) for c in context]), params.voxel_m)
+    return refine_head(moved, in_box(cloud_points, lo, hi), params, normals=normals @ R.T, context_vertices=ctx,
+                       vertex_weights=weights)
+
+
+def _lying_registration(starts: Callable[[], Sequence[np.ndarray]], head: np.ndarray, normals: np.ndarray,
+                        weights: np.ndarray, cloud_points: np.ndarray, context: Callable[[], Sequence[np.ndarray]],
+                        other_heads: np.ndarray, params: RefineParams) -> tuple[np.ndarray, HeadRegistration] | None:
+    """Of the registrations from ``starts()`` (the head moved beyond the shoulders,
+    :func:`disguisor.refine.lying.body_starts`, then :func:`_register_moved`; ``context()`` the
+    context vertices) that the guard accepts and that leave the head's centroid farther than
+    ``params.lying_other_head_m`` from every one of ``other_heads`` (K, 3) (the other fitted
+    heads' centroids, world metres), the one with the highest fitness, with its start; None when
+    there is none."""
+    best = None
+    pivot = head.mean(axis=0)
+    for start in starts():
+        reg = _register_moved(start, head, normals, weights, cloud_points, context(), params)
+        if not reg.accepted or (best is not None and reg.fitness_after <= best[1].fitness_after):
+            continue
+        T = reg.transform @ start
+        centre = T[:3, :3] @ pivot + T[:3, 3]
+        # a second skeleton of someone whose head the fit found (a lying patient is often seen
+        # twice, once left-right mirrored): not that head again
+        if len(other_heads) and np.min(np.linalg.norm(other_heads - centre, axis=1)) < params.lying_other_head_m:
+            continue
+        best = (start, reg)
+    return best
 
 
 def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_points: np.ndarray,
@@ -221,7 +264,7 @@ def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_po
     not_head[head_idx] = False
     # the triangles around head vertices are all their normals need (the body has 27k)
     near_head = faces[(~not_head[faces]).any(axis=1)] if bodies else faces
-    pts = np.asarray(cloud_points)
+    pts = whole = np.asarray(cloud_points)
     if bodies and len(pts):
         # one pass over the whole cloud: keep what lies in any head's crop box
         boxes = [crop_box(np.asarray(b.vertices)[head_idx], params) for b in bodies]
@@ -245,7 +288,12 @@ def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_po
         R_head = np.asarray(body.head_rotation, np.float64)
         seen: list[ConfirmedHead] = []  # the nearby heads the refused registration asked for
         carried = None if nearby is None else partial(_remembered, nearby, int(body.person_id), seen)
-        reg = _registered(head, normals, pts, ctx, head_weights, fitted, joints, params, R_head, carried)
+        def context(V=V, i=i):
+            return [V[not_head]] + [all_v[j] for j in range(len(bodies)) if j != i]
+        others = np.array([all_v[j][head_idx].mean(axis=0) for j in range(len(bodies)) if j != i]).reshape(-1, 3)
+        lying = partial(_lying_registration, partial(body_starts, body, model, params), head, normals, head_weights,
+                        whole, context, others)
+        reg = _registered(head, normals, pts, ctx, head_weights, fitted, joints, params, R_head, carried, lying)
         facing = R_head @ np.asarray(model.rest_facing, np.float64)
         up = R_head @ np.asarray(model.rest_up, np.float64)
         T = reg.transform

@@ -19,9 +19,10 @@ from disguisor.fusion import RayCache
 from disguisor.io.calibration import Camera
 from disguisor.refine.carry import ConfirmedHead, confirmed_heads
 from disguisor.refine.face import refine_faces
+from disguisor.refine.lying import body_starts
 from disguisor.refine.params import RefineParams
-from disguisor.refine.points import head_cloud
-from disguisor.refine.register import HeadRegistration
+from disguisor.refine.points import box_points, head_cloud
+from disguisor.refine.register import HeadRegistration, crop_box
 from disguisor.refine.surface import FaceSurface
 
 
@@ -50,6 +51,14 @@ def refine_frame(model: BodyModel, fits: BodyFits, frame: int, views: Mapping[st
     if not posed:
         return [], []
     cloud = head_cloud(views, rays, posed, model.head_vertices, params)
+    # a lying head fitted onto the chest is registered again from beyond its shoulders: the depth
+    # there too (the head cloud holds only the fitted heads' crop boxes)
+    for body in posed:
+        head = np.asarray(body.vertices)[model.head_vertices]
+        boxes = [crop_box(head @ T[:3, :3].T + T[:3, 3], params) for T in body_starts(body, model, params)]
+        if boxes:
+            lo, hi = np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)
+            cloud = np.concatenate([cloud, box_points(views, rays, lo, hi)])
     return posed, list(refine_faces(posed, model, cloud, params, head_joints, nearby))
 
 

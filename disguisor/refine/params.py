@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class RefineParams:
@@ -122,6 +124,21 @@ class RefineParams:
       was left moved and turned, 75 -> 134 mm (disputed; the fit's face is painted too). Hard
       640x480 s20: holistic recall 0.525 -> 0.925, precision 0.804 -> 0.946. Seeds 0 and 21:
       no head moved.
+    Lying heads: lying_beyond_m / lying_forward_m: a lying body's head (torso below
+      ``reorient_min_torso_deg``) whose registration from the fit, and from nearby frames, is
+      refused is moved onto the head its torso says it has (:mod:`disguisor.refine.lying`): its
+      centroid ``lying_forward_m`` in front of the hips-to-shoulders axis, ``lying_beyond_m``
+      beyond the shoulders' centre along it (each distance tried), its crown along the axis, its
+      face as fitted or to the ceiling; the registration from there that the guard accepts
+      with the highest fitness places it, not confirmed (safety spheres stay, the fit's face is
+      painted too) and listed. The body model's rest pose has its head's centroid 0.184 m beyond
+      the shoulders' centre and 0.08 m in front (Anny); 0.14 / 0.19 / 0.24 m, 5 cm apart, lie
+      within the registration's reach (``band_m``) of each other. () turns it off.
+      lying_other_head_m: a registration that brings the head's centroid nearer than this to
+      another fitted head's centroid is not taken: two heads are at least a head's width (~0.15
+      m) apart, and a lying patient often has a second, mirrored skeleton whose head the fit
+      put on the chest while the first skeleton's head is where it belongs (medium 640x480 s62:
+      that face was drawn twice on one head and a face beside it was left less changed).
     Nearby frames: nearby_frames: a head whose registration from the fit is refused is started
       from the same person's head that the depth confirmed (registration from the fit accepted)
       in the nearest frame within this many frame numbers (then the next nearest), its correction
@@ -170,6 +187,9 @@ class RefineParams:
     reorient_min_torso_deg: float = 30.0
     reorient_min_shift_m: float | None = 0.05
     nearby_frames: int = 2
+    lying_beyond_m: tuple[float, ...] = (0.14, 0.19, 0.24)
+    lying_forward_m: float = 0.08
+    lying_other_head_m: float = 0.12
 
     def __post_init__(self) -> None:
         for distance, fitness in self.far_moves:
@@ -177,6 +197,8 @@ class RefineParams:
                 raise ValueError(f"needs [distance m >= 0, fitness in [0, 1]] pairs, not [{distance:g}, {fitness:g}]")
         if not -90.0 <= self.far_moves_min_torso_deg <= 90.0:
             raise ValueError(f"must lie in [-90, 90] degrees, not {self.far_moves_min_torso_deg:g}")
+        if not all(np.isfinite(d) for d in self.lying_beyond_m) or not np.isfinite(self.lying_forward_m):
+            raise ValueError("lying_beyond_m and lying_forward_m must be finite metres")
         if self.nearby_frames < 0:
             raise ValueError(f"must be >= 0 frames, not {self.nearby_frames}")
 
