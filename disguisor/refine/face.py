@@ -174,7 +174,8 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
             return reg
         start, other = found
         return replace(reg, transform=other.transform @ start, disputes=False,
-                       reason=f"{reg.reason}; registered from beyond its shoulders (lying; not confirmed)")
+                       reason=f"{reg.reason}; registered from beyond its shoulders (fitness "
+                              f"{other.fitness_after:.2f}; lying, not confirmed)")
     if joints is None or fitted is None or params.reorient_min_deg is None:
         return reg
     turn = head_turn(np.asarray(fitted, np.float64)[:HEAD_POINTS], joints[0][:HEAD_POINTS],
