@@ -100,21 +100,11 @@ def test_a_second_skeleton_is_not_placed_on_a_head_another_fit_holds(anny, lying
     assert "beyond its shoulders" not in f2.note and np.linalg.norm(f2.centre - truth) > 0.15
 
 
-def test_only_a_head_fitted_away_from_where_its_torso_says_is_moved(anny, lying):  # noqa: F811
-    """The starts are for a head fitted well away from where its torso puts it (on the chest):
-    the same body with its head fitted in place gets none (its registration, if refused, was
-    refused for another reason), and the one fitted onto the chest gets two faces times three
-    distances."""
-    from disguisor.refine.lying import body_starts
-
+def test_a_start_counts_only_when_the_head_lands_on_the_depth_well(lying):
+    """The registrations from beyond the shoulders reach a fitness of about 0.8 on this body:
+    with a floor above that (``lying_min_fitness``) none counts and the face stays as fitted."""
     model, cloud, body, truth = lying
-    p = RefineParams()
-    assert len(body_starts(body, model, p)) == 6
-    from disguisor.body.anny_model import rotation
-
-    root = rotation(x_deg=-90.0)
-    root[:3, 3] = (0.2, 0.1, 1.0)
-    V = anny.forward([{}], [{"root": root}]).vertices[0].astype(np.float64)
-    in_place = SimpleNamespace(person_id=1, vertices=V, keypoints=body.keypoints, head_rotation=root[:3, :3])
-    assert body_starts(in_place, model, p) == []
-    assert len(body_starts(in_place, model, RefineParams(lying_min_shift_m=0.0))) >= 3
+    (face, reg), = refine_faces([body], model, cloud, RefineParams(lying_min_fitness=0.95))
+    assert "beyond its shoulders" not in face.note and np.linalg.norm(face.centre - truth) > 0.15
+    (face, reg), = refine_faces([body], model, cloud, RefineParams(lying_min_fitness=0.7))
+    assert "beyond its shoulders (fitness 0." in face.note and np.linalg.norm(face.centre - truth) < 0.015

@@ -220,7 +220,8 @@ def _lying_registration(starts: Callable[[], Sequence[np.ndarray]], head: np.nda
                         other_heads: np.ndarray, params: RefineParams) -> tuple[np.ndarray, HeadRegistration] | None:
     """Of the registrations from ``starts()`` (the head moved beyond the shoulders,
     :func:`disguisor.refine.lying.body_starts`, then :func:`_register_moved`; ``context()`` the
-    context vertices) that the guard accepts and that leave the head's centroid farther than
+    context vertices) that the guard accepts with a fitness of at least
+    ``params.lying_min_fitness`` and that leave the head's centroid farther than
     ``params.lying_other_head_m`` from every one of ``other_heads`` (K, 3) (the other fitted
     heads' centroids, world metres), the one with the highest fitness, with its start; None when
     there is none."""
@@ -228,7 +229,8 @@ def _lying_registration(starts: Callable[[], Sequence[np.ndarray]], head: np.nda
     pivot = head.mean(axis=0)
     for start in starts():
         reg = _register_moved(start, head, normals, weights, cloud_points, context(), params)
-        if not reg.accepted or (best is not None and reg.fitness_after <= best[1].fitness_after):
+        if (not reg.accepted or reg.fitness_after < params.lying_min_fitness
+                or (best is not None and reg.fitness_after <= best[1].fitness_after)):
             continue
         T = reg.transform @ start
         centre = T[:3, :3] @ pivot + T[:3, 3]

@@ -45,24 +45,16 @@ def torso_rise_deg(fitted: np.ndarray | None) -> float | None:
 
 def body_starts(body, model, params) -> list[np.ndarray]:
     """:func:`lying_starts` of a fitted body (``keypoints`` (17, 3), ``head_rotation``, ``vertices``
-    world metres; ``model``: its ``head_vertices``, ``face_vertices``, ``rest_facing``, ``rest_up``)
-    whose torso rises
+    world metres; ``model``: its ``head_vertices``, ``rest_facing``, ``rest_up``) whose torso rises
     less than ``params.reorient_min_torso_deg``, with ``params.lying_beyond_m`` and
-    ``lying_forward_m``; [] for a body standing, without keypoints or a torso, with no distances,
-    or whose fitted face centre lies within ``params.lying_min_shift_m`` of one of the starts' faces."""
+    ``lying_forward_m``; [] for a body standing, without keypoints or a torso, or with no distances."""
     fitted = getattr(body, "keypoints", None)
     rise = torso_rise_deg(fitted)
     if not params.lying_beyond_m or rise is None or rise >= params.reorient_min_torso_deg:
         return []
-    V = np.asarray(body.vertices, np.float64)
-    pivot = V[np.asarray(model.head_vertices)].mean(axis=0)
-    starts = lying_starts(fitted, body.head_rotation, model.rest_facing, model.rest_up, pivot,
-                          params.lying_beyond_m, params.lying_forward_m)
-    # a face fitted about where the torso puts it was refused for another reason: moving the head
-    # cannot help
-    face = V[np.asarray(model.face_vertices)].mean(axis=0)
-    shifts = [float(np.linalg.norm(T[:3, :3] @ face + T[:3, 3] - face)) for T in starts]
-    return starts if shifts and min(shifts) > params.lying_min_shift_m else []
+    pivot = np.asarray(body.vertices, np.float64)[np.asarray(model.head_vertices)].mean(axis=0)
+    return lying_starts(fitted, body.head_rotation, model.rest_facing, model.rest_up, pivot,
+                        params.lying_beyond_m, params.lying_forward_m)
 
 
 def lying_starts(fitted: np.ndarray, head_rotation: np.ndarray, rest_facing: np.ndarray, rest_up: np.ndarray,

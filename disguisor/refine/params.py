@@ -134,11 +134,11 @@ class RefineParams:
       painted too) and listed. The body model's rest pose has its head's centroid 0.184 m beyond
       the shoulders' centre and 0.08 m in front (Anny); 0.14 / 0.19 / 0.24 m, 5 cm apart, lie
       within the registration's reach (``band_m``) of each other. () turns it off.
-      lying_min_shift_m: only a head whose fitted face centre lies farther than this from every
-      start's face is moved (a face fitted about where its torso puts it was refused for another
-      reason: on hard 640x480 s67 a patient's face fitted 27 mm from the truth, refused for too
-      few inliers, was moved 166 mm off; patients' faces fitted 84-280 mm off were moved to 1-4
-      mm, measured on the face because a head fitted upside down keeps its centroid in place).
+      lying_min_fitness: a registration from there counts only when at least this share of
+      the cloud points near the head lie on it (the guard's ``min_fitness`` is 0.4): on seeds
+      62-67 the lying patients' faces fitted 84-280 mm off were registered from there with
+      fitness 0.65-0.76 and landed 1-4 mm from the truth, while a face fitted 27 mm off but
+      turned 103 degrees (hard 640x480 s67) was moved 166 mm off with fitness 0.41.
       lying_other_head_m: a registration that brings the head's centroid nearer than this to
       another fitted head's centroid is not taken: two heads are at least a head's width (~0.15
       m) apart, and a lying patient often has a second, mirrored skeleton whose head the fit
@@ -195,7 +195,7 @@ class RefineParams:
     lying_beyond_m: tuple[float, ...] = (0.14, 0.19, 0.24)
     lying_forward_m: float = 0.08
     lying_other_head_m: float = 0.12
-    lying_min_shift_m: float = 0.05
+    lying_min_fitness: float = 0.55
 
     def __post_init__(self) -> None:
         for distance, fitness in self.far_moves:
