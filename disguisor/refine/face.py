@@ -225,10 +225,11 @@ def _lying_registration(starts: Callable[[], Sequence[np.ndarray]], head: np.nda
     ``params.lying_other_head_m`` from every one of ``other_heads`` (K, 3) (the other fitted
     heads' centroids, world metres), the one with the highest fitness, with its start; None when
     there is none."""
-    best = None
+    best, ctx = None, None
     pivot = head.mean(axis=0)
     for start in starts():
-        reg = _register_moved(start, head, normals, weights, cloud_points, context(), params)
+        ctx = context() if ctx is None else ctx
+        reg = _register_moved(start, head, normals, weights, cloud_points, ctx, params)
         if (not reg.accepted or reg.fitness_after < params.lying_min_fitness
                 or (best is not None and reg.fitness_after <= best[1].fitness_after)):
             continue
@@ -276,6 +277,7 @@ def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_po
     head_weights = np.where(np.isin(head_idx, face_idx), params.face_weight, 1.0)
     all_v = [np.asarray(b.vertices, np.float64) for b in bodies]
     body_lo, body_hi = [v.min(axis=0) for v in all_v], [v.max(axis=0) for v in all_v]
+    head_centres = np.array([v[head_idx].mean(axis=0) for v in all_v]).reshape(-1, 3)
     out = []
     for i, body in enumerate(bodies):
         V = np.asarray(body.vertices, np.float64)
@@ -293,7 +295,7 @@ def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_po
         carried = None if nearby is None else partial(_remembered, nearby, int(body.person_id), seen)
         def context(V=V, i=i):
             return [V[not_head]] + [all_v[j] for j in range(len(bodies)) if j != i]
-        others = np.array([all_v[j][head_idx].mean(axis=0) for j in range(len(bodies)) if j != i]).reshape(-1, 3)
+        others = np.delete(head_centres, i, axis=0)
         lying = partial(_lying_registration, partial(body_starts, body, model, params), head, normals, head_weights,
                         whole, context, others)
         reg = _registered(head, normals, pts, ctx, head_weights, fitted, joints, params, R_head, carried, lying)
