@@ -108,3 +108,14 @@ def test_a_start_counts_only_when_the_head_lands_on_the_depth_well(lying):
     assert "beyond its shoulders" not in face.note and np.linalg.norm(face.centre - truth) > 0.15
     (face, reg), = refine_faces([body], model, cloud, RefineParams(lying_min_fitness=0.7))
     assert "beyond its shoulders (fitness 0." in face.note and np.linalg.norm(face.centre - truth) < 0.015
+
+
+def test_a_fitness_outside_zero_to_one_is_refused_naming_the_setting():
+    from disguisor.errors import InputError
+    from disguisor.settings import PipelineConfig, apply_sets
+
+    with pytest.raises(ValueError, match="fitness must lie in"):
+        RefineParams(lying_min_fitness=1.5)
+    with pytest.raises(InputError, match="refine.lying_min_fitness: a fitness must lie in"):
+        apply_sets(PipelineConfig(), ["refine.lying_min_fitness=2"])
+    assert apply_sets(PipelineConfig(), ["refine.lying_beyond_m=[]"]).refine.lying_beyond_m == ()

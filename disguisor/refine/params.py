@@ -203,6 +203,9 @@ class RefineParams:
                 raise ValueError(f"needs [distance m >= 0, fitness in [0, 1]] pairs, not [{distance:g}, {fitness:g}]")
         if not -90.0 <= self.far_moves_min_torso_deg <= 90.0:
             raise ValueError(f"must lie in [-90, 90] degrees, not {self.far_moves_min_torso_deg:g}")
+        for fitness in (self.min_fitness, self.wide_min_fitness, self.lying_min_fitness):
+            if not 0.0 <= fitness <= 1.0:
+                raise ValueError(f"a fitness must lie in [0, 1], not {fitness:g}")
         if not all(np.isfinite(d) for d in self.lying_beyond_m) or not np.isfinite(self.lying_forward_m):
             raise ValueError("lying_beyond_m and lying_forward_m must be finite metres")
         if self.nearby_frames < 0:
