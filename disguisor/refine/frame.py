@@ -54,9 +54,10 @@ def refine_frame(model: BodyModel, fits: BodyFits, frame: int, views: Mapping[st
     # a lying head fitted onto the chest is registered again from beyond its shoulders: the depth
     # there too (the head cloud holds only the fitted heads' crop boxes)
     for body in posed:
-        head = np.asarray(body.vertices)[model.head_vertices]
-        boxes = [crop_box(head @ T[:3, :3].T + T[:3, 3], params) for T in body_starts(body, model, params)]
-        if boxes:
+        starts = body_starts(body, model, params)
+        if starts:
+            head = np.asarray(body.vertices)[model.head_vertices]
+            boxes = [crop_box(head @ T[:3, :3].T + T[:3, 3], params) for T in starts]
             lo, hi = np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)
             cloud = np.concatenate([cloud, box_points(views, rays, lo, hi)])
     return posed, list(refine_faces(posed, model, cloud, params, head_joints, nearby))
