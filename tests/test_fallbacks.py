@@ -242,7 +242,7 @@ def test_head_joints_far_from_the_torso_make_even_a_registered_face_doubtful():
 
 
 def test_a_face_placed_beside_a_confirmed_one_is_a_duplicate():
-    from disguisor.run.fallbacks import duplicate_faces
+    from disguisor.run.listing import duplicate_faces
 
     confirmed = _face(1, refined=True, centre=(0.0, 0.0, 1.6))
     beside = _face(2, refined=False, centre=(0.2, 0.0, 1.6))       # 20 cm away, not confirmed: a duplicate
@@ -255,7 +255,7 @@ def test_a_face_placed_beside_a_confirmed_one_is_a_duplicate():
 
 def test_a_face_turned_away_and_mostly_hidden_is_painted_but_not_listed():
     from disguisor.render.results import RenderedFace
-    from disguisor.run.fallbacks import listed_face
+    from disguisor.run.listing import listed_face
     from disguisor.run.params import RunParams
 
     def face(angle, visible, box=(10.0, 10.0, 20.0, 20.0), pid=1):
@@ -461,7 +461,7 @@ def test_turned_elsewhere_lifts_only_faces_no_3d_person_explains():
 def test_a_face_neither_keypoints_nor_depth_placed_is_guessed():
     """Guessed (painted, not listed by default): the registration refused and no head joint in
     the 3D pose; a head joint or an accepted registration is enough to list it."""
-    from disguisor.run.fallbacks import guessed_faces, without_head_joints
+    from disguisor.run.listing import guessed_faces, without_head_joints
 
     people = {1: _person(1, head_seen=False), 2: _person(2, head_seen=True), 3: _person(3, head_seen=False)}
     faces = [_face(1, refined=False), _face(2, refined=False), _face(3, refined=True), _face(4, refined=False)]

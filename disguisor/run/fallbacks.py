@@ -20,17 +20,16 @@ import cv2
 import numpy as np
 
 from disguisor.boxes import mask_bounds
-from disguisor.coco import HEAD_JOINTS, NUM_JOINTS, torso_axis
+from disguisor.coco import NUM_JOINTS, torso_axis
 from disguisor.geometry import project_points, undistort_pixels
 from disguisor.io.calibration import Camera
 from disguisor.refine.carry import confirmed_centre
 from disguisor.render.blend import poisson_blend
 from disguisor.render.obfuscate import blur_region
 from disguisor.run.head_masks import head_sphere_mask
+from disguisor.run.listing import FACE_FRONT, HEAD
 from disguisor.run.params import FailClosedParams
 
-HEAD = list(HEAD_JOINTS)  # nose, eyes, ears (COCO-17)
-FACE_FRONT = [0, 1, 2]  # nose, eyes
 LEGS = [13, 14, 15, 16]  # knees, ankles
 IS_HEAD = np.isin(np.arange(NUM_JOINTS), HEAD)
 
@@ -71,19 +70,6 @@ def face_sphere_box(camera: Camera, person, centre: np.ndarray, params: FailClos
     return None if hit is None else hit[1]
 
 
-def without_head_joints(person) -> bool:
-    """Whether a 3D person (``joints`` (17, 3) world metres, NaN = missing; None = no person) has
-    none of the head joints (nose, eyes, ears) in this frame: no view's keypoints placed the head."""
-    return person is None or not np.isfinite(np.asarray(person.joints, float)[HEAD]).any()
-
-
-def guessed_faces(faces, people: dict) -> set[int]:
-    """Person ids of the faces the body fit alone placed: the head registration refused
-    (``FaceSurface.refined`` False) and no head joint in the person's 3D pose
-    (:func:`without_head_joints`; ``people``: person id -> 3D person of this frame)."""
-    return {int(f.person_id) for f in faces if not f.refined and without_head_joints(people.get(int(f.person_id)))}
-
-
 def lifted_face_box(camera: Camera, point: np.ndarray, depth_m: np.ndarray | None, radius_m: float,
                     within_m: float) -> list[float] | None:
     """The box [x, y, w, h] (pixels) listed in ``camera`` for a face found in 2D in another view
@@ -109,50 +95,6 @@ def lifted_face_box(camera: Camera, point: np.ndarray, depth_m: np.ndarray | Non
         return box
     x0, y0, x1, y1 = mask_bounds(seen)
     return [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]
-
-
-def listed_face(face, params, unlisted: set[int] = frozenset()) -> bool:
-    """Whether a face painted in a view is listed in detections.json (it is painted either way):
-    its person id is not in ``unlisted`` (duplicates, :func:`duplicate_faces`, and faces the depth
-    disputes, ``FaceSurface.disputed``), its
-    depth-confirmed box covers at least ``report_min_face_px`` pixels, and it is not turned
-    away from the camera (``facing_angle_deg`` > ``report_away_angle_deg``) with less than
-    ``report_away_min_visible`` of its rendered pixels visible (its own head and occluders hide
-    the rest), nor beyond ``report_back_angle_deg`` at all, nor a face estimated just outside the
-    image whose margin reaches in (``face.border``; unless ``report_border_faces``). ``face``: a
-    :class:`~disguisor.render.results.RenderedFace`; ``params``: RunParams."""
-    if int(face.person_id) in unlisted or face.bbox[2] * face.bbox[3] < params.report_min_face_px:
-        return False
-    if face.border and not params.report_border_faces:
-        return False
-    if face.facing_angle_deg > params.report_back_angle_deg:
-        return False
-    return not (face.facing_angle_deg > params.report_away_angle_deg
-                and face.visible_fraction < params.report_away_min_visible)
-
-
-def duplicate_faces(faces, distance_m: float, same_head_m: float) -> set[int]:
-    """Person ids of the faces that duplicate another person's face: not confirmed by the depth
-    (``refined`` False: placed by the body fit alone) and centred within ``distance_m`` (metres)
-    of a face the depth confirmed, or confirmed too but within ``same_head_m`` of a confirmed face
-    of a lower person id (both registered onto one head). Two 3D people found for one (an
-    association split, a view lifted from depth a little off) give such pairs.
-
-    Args:
-        faces: the frame's face surfaces (``person_id``, ``centre`` (3,) world metres, ``refined``).
-    """
-    confirmed = [f for f in faces if f.refined]
-    out = set()
-    for face in faces:
-        centre = np.asarray(face.centre, float)
-        for other in confirmed:
-            d = float(np.linalg.norm(np.asarray(other.centre, float) - centre))
-            if int(other.person_id) == int(face.person_id):
-                continue
-            if (not face.refined and d < distance_m) or (face.refined and d < same_head_m
-                                                          and int(other.person_id) < int(face.person_id)):
-                out.add(int(face.person_id))
-    return out
 
 
 def fallback_heads(people, with_body: set[int], params: FailClosedParams) -> list[tuple[int, np.ndarray, float]]:

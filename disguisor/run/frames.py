@@ -39,24 +39,21 @@ from disguisor.render.templates import load_templates
 from disguisor.render.variation import choose_template
 from disguisor.run import outputs
 from disguisor.run.fallbacks import (
-    duplicate_faces,
     face_sphere_box,
     fallback_heads,
     fill_undrawn,
     full_blur,
-    guessed_faces,
     head_sized,
     lifted_face_box,
-    listed_face,
     on_legs,
     recent_heads,
     turned_elsewhere,
     unconfirmed_heads,
     unexplained_heads,
     unpainted_faces,
-    without_head_joints,
 )
 from disguisor.run.head_masks import head_disk_mask, head_sphere_mask
+from disguisor.run.listing import listed_face, unlisted_faces, without_head_joints
 from disguisor.settings import PipelineConfig
 
 log = logging.getLogger(__name__)
@@ -261,12 +258,9 @@ class FrameWorker:
         image = result.image
         image_id = self.ids[camera.name, frame]
         # painted either way; listed only when the view shows a face a user or an annotator would list
-        unlisted = duplicate_faces(faces, self.params.report_duplicate_face_m, self.params.report_same_head_m)
-        if not self.params.report_disputed_faces:  # placed where the depth says the face is not
-            unlisted |= {int(f.person_id) for f in faces if f.disputed}
         people = {int(p.id): p for p in (self._people(frame) or ())}
-        if not self.params.report_guessed_faces:  # neither keypoints nor depth say where the head is
-            unlisted |= guessed_faces(faces, people)
+        unlisted = unlisted_faces(faces, result.faces, people, self.keypoints.get((camera.name, frame), []),
+                                  self.params)
         shown = [listed_face(rf, self.params, unlisted) for rf in result.faces]
         listed = [rf for rf, ok in zip(result.faces, shown, strict=True) if ok]
         dets = [face_detection(image_id, rf.bbox, camera.name, frame, "3d", person_id=rf.person_id,

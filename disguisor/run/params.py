@@ -276,6 +276,11 @@ class RunParams:
       0.888 (seeds 0-4), 0.893 -> 0.902 (13-16), 0.782 -> 0.806 (17-18), 0.825 -> 0.870 (19-20,
       never tuned on); holistic recall 0.847 -> 0.849, 0.906 -> 0.905, 0.769 -> 0.768, 0.797 ->
       0.794; no face-view's pixel check changed.
+    report_disputed_seen_score: a disputed face is listed all the same in a view whose 2D
+      detector sees it there: a detection's nose and both eyes, each scored at least this, lie
+      inside the face's box (the depth refused a correction of the head, but the picture
+      agrees with where the face is drawn in that view). None: never (measurement in
+      BENCHMARKS.md, "Disputed faces the picture confirms").
     report_guessed_faces: list the faces the body fit alone placed, where neither the
       keypoints nor the depth say where the head is: no head joint (nose, eyes, ears) in the
       person's 3D pose of that frame and the head registration refused; and the head spheres of
@@ -319,6 +324,7 @@ class RunParams:
     report_back_angle_deg: float = 160.0
     report_border_faces: bool = False
     report_disputed_faces: bool = False
+    report_disputed_seen_score: float | None = 0.5
     report_guessed_faces: bool = False
     report_duplicate_face_m: float = 0.3
     report_same_head_m: float = 0.1
@@ -333,6 +339,9 @@ class RunParams:
             usable = [n for n in DETECTOR_NAMES if n != "dsfd"]  # dsfd needs a weights file
             if self.turned_faces.strip().lower() not in usable:
                 raise ValueError(f"must be one of {', '.join(usable)} or none, not {self.turned_faces!r}")
+        if self.report_disputed_seen_score is not None and not 0 <= self.report_disputed_seen_score <= 1:
+            raise ValueError(f"report_disputed_seen_score must lie in [0, 1] or be none, "
+                             f"not {self.report_disputed_seen_score:g}")
         if self.face_2d_margin < 0:
             raise ValueError(f"face_2d_margin must be >= 0, not {self.face_2d_margin:g}")
         if self.turned_faces_tiles < 1:
