@@ -276,6 +276,42 @@ def test_a_face_turned_away_and_mostly_hidden_is_painted_but_not_listed():
     assert listed_face(strip, replace(p, report_border_faces=True))
 
 
+def test_a_disputed_face_is_listed_only_in_views_whose_detector_sees_it_in_its_box():
+    from disguisor.render.results import RenderedFace
+    from disguisor.run.listing import seen_in_box, unlisted_faces
+    from disguisor.run.params import RunParams
+
+    def rendered(pid, box):
+        return RenderedFace(person_id=pid, bbox=box, full_bbox=box, painted_bbox=box, painted_pixels=400,
+                            visible_fraction=1.0, facing_angle_deg=20.0)
+
+    def detection(nose, eyes_score=0.8):
+        kp = np.zeros((17, 3))
+        kp[0] = [*nose, 0.9]
+        kp[1] = [nose[0] + 4, nose[1] - 4, eyes_score]
+        kp[2] = [nose[0] - 4, nose[1] - 4, eyes_score]
+        return kp
+
+    box = (100.0, 100.0, 30.0, 30.0)
+    assert seen_in_box(box, [detection((115, 118))], 0.5)
+    assert not seen_in_box(box, [detection((115, 118), eyes_score=0.3)], 0.5)   # eyes too unsure
+    assert not seen_in_box(box, [detection((160, 118))], 0.5)                    # a face beside it
+    assert not seen_in_box(box, [detection((102, 118))], 0.5)                    # an eye outside the box
+    disputed = replace(_face(1, refined=False), disputed=True)
+    faces = [disputed, _face(2, refined=True, centre=(1.0, 0.0, 1.6))]
+    people = {1: _person(1, head_seen=True), 2: _person(2, head_seen=True)}
+    views = [rendered(1, box), rendered(2, (300.0, 100.0, 30.0, 30.0))]
+    p = RunParams()
+    assert unlisted_faces(faces, views, people, [], p) == {1}
+    assert unlisted_faces(faces, views, people, [detection((115, 118))], p) == set()
+    # the detection lies in the other face's box: it does not vouch for the disputed one
+    assert unlisted_faces(faces, views, people, [detection((315, 118))], p) == {1}
+    assert unlisted_faces(faces, views, people, [detection((115, 118))],
+                          replace(p, report_disputed_seen_score=None)) == {1}
+    # not rendered in this view (hidden, outside): nothing to list
+    assert unlisted_faces(faces, views[1:], people, [detection((115, 118))], p) == {1}
+
+
 def test_a_sphere_without_a_face_reports_a_face_sized_box_at_the_eyes():
     from disguisor.run.fallbacks import face_sphere_box
 
