@@ -208,6 +208,31 @@ def test_a_far_move_is_kept_only_when_the_head_fits_the_depth_well(anny, person)
         assert refine_head(Vp[head], cloud, RefineParams(far_moves=()), **kw).accepted
 
 
+def test_a_far_turn_is_kept_only_when_the_head_fits_the_depth_well(anny, person):
+    """A correction that turns the head further than an angle of far_turns needs that pair's
+    fitness (a head turned 40 degrees at fitness 0.55 in a first frame was drawn 155 mm off); a
+    smaller turn does not; a refused turn disputes the fitted placement."""
+    V, head, tris = person
+    c = V[head].mean(0)
+    cloud = sample_surface(V, tris, 20000, 0.002, seed=14)
+    neck = np.setdiff1d(np.unique(tris), head)
+    for turn, far in ((38.0, True), (15.0, False)):
+        Vp, _ = moved(V, c, [0.0, 0.0, turn], [0.01, 0.0, 0.0])
+        kw = dict(normals=vertex_normals(Vp, anny.faces)[head], context_vertices=Vp[neck])
+        reg = refine_head(Vp[head], cloud, **kw)  # the defaults: it lands on its own surface, fitting well
+        assert reg.accepted, reg.reason
+        assert (reg.rotation_deg > 30.0) == far and reg.fitness_after >= 0.6
+        strict = refine_head(Vp[head], cloud, RefineParams(far_turns=((30.0, 0.99),)), **kw)
+        if far:
+            assert not strict.accepted and "rotated" in strict.reason and strict.disputes
+            np.testing.assert_array_equal(strict.transform, np.eye(4))
+        else:
+            assert strict.accepted, strict.reason
+        assert refine_head(Vp[head], cloud, RefineParams(far_turns=()), **kw).accepted
+    with pytest.raises(ValueError, match="angle"):
+        RefineParams(far_turns=((200.0, 0.5),))
+
+
 def test_a_lying_body_is_not_held_to_the_far_move_test(anny, person):
     """The far-move test guards against a head looking down slid onto its nape; a lying body (hips
     and shoulders level) has none, so its far correction is kept with a fitness the test would

@@ -95,6 +95,16 @@ class RefineParams:
       unchanged in a workflow camera. On seeds 42-43 (12 runs) it applied to 3 heads in 120
       frames: no face less hidden, changed pixels +0.01% to +2.9% per run (BENCHMARKS.md
       "Lifted people merged by the median; lying heads moved far stay unconfirmed").
+    Far turns: far_turns lists (angle degrees, fitness) pairs: a correction that turns the head
+      more than an angle is kept only when the registered head fits the depth at least that
+      well (the strictest pair that applies; () turns the test off). Over the 2,587 accepted
+      registrations of the first runs of seeds 64-73 (60 runs), turns of 30-45 degrees with a
+      fitness under 0.6 (28 heads) placed the face 16-63 mm off (median per 5-degree bin; 19 of
+      28 beyond 30 mm, facing 9-59 degrees off), those with 0.6 or more 10-12 mm (101 heads):
+      e.g. a circulator's head turned 41 degrees at fitness 0.55 in a recording's first frame,
+      its face drawn 155 mm and 103 degrees off and a workflow view's face left 2% changed. A
+      refused turn keeps the fit's face, disputed, with its safety spheres (measurement in
+      BENCHMARKS.md, "Turns the depth barely supports").
     Second start: reorient_min_deg: a head whose registration is refused and whose fit is turned
       further than this (degrees) from the frame's 3D head joints (the rotation that brings its
       nose, eyes and ears closest to them, :mod:`disguisor.refine.reorient`) is placed from the
@@ -185,6 +195,7 @@ class RefineParams:
     wide_max_translation_m: float = 0.06
     far_moves: tuple[tuple[float, float], ...] = ((0.04, 0.6), (0.06, 0.65))
     far_moves_min_torso_deg: float = 30.0
+    far_turns: tuple[tuple[float, float], ...] = ((30.0, 0.6),)
     far_moves_lying_confirmed: bool = False
     inlier_distance_m: float = 0.015
     min_fitness: float = 0.4
@@ -201,6 +212,10 @@ class RefineParams:
         for distance, fitness in self.far_moves:
             if not (distance >= 0 and 0 <= fitness <= 1):
                 raise ValueError(f"needs [distance m >= 0, fitness in [0, 1]] pairs, not [{distance:g}, {fitness:g}]")
+        for angle, fitness in self.far_turns:
+            if not (0 <= angle <= 180 and 0 <= fitness <= 1):
+                raise ValueError(f"needs [angle in [0, 180] degrees, fitness in [0, 1]] pairs, "
+                                 f"not [{angle:g}, {fitness:g}]")
         if not -90.0 <= self.far_moves_min_torso_deg <= 90.0:
             raise ValueError(f"must lie in [-90, 90] degrees, not {self.far_moves_min_torso_deg:g}")
         for fitness in (self.min_fitness, self.wide_min_fitness, self.lying_min_fitness):

@@ -264,6 +264,12 @@ def far_move_fitness(moved_m: float, params: RefineParams) -> tuple[float, float
     return max(over, key=lambda rule: rule[1]) if over else None
 
 
+def far_turn_fitness(angle_deg: float, params: RefineParams) -> tuple[float, float] | None:
+    """The strictest (angle, fitness) of ``params.far_turns`` whose angle ``angle_deg`` exceeds."""
+    over = [rule for rule in params.far_turns if angle_deg > rule[0]]
+    return max(over, key=lambda rule: rule[1]) if over else None
+
+
 def _wide_turn_kept(angle_deg: float, moved_m: float, fitness_after: float, params: RefineParams) -> bool:
     """A turn beyond max_rotation_deg is kept only up to wide_rotation_deg, when the registered
     head fits the depth well and hardly moved: a head slid onto a wrong surface moves or fits
@@ -326,6 +332,9 @@ def refine_head(head_vertices: np.ndarray, cloud_points: np.ndarray, params: Ref
     elif (need := far_move_fitness(moved, params)) is not None and fit1 < need[1]:
         reason = (f"correction too large for its fit: head moved {moved * 100:.1f} cm > "
                   f"{need[0] * 100:.1f} cm with fitness {fit1:.2f} < {need[1]:.2f}")
+    elif (turn := far_turn_fitness(angle, params)) is not None and fit1 < turn[1]:
+        reason = (f"correction too large for its fit: rotated {angle:.1f} deg > {turn[0]:.1f} deg "
+                  f"with fitness {fit1:.2f} < {turn[1]:.2f}")
     elif fit1 < params.min_fitness:
         reason, disputes = f"too few inliers after registration ({fit1:.2f} < {params.min_fitness:.2f})", False
     elif rmse1 > rmse0:
