@@ -119,3 +119,30 @@ def test_a_fitness_outside_zero_to_one_is_refused_naming_the_setting():
     with pytest.raises(InputError, match="refine.lying_min_fitness: a fitness must lie in"):
         apply_sets(PipelineConfig(), ["refine.lying_min_fitness=2"])
     assert apply_sets(PipelineConfig(), ["refine.lying_beyond_m=[]"]).refine.lying_beyond_m == ()
+
+
+def test_a_lying_head_kept_after_a_poor_far_move_is_registered_beyond_the_shoulders(anny, lying):  # noqa: F811
+    """A lying head fitted 13 cm down the chest and turned 20 degrees: its own registration moves
+    it 5 cm at a fitness under ``lying_min_fitness`` (kept by the lying exemption, not
+    confirmed) and leaves the face centimetres off; the start beyond the shoulders lands better
+    (fitness ~0.8) and places the face within 1.5 cm. Without the starts it stays kept."""
+    from disguisor.body.anny_model import rotation
+
+    model, cloud, body, truth = lying
+    root = rotation(x_deg=-90.0)
+    root[:3, 3] = (0.2, 0.1, 1.0)
+    out = anny.forward([{}], [{"root": root}])
+    V, kp = out.vertices[0].astype(np.float64), out.keypoints[0].astype(np.float64)
+    head = anny.regions["head"]
+    Vp = V.copy()
+    Vp[head], T = moved(V[head], V[head].mean(0), [0.0, 20.0, 0.0], [0.0, -0.13, 0.0])
+    fitted = kp.copy()
+    fitted[:5] = fitted[:5] @ T[:3, :3].T + T[:3, 3]
+    near = SimpleNamespace(person_id=2, vertices=Vp, keypoints=fitted, head_rotation=T[:3, :3] @ root[:3, :3])
+    (face, reg), = refine_faces([near], model, cloud, RefineParams())
+    assert "kept, not confirmed" in face.note and "registered from beyond its shoulders" in face.note
+    assert reg.fitness_after < RefineParams().lying_min_fitness and not face.refined
+    assert np.linalg.norm(face.centre - truth) < 0.015
+    (kept, _), = refine_faces([near], model, cloud, RefineParams(lying_beyond_m=()))
+    assert "kept, not confirmed" in kept.note and "beyond its shoulders" not in kept.note
+    assert np.linalg.norm(kept.centre - truth) > 0.02

@@ -130,7 +130,8 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
     (start, registration from there: the head moved beyond its shoulders, :mod:`disguisor.refine.lying`)
     when there is one. A lying body (torso below ``params.far_moves_min_torso_deg``)
     is not held to the far-move test; a correction that test would refuse is kept but not
-    confirmed (``params.far_moves_lying_confirmed`` False). Either way it stays not confirmed
+    confirmed (``params.far_moves_lying_confirmed`` False), unless it fits the depth worse than
+    ``params.lying_min_fitness`` and a start beyond the shoulders lands better. Either way it stays not confirmed
     (``accepted`` False): a second start that fits the depth less well than a confirmed head can
     still land a few cm off,
     so the run's safety spheres stay on it, and the caller keeps the face as fitted (the refused
@@ -147,9 +148,20 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
             return reg
         # kept (a lying head's far corrections mostly place it better) but not confirmed: the
         # same move of a head standing would be refused, so its safety spheres stay
-        return replace(reg, accepted=False, disputes=False,
+        kept = replace(reg, accepted=False, disputes=False,
                        reason=f"lying head moved {reg.translation_m * 100:.1f} cm with fitness "
                               f"{reg.fitness_after:.2f} < {need[1]:.2f}: kept, not confirmed")
+        if reg.fitness_after >= params.lying_min_fitness or lying_from is None:
+            return kept
+        # fitting this poorly it was 62-172 mm off on seeds 64-73: a start beyond the shoulders
+        # that lands better places it instead
+        found = lying_from(first)
+        if found is None or found[1].fitness_after <= reg.fitness_after:
+            return kept
+        start, other = found
+        return replace(kept, transform=other.transform @ start,
+                       reason=f"{kept.reason}; registered from beyond its shoulders (fitness "
+                              f"{other.fitness_after:.2f}; lying, not confirmed)")
     pivot = head.mean(axis=0)
 
     def register_from(start: np.ndarray) -> HeadRegistration:
