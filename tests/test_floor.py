@@ -11,7 +11,15 @@ import pytest
 
 from disguisor.fusion import RayCache
 from disguisor.io.recording import open_recording
-from disguisor.pose2d.floor import FloorParams, depth_heads, find_heads, floor_background, head_box, still_heads
+from disguisor.pose2d.floor import (
+    FloorParams,
+    depth_heads,
+    find_heads,
+    floor_background,
+    head_box,
+    held_still_heads,
+    still_heads,
+)
 from disguisor.synth.or_scene import generate_or_recording
 from disguisor.synth.scenarios import SCENARIOS
 
@@ -102,6 +110,29 @@ def test_a_still_head_above_shoulders_among_all_points():
     assert len(still_heads(np.vstack([floor, person]), [_joints(1.0, 0.3, 1.7)])) == 1
 
 
+def test_a_still_head_of_a_nearby_frame_is_held_while_the_depth_still_shows_it():
+    """Someone bent over the table whose ring test failed in this frame: the still head found two
+    frames before is hidden here too while the points at its top's height are still there; not
+    when they are gone (the person left), when a 3D person's head joints explain it, or when
+    this frame found a head there itself."""
+    rng = np.random.default_rng(5)
+    floor = np.column_stack([rng.uniform(-2, 2, 4000), rng.uniform(-2, 2, 4000), rng.uniform(0.0, 0.02, 4000)])
+    person = _staff(0.5, 0.3, 1.7, rng)
+    before, = still_heads(np.vstack([floor, person]), [], frame=3)
+    p = FloorParams()
+    bent = person.copy()
+    bent[:, 2] -= 0.05  # 5 cm lower: still there
+    held = held_still_heads([before], np.vstack([floor, bent]), [], [], p, frame=5)
+    assert len(held) == 1 and held[0].frame == 3 and held[0].static
+    assert held_still_heads([before], floor, [], [], p, frame=5) == []                   # gone
+    assert held_still_heads([before], np.vstack([floor, bent]), [_joints(0.5, 0.3, 1.7)], [], p, frame=5) == []
+    assert held_still_heads([before], np.vstack([floor, bent]), [], [before], p, frame=5) == []
+    later = replace(before, frame=7)
+    assert held_still_heads([later, before], np.vstack([floor, bent]), [], [], p, frame=4)[0].frame == 3
+    with pytest.raises(ValueError, match="static_hold_frames"):
+        FloorParams(static_hold_frames=-1)
+
+
 def test_furniture_tops_and_lights_are_not_still_heads():
     rng = np.random.default_rng(5)
 
@@ -184,6 +215,30 @@ def test_a_still_person_missing_from_the_3d_people_gets_their_head(rec):
         assert len(found) == 1 and found[0].static, (frame, found)
         assert np.linalg.norm(found[0].center - people["surgeon"][EARS].mean(axis=0)) < 0.15
         assert heads(["nurse", "patient"], FloorParams(static=False)) == [], frame
+
+
+def test_the_still_heads_of_nearby_frames_are_found_once_and_held(rec):
+    """StillHeadMemory on a recording: the surgeon's still head of the frames around one (not
+    that frame itself) comes back for it; a frame whose ring test failed gets it held by
+    depth_heads; with static_hold_frames 0 nothing is held."""
+    from disguisor.pose2d.floor import StillHeadMemory
+
+    recording = open_recording(rec)
+    background, rays = floor_background(recording), RayCache()
+    truth = {fr["frame"]: {p["role"]: np.array(p["joints"], float) for p in fr["people"]}
+             for fr in json.loads((rec / "gt_poses3d.json").read_text())["frames"]}
+    others = lambda f: [truth[f]["nurse"], truth[f]["patient"]]  # noqa: E731 - the surgeon is missing
+    memory = StillHeadMemory(recording.frames, recording.depth_views, others, background, FloorParams(), rays)
+    near = memory.nearby(4)
+    assert sorted(h.frame for h in near) == [1, 2, 3, 5, 6, 7] and all(h.static for h in near)
+    # frame 4's own look finds nothing (its ring test made to fail): the head of frame 3 is held
+    strict = FloorParams(static_min_drop_m=5.0)
+    held = depth_heads(recording.views(4), others(4), background, strict, rays, near)
+    assert len(held) == 1 and held[0].frame in (3, 5)
+    assert np.linalg.norm(held[0].center - truth[4]["surgeon"][EARS].mean(axis=0)) < 0.15
+    off = StillHeadMemory(recording.frames, recording.depth_views, others, background,
+                          FloorParams(static_hold_frames=0), rays)
+    assert off.nearby(4) == []
 
 
 def test_static_lying_patient_is_not_picked_up(rec):

@@ -28,7 +28,7 @@ from disguisor.io.atomic import write_image
 from disguisor.io.calibration import Camera
 from disguisor.io.detections import face_detection
 from disguisor.io.recording import Recording, View
-from disguisor.pose2d.floor import HeadRegion, depth_heads, floor_background, head_box
+from disguisor.pose2d.floor import HeadRegion, StillHeadMemory, depth_heads, floor_background, head_box
 from disguisor.pose2d.keypoints_io import HEAD_JOINTS, Keypoints2D
 from disguisor.pose3d.poses import Poses3D
 from disguisor.refine.frame import NearbyHeads, joints_by_person, refine_frame
@@ -102,6 +102,8 @@ class FrameWorker:
         self.nearby = NearbyHeads(model, fits, rec.frames, rec.depth_views, self.rays, config.refine)
         # the static background of the detector-free floor, made once per recording (lazily per camera)
         self.floor = floor_background(rec, config.floor) if config.floor.enabled else None
+        self.still = StillHeadMemory(rec.frames, rec.depth_views, lambda f: [p.joints for p in (self._people(f) or ())],
+                                     self.floor, config.floor, self.rays)
 
     def close(self) -> None:
         self.renderer.close()
@@ -239,7 +241,8 @@ class FrameWorker:
         t0 = time.perf_counter()
         views = [View(c, frame, colors[c.name], depths[c.name]) for c in self.rec.cameras_at(frame)]
         joints = [p.joints for p in (self._people(frame) or ())]
-        heads = depth_heads(views, joints, self.floor, self.config.floor, self.rays)
+        heads = depth_heads(views, joints, self.floor, self.config.floor, self.rays, self.still.nearby(frame))
+        self.still.record(frame, heads)
         for head in heads:
             outcome.people.append({"depth_head_m": np.round(head.center, 3).tolist(), "still": head.static,
                                    "fallback": "depth head blurred (no detector found this person)"})
@@ -340,8 +343,9 @@ class FrameWorker:
             cv2.ellipse(mask, centre, (round((x1 - x0) / 2) + 1, round((y1 - y0) / 2) + 1), 0, 0, 360, 1, -1)
             image = fill_undrawn(image, mask.astype(bool), FALLBACK_BLUR_KERNEL_PX, painted, fc.fill)
             painted |= mask.astype(bool)
-            dets.append(face_detection(image_id, (x0, y0, x1 - x0, y1 - y0), camera.name, frame, "depth-head"))
             info["depth_heads"] = info.get("depth_heads", 0) + 1
+            if head.frame == frame:  # one held from a nearby frame is painted, not listed (its box is the sphere's)
+                dets.append(face_detection(image_id, (x0, y0, x1 - x0, y1 - y0), camera.name, frame, "depth-head"))
         lifted_boxes = []
         for seen_by, centre in lifted:
             # a face only 2D found in another view (no 3D person there): the sphere around it,
