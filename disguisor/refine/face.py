@@ -153,7 +153,7 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
                               f"{reg.fitness_after:.2f} < {need[1]:.2f}: kept, not confirmed")
         if reg.fitness_after >= params.lying_min_fitness or lying_from is None:
             return kept
-        # fitting this poorly it was 62-172 mm off on seeds 64-73: a start beyond the shoulders
+        # fitting this poorly 6 of 8 were 62-460 mm off on seeds 64-73: a start beyond the shoulders
         # that lands better places it instead
         found = lying_from(first)
         if found is None or found[1].fitness_after <= reg.fitness_after:
