@@ -258,16 +258,20 @@ def placement_fit(head_vertices: np.ndarray, cloud_points: np.ndarray, transform
     return _fit_numbers(data, model, N, is_head, cKDTree(model), params)
 
 
+def _strictest(value: float, rules) -> tuple[float, float] | None:
+    """The (bound, fitness) rule of ``rules`` with the highest fitness among those whose bound ``value`` exceeds."""
+    over = [rule for rule in rules if value > rule[0]]
+    return max(over, key=lambda rule: rule[1]) if over else None
+
+
 def far_move_fitness(moved_m: float, params: RefineParams) -> tuple[float, float] | None:
     """The strictest (distance, fitness) of ``params.far_moves`` whose distance ``moved_m`` exceeds."""
-    over = [rule for rule in params.far_moves if moved_m > rule[0]]
-    return max(over, key=lambda rule: rule[1]) if over else None
+    return _strictest(moved_m, params.far_moves)
 
 
 def far_turn_fitness(angle_deg: float, params: RefineParams) -> tuple[float, float] | None:
     """The strictest (angle, fitness) of ``params.far_turns`` whose angle ``angle_deg`` exceeds."""
-    over = [rule for rule in params.far_turns if angle_deg > rule[0]]
-    return max(over, key=lambda rule: rule[1]) if over else None
+    return _strictest(angle_deg, params.far_turns)
 
 
 def _wide_turn_kept(angle_deg: float, moved_m: float, fitness_after: float, params: RefineParams) -> bool:
