@@ -135,3 +135,76 @@ def test_nearby_frames_setting_is_checked():
     with pytest.raises(ValueError, match=">= 0 frames"):
         RefineParams(nearby_frames=-1)
     assert RefineParams().nearby_frames == 2
+
+
+def test_a_registration_the_nearby_heads_contradict_is_not_confirmed(anny, person):  # noqa: F811
+    """A head fitted 38 degrees off is turned back onto the depth (accepted from the fit). When
+    both nearby frames confirmed that person's face turned the other way (more than
+    nearby_facing_deg from it), the registration is not believed: the head is registered again
+    from their turn, not confirmed, its own registration from the fit still painted
+    (``as_fitted``), the nearest
+    confirmed head kept for a safety sphere; the frame's confirmed heads, which its neighbours
+    use, still hold that registration. One of two nearby heads against is no majority; a turn
+    under nearby_facing_min_turn_deg is never checked; None turns it off."""
+    from disguisor.refine.carry import confirmed_heads
+
+    model, cloud, Vp, _, _, _, truth = head_fitted_off(anny, person, 38.0, [0.01, 0.0, 0.0], 14, 0.01)
+    head = np.asarray(model.head_vertices)
+    body = SimpleNamespace(person_id=5, vertices=Vp, head_rotation=np.eye(3))
+    params = RefineParams()
+    (f0, r0), = refine_faces([body], model, cloud, params)
+    assert r0.accepted and r0.rotation_deg > params.nearby_facing_min_turn_deg
+    assert np.linalg.norm(f0.centre - truth) < 0.005
+    centre = Vp[head].mean(0)
+    flipped = rigid([0.0, 0.0, 180.0], [0.0, 0.0, 0.0], about=centre) @ r0.transform
+    back = [ConfirmedHead(4, np.eye(3), centre, flipped), ConfirmedHead(2, np.eye(3), centre, flipped)]
+    (f1, r1), = refine_faces([body], model, cloud, params, nearby=lambda pid: iter(back))
+    assert not r1.accepted and not f1.refined and not f1.disputed
+    assert f1.note.startswith("faces 168 deg from its head confirmed in frame 4; registered from that head's turn")
+    np.testing.assert_allclose(r1.contradicted, r0.transform)
+    # the skull is nearly round: the head turned to face back registers too, onto the back of the
+    # head; the placement contradicted, here the right one, is painted as well
+    assert np.linalg.norm(f1.centre - truth) > 0.08
+    assert f1.as_fitted is not None and np.linalg.norm(f1.as_fitted.centre - truth) < 0.005
+    np.testing.assert_allclose(f1.nearby_head, confirmed_centre(back[0]))
+    kept = confirmed_heads(3, [body], [r1], head)
+    np.testing.assert_allclose(kept[5].correction, r0.transform)
+
+    agreeing = ConfirmedHead(2, np.eye(3), centre, r0.transform)
+    (f2, r2), = refine_faces([body], model, cloud, params, nearby=lambda pid: iter([back[0], agreeing]))
+    assert r2.accepted and f2.refined and f2.as_fitted is None
+    off = RefineParams(nearby_facing_deg=None)
+    assert refine_faces([body], model, cloud, off, nearby=lambda pid: iter(back))[0][1].accepted
+    asked = []
+    small = SimpleNamespace(person_id=6, vertices=head_fitted_off(anny, person, 12.0, [0.01, 0.0, 0.0], 14, 0.01)[2],
+                            head_rotation=np.eye(3))
+    (_, r3), = refine_faces([small], model, cloud, params, nearby=lambda pid: asked.append(pid) or iter(back))
+    assert r3.accepted and r3.rotation_deg < params.nearby_facing_min_turn_deg and asked == []
+
+
+def test_a_contradicted_head_is_placed_from_the_nearby_turn_when_that_registers():
+    """When the registration from the nearby heads' turn passes the guard, it places the head:
+    its transform after that turn (about the fitted head's centroid), not confirmed, and the
+    contradicted registration kept."""
+    from disguisor.refine.face import _agreeing
+
+    centre = np.array([0.5, -0.2, 1.6])
+    first = HeadRegistration(rigid([0.0, 0.0, 40.0], [0.0, 0.0, 0.0], centre), np.eye(4), True, "",
+                             rotation_deg=40.0)
+    nearby_turn = rigid([0.0, 0.0, 180.0], [0.0, 0.0, 0.0], centre) @ first.transform
+    prior = ConfirmedHead(7, np.eye(3), centre, nearby_turn)
+    small_fix = rigid([0.0, 0.0, 3.0], [0.01, 0.0, 0.0], centre)
+    starts = []
+
+    def register_from(start):
+        starts.append(start)
+        return HeadRegistration(small_fix, small_fix, True, "", rotation_deg=3.0)
+
+    reg = _agreeing(first, np.eye(3), np.array([0.0, -1.0, 0.0]), centre, lambda: iter([prior]), register_from,
+                    RefineParams())
+    assert not reg.accepted and "faces 180 deg from its head confirmed in frame 7; registered from" in reg.reason
+    np.testing.assert_allclose(starts[0], nearby_turn, atol=1e-12)  # the fitted head (identity) turned to it
+    np.testing.assert_allclose(reg.transform, small_fix @ nearby_turn, atol=1e-12)
+    np.testing.assert_allclose(reg.contradicted, first.transform)
+    with pytest.raises(ValueError, match="180"):
+        RefineParams(nearby_facing_deg=200.0)

@@ -41,8 +41,8 @@ class ConfirmedHead:
 
 def confirmed_heads(frame: int, bodies: Sequence, registrations: Sequence, head_vertices: np.ndarray,
                     ) -> dict[int, ConfirmedHead]:
-    """person id -> :class:`ConfirmedHead` for every body of ``frame`` whose registration was
-    accepted.
+    """person id -> :class:`ConfirmedHead` for every body of ``frame`` whose registration from the
+    fit was accepted (also when its nearby frames then contradicted it: ``contradicted``).
 
     Args:
         bodies: posed bodies (person_id, vertices (V, 3) world metres, head_rotation (3, 3)).
@@ -51,10 +51,13 @@ def confirmed_heads(frame: int, bodies: Sequence, registrations: Sequence, head_
     """
     out = {}
     for body, reg in zip(bodies, registrations, strict=True):
-        if reg.accepted:
+        # one its own nearby frames contradicted was still accepted from the fit: a frame's
+        # confirmed heads must not depend on its neighbours (or on the order frames are done in)
+        correction = reg.transform if reg.accepted else reg.contradicted
+        if correction is not None:
             centre = np.asarray(body.vertices, np.float64)[np.asarray(head_vertices)].mean(axis=0)
             out[int(body.person_id)] = ConfirmedHead(int(frame), np.asarray(body.head_rotation, np.float64),
-                                                     centre, np.asarray(reg.transform, np.float64))
+                                                     centre, np.asarray(correction, np.float64))
     return out
 
 
@@ -83,3 +86,26 @@ def confirmed_centre(confirmed: ConfirmedHead) -> np.ndarray:
     """(3,) world metres: the confirmed head's centre, its fitted centroid moved by its correction."""
     C = confirmed.correction
     return C[:3, :3] @ confirmed.head_centre + C[:3, 3]
+
+
+def confirmed_rotation(confirmed: ConfirmedHead) -> np.ndarray:
+    """(3, 3) the confirmed head's rotation from the rest pose (world axes): its fitted head's,
+    turned by its correction."""
+    return confirmed.correction[:3, :3] @ confirmed.head_rotation
+
+
+def matched_start(confirmed: ConfirmedHead, head_rotation: np.ndarray, head_centre: np.ndarray) -> np.ndarray:
+    """(4, 4) the turn of this frame's fitted head about its own centre that gives it the confirmed
+    head's world rotation (:func:`confirmed_rotation`): unlike :func:`carried_start`, right even
+    when this frame's fit turned the head far from the neighbour's fit.
+
+    Args:
+        head_rotation: (3, 3) this frame's fitted head rotation (world axes).
+        head_centre: (3,) world metres, this frame's fitted head centroid.
+    """
+    R = confirmed_rotation(confirmed) @ np.asarray(head_rotation, np.float64).T
+    c = np.asarray(head_centre, np.float64)
+    T = np.eye(4)
+    T[:3, :3] = R
+    T[:3, 3] = c - R @ c
+    return T

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from disguisor.refine.carry import ConfirmedHead, carried_start, confirmed_centre
+from disguisor.refine.carry import ConfirmedHead, carried_start, confirmed_centre, confirmed_rotation, matched_start
 from disguisor.refine.lying import body_starts, torso_rise_deg
 from disguisor.refine.params import DEFAULT_REFINE_PARAMS, RefineParams
 from disguisor.refine.register import (
@@ -116,7 +116,7 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
                 params: RefineParams, head_rotation: np.ndarray | None = None,
                 carried: Callable[[], Iterable[ConfirmedHead]] | None = None,
                 lying_from: Callable[[RefineParams], tuple[np.ndarray, HeadRegistration] | None] | None = None,
-                ) -> HeadRegistration:
+                rest_facing: np.ndarray | None = None) -> HeadRegistration:
     """The registration of one head (N, 3) from the fit. When it is refused, first the same
     person's heads confirmed in nearby frames (``carried()``, nearest first; needs the fitted
     ``head_rotation`` (3, 3)) are tried as starts (:mod:`disguisor.refine.carry`): the first
@@ -135,15 +135,27 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
     (``accepted`` False): a second start that fits the depth less well than a confirmed head can
     still land a few cm off,
     so the run's safety spheres stay on it, and the caller keeps the face as fitted (the refused
-    registration's identity transform) to be painted too (``FaceSurface.as_fitted``)."""
+    registration's identity transform) to be painted too (``FaceSurface.as_fitted``). A standing
+    head's registration from the fit that the nearby confirmed heads contradict is not confirmed
+    either (:func:`_agreeing`)."""
     rise = torso_rise_deg(fitted)
     first = params
     lying = bool(params.far_moves) and rise is not None and rise < params.far_moves_min_torso_deg
     if lying:
         first = replace(params, far_moves=())  # lying: no nape for the registration to slide onto
     reg = refine_head(head, pts, first, normals=normals, context_vertices=ctx, vertex_weights=weights)
+    pivot = head.mean(axis=0)
+
+    def register_from(start: np.ndarray) -> HeadRegistration:
+        # the head moved by ``start`` first; the result's transform applies after ``start``
+        R = start[:3, :3]
+        return refine_head(head @ R.T + start[:3, 3], pts, params, normals=normals @ R.T, context_vertices=ctx,
+                           vertex_weights=weights)
+
     if reg.accepted:
         need = far_move_fitness(reg.translation_m, params) if lying else None
+        if need is None and not lying:
+            return _agreeing(reg, head_rotation, rest_facing, pivot, carried, register_from, params)
         if need is None or reg.fitness_after >= need[1] or params.far_moves_lying_confirmed:
             return reg
         # kept (a lying head's far corrections mostly place it better) but not confirmed: the
@@ -162,14 +174,6 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
         return replace(kept, transform=other.transform @ start,
                        reason=f"{kept.reason}; registered from beyond its shoulders (fitness "
                               f"{other.fitness_after:.2f}; lying, not confirmed)")
-    pivot = head.mean(axis=0)
-
-    def register_from(start: np.ndarray) -> HeadRegistration:
-        # the head moved by ``start`` first; the result's transform applies after ``start``
-        R = start[:3, :3]
-        return refine_head(head @ R.T + start[:3, 3], pts, params, normals=normals @ R.T, context_vertices=ctx,
-                           vertex_weights=weights)
-
     for prior in (carried() if carried is not None and head_rotation is not None else ()):
         start = carried_start(prior, head_rotation, pivot)
         other = register_from(start)
@@ -204,6 +208,45 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
     moved = ", moved onto them" if shifted else ""
     return replace(reg, transform=(other.transform if other.accepted else np.eye(4)) @ turn,
                    reason=f"{reg.reason}; {how} the 3D head joints{moved} (not confirmed)", disputes=not other.accepted)
+
+
+def _agreeing(reg: HeadRegistration, head_rotation: np.ndarray | None, rest_facing: np.ndarray | None,
+              pivot: np.ndarray, carried: Callable[[], Iterable[ConfirmedHead]] | None,
+              register_from: Callable[[np.ndarray], HeadRegistration], params: RefineParams) -> HeadRegistration:
+    """``reg``, a head's registration from the fit that the guard accepted, checked against the
+    same person's heads confirmed in nearby frames (``carried()``, nearest first): when more of
+    them face more than ``params.nearby_facing_deg`` away from the registered face (its facing:
+    the registered rotation times the fitted ``head_rotation`` (3, 3) times the model's
+    ``rest_facing`` (3,)) than within it, the registration found the back or side of the head
+    (heads do not turn that far between nearby frames). The head is then registered again from
+    the nearest contradicting head's own rotation (:func:`~disguisor.refine.carry.matched_start`,
+    turned about ``pivot`` (3,), the fitted head's centroid, world metres) and placed there when
+    that passes the guard; either way it is not confirmed (safety spheres), and the placement
+    contradicted stays painted too (``contradicted``)."""
+    if (params.nearby_facing_deg is None or carried is None or head_rotation is None or rest_facing is None
+            or reg.rotation_deg < params.nearby_facing_min_turn_deg):
+        return reg
+    facing = reg.transform[:3, :3] @ np.asarray(head_rotation, np.float64) @ np.asarray(rest_facing, np.float64)
+    priors = list(carried())
+    angles = [_angle_deg(facing, confirmed_rotation(p) @ rest_facing) for p in priors]
+    against = [(p, a) for p, a in zip(priors, angles, strict=True) if a > params.nearby_facing_deg]
+    if not against or 2 * len(against) <= len(priors):
+        return reg
+    prior, angle = against[0]
+    start = matched_start(prior, head_rotation, pivot)
+    other = register_from(start)
+    why = f"faces {angle:.0f} deg from its head confirmed in frame {prior.frame}"
+    if other.accepted:
+        return replace(reg, transform=other.transform @ start, accepted=False, disputes=False,
+                       contradicted=reg.transform, reason=f"{why}; registered from that head's turn (not confirmed)")
+    return replace(reg, accepted=False, disputes=False, contradicted=reg.transform, transform=np.eye(4),
+                   reason=f"{why} (not confirmed)")
+
+
+def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    """Angle between two (3,) directions, degrees."""
+    cos = float(a @ b) / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-12)
+    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
 
 
 def _remembered(nearby: Callable[[int], Iterable[ConfirmedHead]], person_id: int,
@@ -310,7 +353,8 @@ def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_po
         others = np.delete(head_centres, i, axis=0)
         lying = partial(_lying_registration, partial(body_starts, body, model, params), head, normals, head_weights,
                         whole, context, others)
-        reg = _registered(head, normals, pts, ctx, head_weights, fitted, joints, params, R_head, carried, lying)
+        reg = _registered(head, normals, pts, ctx, head_weights, fitted, joints, params, R_head, carried, lying,
+                          np.asarray(model.rest_facing, np.float64))
         facing = R_head @ np.asarray(model.rest_facing, np.float64)
         up = R_head @ np.asarray(model.rest_up, np.float64)
         T = reg.transform
@@ -321,7 +365,14 @@ def refine_faces(bodies: Sequence[PosedBodyLike], model: BodyModelLike, cloud_po
             face = replace(face, disputed=True)
         if not reg.accepted and seen:
             face = replace(face, nearby_head=confirmed_centre(seen[0]))
-        if not reg.accepted and not np.allclose(T, np.eye(4)):
+        if reg.contradicted is not None:
+            # which of two placements is right is not known: the one the nearby heads contradict
+            # is painted as well
+            C = reg.contradicted
+            other = extract_face(body.person_id, V @ C[:3, :3].T + C[:3, 3], face_idx, tris, C[:3, :3] @ facing,
+                                 C[:3, :3] @ up, False, reg.reason, occluder)
+            face = replace(face, as_fitted=other)
+        elif not reg.accepted and not np.allclose(T, np.eye(4)):
             # a second start moved the head: the face where the fit put it is painted as well
             face = replace(face, as_fitted=extract_face(body.person_id, V, face_idx, tris, facing, up, False,
                                                         reg.reason, occluder))

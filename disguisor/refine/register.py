@@ -58,6 +58,9 @@ class HeadRegistration:
       the candidate's correction is beyond the guard, the registration diverged, or too few cloud
       points lie near the head to tell (a refusal for too few inliers or a grown residual does
       not dispute it).
+    contradicted: (4, 4) a registration from the fit that the guard accepted but the nearby
+      frames' confirmed heads contradicted (:func:`disguisor.refine.face.refine_faces`): its
+      placement is painted too; None otherwise.
     """
 
     transform: np.ndarray
@@ -73,6 +76,7 @@ class HeadRegistration:
     source_points: int = 0
     target_points: int = 0
     disputes: bool = False
+    contradicted: np.ndarray | None = None
 
 
 def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
