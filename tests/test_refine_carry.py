@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from types import SimpleNamespace
 
 import numpy as np
@@ -208,3 +209,28 @@ def test_a_contradicted_head_is_placed_from_the_nearby_turn_when_that_registers(
     np.testing.assert_allclose(reg.contradicted, first.transform)
     with pytest.raises(ValueError, match="180"):
         RefineParams(nearby_facing_deg=200.0)
+
+
+def test_a_wide_turn_is_held_to_a_tighter_facing_test():
+    """A wide turn (beyond max_rotation_deg) that the nearby heads face 60 degrees away from is
+    registered again from their turn (nearby_wide_facing_deg 45); a turn of 40 degrees that they
+    face as far from is kept (nearby_facing_deg 135), and so is the wide turn with the wide test
+    off (None: nearby_facing_deg applies)."""
+    from disguisor.refine.face import _agreeing
+
+    centre = np.array([0.5, -0.2, 1.6])
+    fix = rigid([0.0, 0.0, 2.0], [0.0, 0.0, 0.0], centre)
+
+    def register_from(start):
+        return HeadRegistration(fix, fix, True, "", rotation_deg=2.0)
+
+    for turn_deg, params, contradicted in ((50.0, RefineParams(), True), (40.0, RefineParams(), False),
+                                           (50.0, RefineParams(nearby_wide_facing_deg=None), False)):
+        first = HeadRegistration(rigid([0.0, 0.0, turn_deg], [0.0, 0.0, 0.0], centre), np.eye(4), True, "",
+                                 rotation_deg=turn_deg)
+        away = rigid([0.0, 0.0, 60.0], [0.0, 0.0, 0.0], centre) @ first.transform
+        nearby = [ConfirmedHead(f, np.eye(3), centre, away) for f in (2, 4)]
+        reg = _agreeing(first, np.eye(3), np.array([0.0, -1.0, 0.0]), centre, partial(iter, nearby), register_from,
+                        params)
+        assert (not reg.accepted and "faces 60 deg from its head confirmed in frame 2" in reg.reason) == contradicted
+        assert reg.accepted != contradicted

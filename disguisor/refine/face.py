@@ -215,7 +215,8 @@ def _agreeing(reg: HeadRegistration, head_rotation: np.ndarray | None, rest_faci
               register_from: Callable[[np.ndarray], HeadRegistration], params: RefineParams) -> HeadRegistration:
     """``reg``, a head's registration from the fit that the guard accepted, checked against the
     same person's heads confirmed in nearby frames (``carried()``, nearest first): when more of
-    them face more than ``params.nearby_facing_deg`` away from the registered face (its facing:
+    them face more than ``params.nearby_facing_deg`` (``params.nearby_wide_facing_deg`` for a wide
+    turn, beyond ``params.max_rotation_deg``) away from the registered face (its facing:
     the registered rotation times the fitted ``head_rotation`` (3, 3) times the model's
     ``rest_facing`` (3,)) than within it, the registration found the back or side of the head
     (heads do not turn that far between nearby frames). The head is then registered again from
@@ -223,13 +224,15 @@ def _agreeing(reg: HeadRegistration, head_rotation: np.ndarray | None, rest_faci
     turned about ``pivot`` (3,), the fitted head's centroid, world metres) and placed there when
     that passes the guard; either way it is not confirmed (safety spheres), and the placement
     contradicted stays painted too (``contradicted``)."""
-    if (params.nearby_facing_deg is None or carried is None or head_rotation is None or rest_facing is None
+    wide = reg.rotation_deg > params.max_rotation_deg
+    limit = params.nearby_wide_facing_deg if wide else params.nearby_facing_deg
+    if (limit is None or carried is None or head_rotation is None or rest_facing is None
             or reg.rotation_deg < params.nearby_facing_min_turn_deg):
         return reg
     facing = reg.transform[:3, :3] @ np.asarray(head_rotation, np.float64) @ np.asarray(rest_facing, np.float64)
     priors = list(carried())
     angles = [_angle_deg(facing, confirmed_rotation(p) @ rest_facing) for p in priors]
-    against = [(p, a) for p, a in zip(priors, angles, strict=True) if a > params.nearby_facing_deg]
+    against = [(p, a) for p, a in zip(priors, angles, strict=True) if a > limit]
     if not against or 2 * len(against) <= len(priors):
         return reg
     prior, angle = against[0]
