@@ -153,9 +153,9 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
                            vertex_weights=weights)
 
     if reg.accepted:
-        need = far_move_fitness(reg.translation_m, params) if lying else None
-        if need is None and not lying:
+        if not lying:
             return _agreeing(reg, head_rotation, rest_facing, pivot, carried, register_from, params)
+        need = far_move_fitness(reg.translation_m, params)
         if need is None or reg.fitness_after >= need[1] or params.far_moves_lying_confirmed:
             return reg
         # kept (a lying head's far corrections mostly place it better) but not confirmed: the

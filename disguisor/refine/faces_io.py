@@ -24,7 +24,8 @@ an occluder (the rest of the head, FaceSurface.occluder_*; K > 0): ``occluder_tr
 ``centre`` is rounded to 0.1 mm, so vertices are exact to 0.1 mm. ``registration`` is null when
 no registration was run. A face that a second start moved (``FaceSurface.as_fitted``) has an
 ``"as_fitted"`` entry: the same fields as a person's, without ``registration``, for the face
-where the body fit put it. ``"disputed": true`` marks a face whose placement the depth disputes
+where the body fit put it (or its registration from the fit, when the nearby frames contradicted
+it). ``"disputed": true`` marks a face whose placement the depth disputes
 (``FaceSurface.disputed``; absent = false); ``"nearby_head"`` [x, y, z] metres the centre of
 the person's head confirmed in a nearby frame (``FaceSurface.nearby_head``; absent = none).
 The loader checks everything and raises :class:`InputError` naming the entry

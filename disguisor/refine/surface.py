@@ -44,7 +44,9 @@ class FaceSurface:
     where the sensor depth alone cannot tell (the back of the head is within the depth
     tolerance of the face at a distance). Moved and stored together with the face.
     as_fitted: the same person's face where the body fit put it, when a second start moved this
-    one from there (:mod:`disguisor.refine.reorient`), else None. The render stage paints it too,
+    one from there (:mod:`disguisor.refine.reorient`), or where its registration from the fit put
+    it when the nearby frames contradicted that (``HeadRegistration.contradicted``), else None.
+    The render stage paints it too,
     on the pixels this face leaves, and never lists it: neither placement is confirmed by the
     depth, so a face hidden before the second start stays hidden.
     disputed: the depth disputes this placement (HeadRegistration.disputes: the correction it
