@@ -281,9 +281,9 @@ def test_a_disputed_face_is_listed_only_in_views_whose_detector_sees_it_in_its_b
     from disguisor.run.listing import seen_in_box, unlisted_faces
     from disguisor.run.params import RunParams
 
-    def rendered(pid, box):
+    def rendered(pid, box, angle=70.0):  # turned 70 degrees from the camera: not seen from the front
         return RenderedFace(person_id=pid, bbox=box, full_bbox=box, painted_bbox=box, painted_pixels=400,
-                            visible_fraction=1.0, facing_angle_deg=20.0)
+                            visible_fraction=1.0, facing_angle_deg=angle)
 
     def detection(nose, eyes_score=0.8):
         kp = np.zeros((17, 3))
@@ -310,6 +310,15 @@ def test_a_disputed_face_is_listed_only_in_views_whose_detector_sees_it_in_its_b
                           replace(p, report_disputed_seen_score=None)) == {1}
     # not rendered in this view (hidden, outside): nothing to list
     assert unlisted_faces(faces, views[1:], people, [detection((115, 118))], p) == {1}
+    # a view the disputed face turns towards (within report_disputed_front_deg) lists it without a detection
+    front = [rendered(1, box, angle=30.0), views[1]]
+    assert p.report_disputed_front_deg == 45.0
+    assert unlisted_faces(faces, front, people, [], p) == set()
+    assert unlisted_faces(faces, [rendered(1, box, angle=50.0), views[1]], people, [], p) == {1}
+    assert unlisted_faces(faces, front, people, [], replace(p, report_disputed_front_deg=None)) == {1}
+    assert unlisted_faces(faces, front, people, [], replace(p, report_disputed_faces=True)) == set()
+    with pytest.raises(ValueError, match="report_disputed_front_deg"):
+        RunParams(report_disputed_front_deg=200.0)
 
 
 def test_a_sphere_without_a_face_reports_a_face_sized_box_at_the_eyes():

@@ -77,22 +77,26 @@ def seen_in_box(box: Sequence[float], detections: Sequence[np.ndarray], min_scor
 def unlisted_faces(faces, rendered, people: dict, detections: Sequence[np.ndarray], params) -> set[int]:
     """Person ids of the faces a view paints but does not list (``params``: RunParams): the
     duplicates; the faces the depth disputes, unless ``report_disputed_faces``, or the view's
-    2D detector sees that face inside its box (``report_disputed_seen_score``, None: never);
+    2D detector sees that face inside its box (``report_disputed_seen_score``, None: never), or
+    the face turns towards that camera by at most ``report_disputed_front_deg`` (None: never);
     the faces the body fit alone placed, unless ``report_guessed_faces``.
 
     Args:
         faces: the frame's face surfaces (:class:`~disguisor.refine.face.FaceSurface`).
-        rendered: the view's :class:`~disguisor.render.results.RenderedFace` (``bbox`` pixels).
+        rendered: the view's :class:`~disguisor.render.results.RenderedFace` (``bbox`` pixels,
+            ``facing_angle_deg``).
         people: person id -> 3D person of this frame (``joints`` (17, 3) world metres).
         detections: (17, 3) keypoints (x, y px, score) of each 2D detection of the view.
     """
     out = duplicate_faces(faces, params.report_duplicate_face_m, params.report_same_head_m)
     if not params.report_disputed_faces:  # placed where the depth says the face is not
-        boxes = {int(rf.person_id): rf.bbox for rf in rendered}
-        score = params.report_disputed_seen_score
+        shown = {int(rf.person_id): rf for rf in rendered}
+        score, front = params.report_disputed_seen_score, params.report_disputed_front_deg
         out |= {int(f.person_id) for f in faces if f.disputed
-                and (score is None or int(f.person_id) not in boxes
-                     or not seen_in_box(boxes[int(f.person_id)], detections, score))}
+                and not (front is not None and int(f.person_id) in shown
+                         and shown[int(f.person_id)].facing_angle_deg <= front)
+                and (score is None or int(f.person_id) not in shown
+                     or not seen_in_box(shown[int(f.person_id)].bbox, detections, score))}
     if not params.report_guessed_faces:  # neither keypoints nor depth say where the head is
         out |= guessed_faces(faces, people)
     return out
