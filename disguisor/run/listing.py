@@ -92,11 +92,12 @@ def unlisted_faces(faces, rendered, people: dict, detections: Sequence[np.ndarra
     if not params.report_disputed_faces:  # placed where the depth says the face is not
         shown = {int(rf.person_id): rf for rf in rendered}
         score, front = params.report_disputed_seen_score, params.report_disputed_front_deg
-        out |= {int(f.person_id) for f in faces if f.disputed
-                and not (front is not None and int(f.person_id) in shown
-                         and shown[int(f.person_id)].facing_angle_deg <= front)
-                and (score is None or int(f.person_id) not in shown
-                     or not seen_in_box(shown[int(f.person_id)].bbox, detections, score))}
+
+        def vouched(rf) -> bool:  # this view confirms the face: it faces the camera, or the detector sees it
+            return rf is not None and ((front is not None and rf.facing_angle_deg <= front)
+                                       or (score is not None and seen_in_box(rf.bbox, detections, score)))
+
+        out |= {int(f.person_id) for f in faces if f.disputed and not vouched(shown.get(int(f.person_id)))}
     if not params.report_guessed_faces:  # neither keypoints nor depth say where the head is
         out |= guessed_faces(faces, people)
     return out
