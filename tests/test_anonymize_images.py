@@ -101,6 +101,35 @@ def test_template_replaces_the_face_and_nothing_far_outside():
     assert out[inner].std(0).mean() < 0.6 * image[inner].std(0).mean()
 
 
+def test_a_soft_photograph_gets_a_template_as_soft_as_its_face():
+    """The posed template is blurred until its sharpness matches the original face's: a crisp
+    face drawn into a soft photograph would stand out (and crisp features are what different
+    people's replacements share); into a crisp photograph it goes as drawn."""
+    from disguisor.render.face2d import sharpness
+
+    t = load_templates()["olive"]
+    marks = canonical_points(t) * 0.5 + [70, 40]
+    check = landmark_check(t, np.array([90, 80, 120, 140, 0.9]), marks)
+    # the "photograph": a coloured pattern with detail at every scale, crisp and then softened
+    rng = np.random.default_rng(3)
+    crisp = sum(cv2.resize(rng.integers(0, 60, (300 // k, 300 // k, 3)).astype(np.float32), (300, 300),
+                           interpolation=cv2.INTER_NEAREST) for k in (1, 3, 10)).astype(np.uint8) + [40, 30, 20]
+    crisp = crisp.astype(np.uint8)
+    soft = cv2.GaussianBlur(crisp, (0, 0), 2.5)
+    as_drawn, mask = paint_template(soft, t, check, Face2DParams(sharpness_sigmas_px=()))
+    matched, mask2 = paint_template(soft, t, check, Face2DParams())
+    assert np.array_equal(mask, mask2)
+    inner = cv2.erode(mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    target = sharpness(soft, inner)
+    assert abs(sharpness(matched, inner) - target) < 0.5 * abs(sharpness(as_drawn, inner) - target)
+    assert sharpness(matched, inner) < 0.7 * sharpness(as_drawn, inner)
+    # still the template's face, not the original's: far from the soft original inside the oval
+    assert np.abs(matched[inner].astype(int) - soft[inner]).mean() > 5
+    # a crisp photograph: drawn as is (the blur would only make it softer than the original)
+    crisp_out, _ = paint_template(crisp, t, check, Face2DParams())
+    assert np.array_equal(crisp_out, paint_template(crisp, t, check, Face2DParams(sharpness_sigmas_px=()))[0])
+
+
 @needs_scrfd
 def test_two_people_one_template_get_different_faces_reproducibly():
     from disguisor.images.anonymize import ImageAnonymizer, ImagesParams

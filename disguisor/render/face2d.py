@@ -73,6 +73,7 @@ class Face2DParams:
     blend: str = "match"
     gain_range: tuple[float, float] = (0.4, 1.8)
     feather: float = 0.15
+    sharpness_sigmas_px: tuple[float, ...] = (0.5, 0.8, 1.2, 1.6, 2.2, 3.0, 4.0)
 
 
 def canonical_points(template: Template) -> np.ndarray:
@@ -199,6 +200,7 @@ def paint_template(image: np.ndarray, template: Template, check: LandmarkCheck,
         # a black-and-white picture gets a grey template (luma of the template, same gradients)
         src = np.repeat(cv2.cvtColor(src, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
     m = win_mask.astype(bool)
+    src = match_sharpness(src, crop, m, params.sharpness_sigmas_px)
     if params.blend == "poisson":
         try:
             blended = poisson_blend(crop, src, m)
@@ -212,6 +214,34 @@ def paint_template(image: np.ndarray, template: Template, check: LandmarkCheck,
     out[y0:y1, x0:x1] = blended
     mask[y0:y1, x0:x1] = m
     return out, mask
+
+
+def sharpness(image: np.ndarray, mask: np.ndarray) -> float:
+    """Spread of the Laplacian over the spread of grey levels inside ``mask`` (both in grey levels;
+    a ratio: the same for a face in bright or dim light, lower for a softer picture)."""
+    g = image.astype(np.float32)
+    g = g.mean(axis=2) if g.ndim == 3 else g
+    # a half-pixel presmoothing: JPEG blocking and sensor noise alone do not read as sharp
+    lap = cv2.Laplacian(cv2.GaussianBlur(g, (0, 0), 0.5), cv2.CV_32F)
+    return float(lap[mask].std()) / (float(g[mask].std()) + 1e-3)
+
+
+def match_sharpness(src: np.ndarray, crop: np.ndarray, m: np.ndarray,
+                    sigmas_px: tuple[float, ...]) -> np.ndarray:
+    """``src`` (the posed template, (h, w, 3) uint8) blurred by the one of ``sigmas_px`` (or none)
+    that brings its sharpness inside ``m`` nearest the original ``crop``'s, measured away from
+    the oval's edge (whose contrast with the surroundings is not the face's)."""
+    inner = cv2.erode(m.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    if inner.sum() < 30 or not sigmas_px:
+        return src
+    target = sharpness(crop, inner)
+    best, best_d = src, abs(sharpness(src, inner) - target)
+    for sigma in sigmas_px:
+        blurred = cv2.GaussianBlur(src, (0, 0), sigma)
+        d = abs(sharpness(blurred, inner) - target)
+        if d < best_d:
+            best, best_d = blurred, d
+    return best
 
 
 def _matched_paste(crop: np.ndarray, src: np.ndarray, m: np.ndarray, eye_px: float,
