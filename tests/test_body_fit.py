@@ -272,3 +272,32 @@ def test_nose_and_eyes_guessed_on_the_back_of_the_head_do_not_turn_the_face_up(a
     kept, left_out = facing_errors(FitParams()), facing_errors(FitParams(collapsed_face_m=0.03))
     assert min(kept) > 40.0  # the guesses turn the face away from the truth
     assert max(left_out) < 15.0
+
+
+def test_head_weight_lets_the_head_joints_turn_the_face(anny):
+    """Body joints triangulated far worse than the head's (the shoulders of a gowned surgeon, a
+    hip hidden by the table): with ``head_weight`` the nose, eyes and ears, not the body, the
+    pose prior and the neighbouring frames, decide which way the fitted face looks."""
+    truth, rng = _true_bodies(anny, frames=4, seed=3)
+    frames = []
+    for f, out in enumerate(truth):
+        joints = out.keypoints[0].astype(float)
+        joints[5:] += rng.normal(0, 0.04, (12, 3))
+        joints[:5] += rng.normal(0, 0.002, (5, 3))
+        frames.append(FramePoses(f, (Person3D(1, joints, np.full(17, 0.8)),)))
+    poses = Poses3D(tuple(frames))
+
+    def facing_error(params: FitParams) -> float:
+        fits = fit_bodies(poses, anny, params)
+        errors = []
+        for f, t in enumerate(truth):
+            k = t.keypoints[0]
+            true_facing = k[K["nose"]] - (k[K["left_ear"]] + k[K["right_ear"]]) / 2
+            p = posed_people(anny, fits, f)[0].keypoints
+            facing = p[K["nose"]] - (p[K["left_ear"]] + p[K["right_ear"]]) / 2
+            cos = facing @ true_facing / np.linalg.norm(facing) / np.linalg.norm(true_facing)
+            errors.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
+        return float(np.mean(errors))
+
+    default, weighted = facing_error(FitParams()), facing_error(FitParams(head_weight=10.0))
+    assert weighted < 0.7 * default

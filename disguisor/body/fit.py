@@ -31,6 +31,7 @@ SEGMENTS = ((5, 6), (11, 12), (5, 11), (6, 12), (5, 7), (7, 9), (6, 8), (8, 10),
             (14, 16), (3, 4), (1, 2), (0, 3), (0, 4), (1, 3), (2, 4))
 TORSO_AND_HEAD = (0, 1, 2, 3, 4, 5, 6, 11, 12)  # rigid enough to place the root before the fit
 NOSE, FACE_POINTS, EARS = 0, [0, 1, 2], [3, 4]    # COCO-17: nose, nose and eyes, ears
+HEAD_POINTS = [0, 1, 2, 3, 4]
 
 
 @dataclass
@@ -322,6 +323,7 @@ def fit_bodies(poses: Poses3D, model: BodyModel, params: FitParams = FitParams()
             w = np.where(np.isfinite(joints[k, :, 0]) & (conf[k] >= params.min_confidence), conf[k], 0.0)
             if _collapsed_face(joints[k], w, params.collapsed_face_m):
                 w[FACE_POINTS] = 0.0
+            w[HEAD_POINTS] *= params.head_weight
             if (w > 0).sum() >= params.min_joints:
                 samples.append(_Sample(ti, pid, f.frame, k, joints[k], w))
     prior_w = _bone_prior_weights(model.fit_bones, params)

@@ -51,3 +51,7 @@ class FitParams:
     # over seeds 0-8 and 11-12 the means did not move. The face turned up is caught by
     # run.fail_closed.max_face_up_deg instead (BENCHMARKS.md "Edge-on faces, faces turned up").
     collapsed_face_m: float | None = None
+    # factor on the weights of the nose, eyes and ears (the joints that turn the face): the
+    # triangulated head joints are noisy but unbiased in pitch, while the body, the pose prior
+    # and the neighbours' smoothness pull a fitted head towards looking level
+    head_weight: float = 1.0
