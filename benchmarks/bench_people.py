@@ -17,9 +17,11 @@ peak memory measured), then score
 - the keypoint stage's seconds per frame (report.json) and the run's peak RSS.
 
     .venv/bin/python benchmarks/bench_people.py --seeds 0 1 2 --frames 10 [--sizes 1280x720 640x480]
-        [--scenarios easy medium hard] [--set keypoints.every=3] [--json FILE]
+        [--scenarios easy medium hard] [--set keypoints.every=3] [--cameras 6] [--json FILE]
 
-640x480 recordings use the Kinect-v1-like lens (focal length 525 px).
+640x480 recordings use the Kinect-v1-like lens (focal length 525 px). ``--cameras 6`` adds two
+workflow cameras at the far end of the room (the default rig's six; 4D-OR has six Kinects at
+2048x1536).
 """
 
 from __future__ import annotations
@@ -54,12 +56,14 @@ PEAK_WRAPPER = ("import resource, subprocess, sys; rc = subprocess.run(sys.argv[
                 "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(rc)")
 
 
-def recording(root: Path, scenario: str, size: tuple[int, int], seed: int, frames: int) -> Path:
-    rec = root / f"{scenario}_{size[0]}x{size[1]}_s{seed}_f{frames}"
+def recording(root: Path, scenario: str, size: tuple[int, int], seed: int, frames: int, cameras: int = 4) -> Path:
+    # the 4-camera recordings keep their old names (cached outputs stay valid)
+    rig = "" if cameras == 4 else f"_c{cameras}"
+    rec = root / f"{scenario}_{size[0]}x{size[1]}{rig}_s{seed}_f{frames}"
     if not (rec / "gt_poses3d.json").is_file():
         lens = "kinect_v1" if size == (640, 480) else "azure"
         generate_or_recording(rec, scenario, frames=frames, size=size, seed=seed, overwrite=True,
-                              calibration=default_rig(size[0], size[1], 4, lens=lens))
+                              calibration=default_rig(size[0], size[1], cameras, lens=lens))
     return rec
 
 
@@ -175,6 +179,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--sizes", nargs="+", default=["1280x720", "640x480"])
     ap.add_argument("--scenarios", nargs="+", default=["easy", "medium", "hard"])
+    ap.add_argument("--cameras", type=int, default=4, help="cameras of the default rig (1-6; 6: like 4D-OR)")
     ap.add_argument("--set", dest="sets", action="append", default=[], help="extra --set for the run")
     ap.add_argument("--out", type=Path, default=Path("bench-output/people"))
     ap.add_argument("--json", type=Path, default=None)
@@ -185,7 +190,7 @@ def main() -> None:
         for size_text in args.sizes:
             size = tuple(int(v) for v in size_text.split("x"))
             for scenario in args.scenarios:
-                rec = recording(args.out / "recordings", scenario, size, seed, args.frames)
+                rec = recording(args.out / "recordings", scenario, size, seed, args.frames, args.cameras)
                 out = args.out / "runs" / rec.name
                 wall, peak_mb, rc = run(rec, out, args.sets, args.resume_from)
                 gt = load_ground_truth(rec / "annotations.json")
@@ -196,7 +201,8 @@ def main() -> None:
                 if args.resume_from is not None:  # the keypoint time of the run that made the stage file
                     report.setdefault("stage_seconds", {})["keypoints"] = json.loads(
                         (out / "run_state.json").read_text())["stages"]["keypoints"]["seconds"]
-                row = {"scenario": scenario, "size": size_text, "seed": seed, "frames": n_frames,
+                row = {"scenario": scenario, "size": size_text, "cameras": args.cameras, "seed": seed,
+                       "frames": n_frames,
                        "hidden_visible_holistic": pixels.overall["visible"].holistic_hidden_share,
                        "hidden_all_holistic": pixels.overall["all"].holistic_hidden_share,
                        "hidden_visible_boxes": pixels.overall["visible"].hidden_share,
@@ -207,7 +213,7 @@ def main() -> None:
                        "run_s_per_frame": wall / max(n_frames, 1), "peak_rss_mb": peak_mb, "exit": rc}
                 rows.append(row)
                 p3 = row["people_3d"]
-                print(f"{scenario:6s} {size_text:8s} seed {seed}: hidden (>=25% visible, every view) "
+                print(f"{scenario:6s} {size_text:8s} x{args.cameras} seed {seed}: hidden (>=25% visible, every view) "
                       f"{row['hidden_visible_holistic']:.3f} all {row['hidden_all_holistic']:.3f} | holistic "
                       f"{boxes.holistic_recall:.3f} precision {boxes.precision:.3f} | 3D recall {p3['recall']:.3f} "
                       f"precision {p3['precision']:.3f} head {p3['head_mm']:.0f} mm "
