@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -337,8 +338,6 @@ def test_from_stage_and_changed_settings_rerun_what_follows(synth_rec, first_run
     assert (out / "stages" / "poses3d.json").stat().st_mtime_ns == stamp[out / "stages" / "poses3d.json"]
     # a tracking setting: pose3d, fit and every frame rerun, keypoints not
     cfg = with_keypoints(kp)
-    from dataclasses import replace
-
     cfg = replace(cfg, tracking=replace(cfg.tracking, max_smoothing_shift_m=0.01))
     report = run_pipeline(synth_rec, out, cfg)
     assert report.stage_seconds["keypoints"] == 0.0
@@ -353,20 +352,27 @@ def test_from_stage_and_changed_settings_rerun_what_follows(synth_rec, first_run
 
 def test_turned_faces_fall_back_to_blazeface_without_scrfd_weights(synth_rec, monkeypatch, tmp_path, caplog):
     """SCRFD's weights are installed, not shipped: where the file is missing the faces turned below
-    a ceiling camera are still looked for, by BlazeFace, with a warning (never a failed frame)."""
+    a ceiling camera are still looked for, by BlazeFace, with a warning in the log and the report
+    (never a failed frame)."""
     import disguisor.facedet.scrfd as scrfd
     from disguisor.geometry import looking_down_deg
     from disguisor.io.recording import open_recording
     from disguisor.run.frames import FrameWorker
+    from disguisor.run.pipeline import _model_warnings
 
+    assert _model_warnings(PipelineConfig()) == [] or not scrfd.MODEL_FILE.is_file()
     monkeypatch.setattr(scrfd, "MODEL_FILE", tmp_path / "missing" / "scrfd.onnx")
+    (warning,) = _model_warnings(PipelineConfig())
+    assert "scrfd.onnx is missing" in warning and "make install" in warning
+    off = PipelineConfig(run=replace(RunParams(), turned_faces=None))
+    assert _model_warnings(off) == []
     worker = object.__new__(FrameWorker)         # only the turned-face search: no stages needed
     worker.params, worker._turned = RunParams(), None
     rec = open_recording(synth_rec)
     cam = max(rec.cameras, key=looking_down_deg)
     assert RunParams().turned_faces == "scrfd" and looking_down_deg(cam) >= RunParams().turned_faces_min_down_deg
     rgb = np.ascontiguousarray(rec.read_color(cam, 0)[..., ::-1])
-    with caplog.at_level("WARNING"):
+    with caplog.at_level("DEBUG"):
         boxes = worker.turned_faces(cam, rgb, rec.read_depth(cam, 0))
     assert boxes.shape[1] == 5
     assert worker._turned.base.name == "blazeface" and "BlazeFace looks for turned faces" in caplog.text

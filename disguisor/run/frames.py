@@ -438,8 +438,8 @@ class FrameWorker:
 
             name = p.turned_faces
             if name == "scrfd" and not MODEL_FILE.is_file():  # its weights are installed, not shipped
-                log.warning("run.turned_faces: %s is missing (make install); BlazeFace looks for turned faces",
-                            MODEL_FILE)
+                # prepare_run warned once, in the report too
+                log.debug("run.turned_faces: %s is missing; BlazeFace looks for turned faces", MODEL_FILE)
                 name = "blazeface"
             self._turned = TurnedFaceDetector(make_face_detector(
                 name, params=DetectorParams(blazeface_tiles=p.turned_faces_tiles)))

@@ -166,6 +166,9 @@ def prepare_run(recording_path: str | Path, out: str | Path, config: PipelineCon
         face_detector = make_face_detector(config.run.also_2d, config.run.also_2d_weights)
     else:
         face_detector = None
+    for w in _model_warnings(config):
+        warnings.append(w)
+        log.warning(w)
     forced = STAGE_NAMES.index(from_stage) if from_stage is not None else len(STAGE_NAMES)
     warnings += _depth_warnings(rec)
     stages = _checked_stages(rec, config)  # a bad keypoints file is refused before any folder is created
@@ -290,6 +293,20 @@ def _checked_stages(rec: Recording, config: PipelineConfig) -> tuple[Stage, ...]
         return STAGES
     checked = keypoints_from_file(rec, config.keypoints.file)
     return tuple(replace(s, compute=lambda ctx, kp=checked: kp) if s.name == "keypoints" else s for s in STAGES)
+
+
+def _model_warnings(config: PipelineConfig) -> list[str]:
+    """Models of the configuration that are missing and replaced (the run goes on)."""
+    if config.run.turned_faces != "scrfd":
+        return []
+    from disguisor.facedet import scrfd
+
+    if scrfd.MODEL_FILE.is_file():  # installed by `make install`, not shipped
+        return []
+    # measured on the 12 runs of seeds 92-93: 83 boxes from the turned-face search instead of 3,
+    # and 45 more faces lifted from 2D
+    return [f"run.turned_faces: {scrfd.MODEL_FILE} is missing (run `make install`): BlazeFace looks for "
+            f"turned faces instead, and lists more faces that are not there"]
 
 
 def _depth_warnings(rec: Recording) -> list[str]:
