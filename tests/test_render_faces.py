@@ -255,7 +255,12 @@ def test_turned_away_face_not_painted_grazing_face_painted(renderer):
     away = quad_face(facing=(0.0, 1.0, 0.0))
     res = renderer.anonymize_view(img, None, cam, [away], {1: quadrant_template()})
     assert not res.faces and res.skipped[0][0] == 1 and "turned away" in res.skipped[0][1]
-    assert np.array_equal(res.image, img)
+    assert not np.array_equal(res.image, img)  # no template, but its footprint blurred (no depth says where)
+    from disguisor.render.faces import FaceRenderer
+
+    with FaceRenderer([cam], replace(renderer.params, turned_blur_max_deg=0.0)) as plain:
+        res = plain.anonymize_view(img, None, cam, [away], {1: quadrant_template()})
+    assert not res.faces and np.array_equal(res.image, img)
     a = np.radians(80)  # 80 degrees from the camera direction: nearly edge-on, still covered
     grazing = quad_face(facing=(np.sin(a), -np.cos(a), 0.0))
     res = renderer.anonymize_view(img, np.full((H, W), 1.0, np.float32), cam, [grazing], {1: quadrant_template()})
@@ -300,7 +305,12 @@ def test_a_face_moved_by_a_second_start_is_painted_where_the_fit_put_it_too(rend
         assert np.array_equal(both.image[m], alone[name].image[m])
     assert np.array_equal(both.image[~both.mask], img[~both.mask])
     away = replace(quad_face(1, centre=(0.25, 0.0, FACE_Z), facing=(0.0, 1.0, 0.0)), as_fitted=fitted)
-    res = renderer.anonymize_view(img, None, cam, [away], tpl)
+    res = renderer.anonymize_view(img, None, cam, [away], tpl)  # + the turned face's footprint, blurred
+    assert not res.faces and np.array_equal(res.mask & alone["fitted"].mask, alone["fitted"].mask)
+    from disguisor.render.faces import FaceRenderer
+
+    with FaceRenderer([cam], replace(renderer.params, turned_blur_max_deg=0.0)) as plain:
+        res = plain.anonymize_view(img, None, cam, [away], tpl)
     assert not res.faces and np.array_equal(res.mask, alone["fitted"].mask)
 
 
@@ -661,7 +671,9 @@ def test_a_face_turned_just_beyond_profile_has_its_footprint_blurred(renderer):
     """A face estimated 120 degrees from the camera renders nothing (only the backs of its
     triangles face it), yet an estimate turned 20-40 degrees too far leaves the true face's edge
     in view: the face's projected footprint is blurred on the pixels the sensor reads at the
-    head's depth (or not at all), not on the wall behind; beyond 135 degrees nothing is."""
+    head's depth (or not at all), not on the wall behind. By default faces turned up to 180
+    degrees are (a 2D head turn that follows the body can place a face 40-70 degrees off);
+    beyond ``turned_blur_max_deg`` nothing is."""
     cam = renderer.gl.cameras[0]
     img = textured_image(11)
     tpl = {1: quadrant_template()}
@@ -684,9 +696,12 @@ def test_a_face_turned_just_beyond_profile_has_its_footprint_blurred(renderer):
     assert not renderer.anonymize_view(img, np.full((H, W), dist_m + 1.0, np.float32), cam, [turned], tpl).mask.any()
     b = np.radians(150)
     away = quad_face(facing=(np.sin(b), -np.cos(b), 0.0))
-    assert not renderer.anonymize_view(img, depth, cam, [away], tpl).mask.any()
-    off = replace(renderer.params, turned_blur_max_deg=0.0)
+    assert RenderParams().turned_blur_max_deg == 180.0
+    assert renderer.anonymize_view(img, depth, cam, [away], tpl).mask[inside].mean() > 0.9
     from disguisor.render.faces import FaceRenderer
 
-    with FaceRenderer([cam], off) as plain:
+    with FaceRenderer([cam], replace(renderer.params, turned_blur_max_deg=135.0)) as narrow:
+        assert not narrow.anonymize_view(img, depth, cam, [away], tpl).mask.any()
+        assert narrow.anonymize_view(img, depth, cam, [turned], tpl).mask[inside].all()
+    with FaceRenderer([cam], replace(renderer.params, turned_blur_max_deg=0.0)) as plain:
         assert not plain.anonymize_view(img, depth, cam, [turned], tpl).mask.any()

@@ -121,7 +121,13 @@ class RenderParams:
       changed in another; both are hidden with the footprint blurred (that run 0.967 -> 1.000),
       each needs turned_blur_painted for one. On 12 runs of seeds 54-55 no face-view is less
       hidden (BENCHMARKS.md "Seeds 54-55; spheres filled, head joints, turned faces"); the
-      blurred footprints land mostly on heads (caps and hair seen from behind). 0: off.
+      blurred footprints land mostly on heads (caps and hair seen from behind). 180 (was 135):
+      a circulator seen from behind whose 2D head joints followed her turned body had her face
+      placed 36-71 degrees off, 141-177 degrees from that camera, which saw 40-50% of her
+      face's side: 0-7% of its box changed (medium seeds 83 and 92). With 180, on the 24 runs
+      of seeds 90-93 the faces at least 25% visible hidden in every view: mean 0.9965 ->
+      0.9986 (runs >= 0.97: 23 -> 24), every face 0.9913 -> 0.9976; no box-based measure moves
+      (BENCHMARKS.md "Seeds 92-93, first runs"). 0: off.
     graze_cos_lo / graze_cos_hi / graze_sigma_m: with method "template", where the rendered face
       surface is seen edge-on (|cos| of the angle between its normal and the ray to the camera,
       from the rendered depth, below graze_cos_hi) the template's colours fade to their own
@@ -202,7 +208,7 @@ class RenderParams:
     ring_background_edge_px: int = 3
     close_px: int = 4
     ring_head_px: int | None = None
-    turned_blur_max_deg: float = 135.0
+    turned_blur_max_deg: float = 180.0
     turned_blur_painted: bool = True
     turned_blur_nearer_m: float = 0.25
     graze_cos_lo: float = 0.2
