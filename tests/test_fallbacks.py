@@ -503,6 +503,36 @@ def test_turned_elsewhere_lifts_only_faces_no_3d_person_explains():
     assert len(turned_elsewhere(views, [], [feet], 0.3, None, 0.35)) == 1
 
 
+def test_a_2d_head_no_3d_person_explains_is_lifted_for_the_other_views():
+    """A person one view's detector found while the other views' detections were lost: the
+    head of that detection, at its depth, becomes a world point the other views hide; not
+    where a 3D person's head is, not with ``lift_2d_heads`` off, and the quarter-turn faces
+    are lifted as before."""
+    from disguisor.run.fallbacks import lifted_faces
+    from disguisor.run.params import RunParams
+
+    cam, body = _camera_and_body()
+    det = _detection_of(cam, body)
+    depth = np.full((480, 640), 3.0, np.float32)
+    params = RunParams()
+    assert params.lift_2d_heads
+    none = np.zeros((0, 5))
+    (name, point), = lifted_faces({"c": (cam, none, [det], depth)}, [], [], params)
+    assert name == "c" and np.linalg.norm(point - body[:5].mean(0)) < 0.05
+    whole = Person3D(id=1, joints=body, confidence=np.full(17, 0.8))
+    assert lifted_faces({"c": (cam, none, [det], depth)}, [], [whole], params) == []       # explained
+    headless = body.copy()
+    headless[:5] = headless[13:] = np.nan   # a 3D torso there without a head: the head is lifted
+    assert len(lifted_faces({"c": (cam, none, [det], depth)}, [],
+                            [Person3D(id=1, joints=headless, confidence=np.full(17, 0.8))], params)) == 1
+    assert lifted_faces({"c": (cam, none, [det], None)}, [], [], params) == []               # no depth
+    off = replace(params, lift_2d_heads=False)
+    assert lifted_faces({"c": (cam, none, [det], depth)}, [], [], off) == []
+    turned = np.array([[310.0, 230.0, 20.0, 20.0, 0.6]])
+    assert len(lifted_faces({"c": (cam, turned, [], depth)}, [], [], off)) == 1
+    assert lifted_faces({"c": (cam, turned, [det], depth)}, [], [], replace(params, turned_lift_m=None)) == []
+
+
 def test_a_face_neither_keypoints_nor_depth_placed_is_guessed():
     """Guessed (painted, not listed by default): the registration refused and no head joint in
     the 3D pose; a head joint or an accepted registration is enough to list it."""

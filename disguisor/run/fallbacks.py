@@ -430,3 +430,39 @@ def turned_elsewhere(turned: dict[str, tuple[Camera, np.ndarray, np.ndarray | No
             out.append((name, at))
     return out
 
+
+
+def unexplained_head_boxes(camera: Camera, detections: Sequence[np.ndarray], people,
+                           params: FailClosedParams) -> np.ndarray:
+    """(N, 5) boxes (x, y, w, h, score px) of the heads of this view's 2D detections that no 3D
+    person explains (:func:`unexplained_heads`, without the painted-pixels test): the square
+    of each head disk's radius around its centre (the central half of which :func:`box_point`
+    reads the depth of), score 1. For :func:`turned_elsewhere`: a person only one view's
+    detector found this frame has a face the other views may see."""
+    heads = unexplained_heads(camera, detections, people, params)
+    return np.array([[c[0] - r / 2, c[1] - r / 2, r, r, 1.0] for c, r, _ in heads], float).reshape(-1, 5)
+
+
+def lifted_faces(views: dict[str, tuple[Camera, np.ndarray, Sequence[np.ndarray], np.ndarray | None]], faces, people,
+                 params) -> list[tuple[str, np.ndarray]]:
+    """The faces found in one view only, lifted to the world (:func:`turned_elsewhere`), for the
+    other views to hide: those found at quarter turns and (``params.lift_2d_heads``) the heads
+    of 2D detections no 3D person explains (:func:`unexplained_head_boxes`).
+
+    Args:
+        views: camera name -> (camera, the view's quarter-turn face boxes (N, 5) x, y, w, h,
+            score px, its 2D detections' keypoints (17, 3) x, y px, score, its depth (H, W)
+            metres or None).
+        faces: the frame's FaceSurfaces; people: its 3D people (``joints`` (17, 3) world metres).
+        params: RunParams (``turned_lift_m`` None: nothing is lifted).
+    """
+    if params.turned_lift_m is None:
+        return []
+    found = {}
+    for name, (camera, turned, detections, depth) in views.items():
+        boxes = np.asarray(turned, float).reshape(-1, 5)
+        if params.lift_2d_heads:
+            boxes = np.vstack([boxes, unexplained_head_boxes(camera, detections, people, params.fail_closed)])
+        if len(boxes):
+            found[name] = (camera, boxes, depth)
+    return turned_elsewhere(found, faces, people, params.turned_lift_m, params.turned_feet_m, params.turned_feet_head_m)

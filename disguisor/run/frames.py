@@ -45,9 +45,9 @@ from disguisor.run.fallbacks import (
     full_blur,
     head_sized,
     lifted_face_box,
+    lifted_faces,
     on_legs,
     recent_heads,
-    turned_elsewhere,
     unconfirmed_heads,
     unexplained_heads,
     unpainted_faces,
@@ -462,10 +462,8 @@ class FrameWorker:
             t0 = time.perf_counter()
             turned = {c.name: self.turned_faces(c, np.ascontiguousarray(colors[c.name][..., ::-1]), depths[c.name])
                       for c in cams}
-            p = self.params
-            lifted = [] if p.turned_lift_m is None else turned_elsewhere(
-                {c.name: (c, turned[c.name], depths[c.name]) for c in cams if len(turned[c.name])}, faces,
-                self._people(frame) or (), p.turned_lift_m, p.turned_feet_m, p.turned_feet_head_m)
+            lifted = lifted_faces({c.name: (c, turned[c.name], self.keypoints.get((c.name, frame), []), depths[c.name])
+                                   for c in cams}, faces, self._people(frame) or (), self.params)
             for cam in cams:
                 image, info, view_dets = self.render_view(cam, colors[cam.name], depths[cam.name], faces, fallback,
                                                           frame, heads, turned[cam.name], lifted)

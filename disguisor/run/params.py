@@ -246,6 +246,14 @@ class RunParams:
       BENCHMARKS.md "Faces found in one view listed in the others") 7 of 9 such boxes matched a
       true face (the other two at IoU 0.37-0.38, a face 45% visible); holistic recall 0.775 ->
       0.900 (easy 1280x720 s23, a lying patient) and 0.875 -> 0.925 (hard 640x480 s23).
+    lift_2d_heads: the heads of 2D detections that no 3D person explains (the ``2d-head``
+      fallback of their own view) are lifted the same way (turned_lift_m, turned_list_m): a
+      person whose other views' detections were lost or merged into a neighbour's skeleton for
+      a frame is found by one view alone, while another view sees the face (medium 640x480
+      s92: a surgeon 97% visible in wfc2 left untouched in frame 6, seen only by wfc1). On the
+      24 runs of seeds 90-93 it fired in that run only (6 view-frames painted, 2 listed): hidden
+      0.983 -> 1.000, precision 0.883 -> 0.873, nothing else moved (BENCHMARKS.md "Seeds
+      92-93"). False: only the quarter-turn faces are lifted.
     report_away_angle_deg / report_away_min_visible: a face turned further than this from the
     camera (the angle between its facing direction and the direction to the camera; 90 = profile)
     whose visible share of its rendered pixels (the rest hidden by its own head or by sensor
@@ -333,6 +341,7 @@ class RunParams:
     turned_feet_head_m: float = 0.35
     turned_lift_m: float | None = 0.3
     turned_list_m: float | None = 0.1
+    lift_2d_heads: bool = True
     report_away_angle_deg: float = 90.0
     report_away_min_visible: float = 0.10
     report_back_angle_deg: float = 160.0
