@@ -431,7 +431,6 @@ def turned_elsewhere(turned: dict[str, tuple[Camera, np.ndarray, np.ndarray | No
     return out
 
 
-
 def unexplained_head_boxes(camera: Camera, detections: Sequence[np.ndarray], people,
                            params: FailClosedParams) -> np.ndarray:
     """(N, 5) boxes (x, y, w, h, score px) of the heads of this view's 2D detections that no 3D
