@@ -59,7 +59,7 @@ def refine_frame(model: BodyModel, fits: BodyFits, frame: int, views: Mapping[st
             head = np.asarray(body.vertices)[model.head_vertices]
             boxes = [crop_box(head @ T[:3, :3].T + T[:3, 3], params) for T in starts]
             lo, hi = np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)
-            cloud = np.concatenate([cloud, box_points(views, rays, lo, hi)])
+            cloud = np.concatenate([cloud, box_points(views, rays, lo, hi, params.max_focal_px)])
     return posed, list(refine_faces(posed, model, cloud, params, head_joints, nearby))
 
 
