@@ -274,11 +274,23 @@ def test_a_face_turned_away_and_mostly_hidden_is_painted_but_not_listed():
     strip = replace(face(30.0, 0.0, box=(0.0, 0.0, 60.0, 5.0)), border=True, blend="blur")
     assert not listed_face(strip, p)
     assert listed_face(strip, replace(p, report_border_faces=True))
+    # the frame record says why each painted face is not listed, and where it was painted
+    from disguisor.run.listing import unlisted_reason, unlisted_record
+    assert unlisted_reason(face(30.0, 1.0), p) is None
+    assert unlisted_reason(face(150.0, 0.05), p) == "turned away"
+    assert unlisted_reason(face(165.0, 0.4), p) == "back"
+    assert unlisted_reason(face(30.0, 1.0, box=(0.0, 0.0, 3.0, 3.0)), p) == "small"
+    assert unlisted_reason(strip, p) == "border"
+    assert unlisted_reason(face(30.0, 1.0), p, unlisted={1: "disputed"}) == "disputed"
+    assert unlisted_reason(face(30.0, 1.0), p, unlisted={1}) == "unlisted"
+    rec = unlisted_record(face(150.0, 0.05), "turned away")
+    assert rec == {"person_id": 1, "reason": "turned away", "bbox": [10.0, 10.0, 20.0, 20.0],
+                   "painted_bbox": [10.0, 10.0, 20.0, 20.0], "facing_deg": 150.0, "visible": 0.05}
 
 
 def test_a_disputed_face_is_listed_only_in_views_whose_detector_sees_it_in_its_box():
     from disguisor.render.results import RenderedFace
-    from disguisor.run.listing import seen_in_box, unlisted_faces
+    from disguisor.run.listing import seen_in_box, unlisted_faces, unlisted_reasons
     from disguisor.run.params import RunParams
 
     def rendered(pid, box, angle=70.0):  # turned 70 degrees from the camera: not seen from the front
@@ -303,6 +315,7 @@ def test_a_disputed_face_is_listed_only_in_views_whose_detector_sees_it_in_its_b
     views = [rendered(1, box), rendered(2, (300.0, 100.0, 30.0, 30.0))]
     p = RunParams()
     assert unlisted_faces(faces, views, people, [], p) == {1}
+    assert unlisted_reasons(faces, views, people, [], p) == {1: "disputed"}
     assert unlisted_faces(faces, views, people, [detection((115, 118))], p) == set()
     # the detection lies in the other face's box: it does not vouch for the disputed one
     assert unlisted_faces(faces, views, people, [detection((315, 118))], p) == {1}

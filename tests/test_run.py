@@ -420,7 +420,10 @@ def test_a_face_the_depth_disputes_is_painted_but_not_listed(synth_rec, first_ru
             marked = [replace(f, disputed=True) if f.person_id == pid else f for f in faces]
             image2, info2, dets2 = worker.render_view(cam, original, depths[cam.name], marked, fallback, frame,
                                                       turned=np.zeros((0, 5)))
-            assert np.array_equal(image2, image) and pid in info2["faces"] and pid in info2["painted_unlisted"]
+            assert np.array_equal(image2, image) and pid in info2["faces"]
+            entry = [u for u in info2["painted_unlisted"] if u["person_id"] == pid]
+            assert len(entry) == 1 and entry[0]["reason"] == "disputed"
+            assert entry[0]["bbox"] == [round(v, 1) for v in next(d["bbox"] for d in dets if d["person_id"] == pid)]
             assert {d["person_id"] for d in dets2 if d["source"] == "3d"} == listed - {pid}
             worker.params = replace(worker.params, report_disputed_faces=True)
             _, _, dets3 = worker.render_view(cam, original, depths[cam.name], marked, fallback, frame,

@@ -53,7 +53,7 @@ from disguisor.run.fallbacks import (
     unpainted_faces,
 )
 from disguisor.run.head_masks import head_disk_mask, head_sphere_mask
-from disguisor.run.listing import listed_face, unlisted_faces, without_head_joints
+from disguisor.run.listing import unlisted_reason, unlisted_reasons, unlisted_record, without_head_joints
 from disguisor.settings import PipelineConfig
 
 log = logging.getLogger(__name__)
@@ -262,17 +262,18 @@ class FrameWorker:
         image_id = self.ids[camera.name, frame]
         # painted either way; listed only when the view shows a face a user or an annotator would list
         people = {int(p.id): p for p in (self._people(frame) or ())}
-        unlisted = unlisted_faces(faces, result.faces, people, self.keypoints.get((camera.name, frame), []),
-                                  self.params)
-        shown = [listed_face(rf, self.params, unlisted) for rf in result.faces]
-        listed = [rf for rf, ok in zip(result.faces, shown, strict=True) if ok]
+        unlisted = unlisted_reasons(faces, result.faces, people, self.keypoints.get((camera.name, frame), []),
+                                    self.params)
+        why = [unlisted_reason(rf, self.params, unlisted) for rf in result.faces]
+        listed = [rf for rf, reason in zip(result.faces, why, strict=True) if reason is None]
         dets = [face_detection(image_id, rf.bbox, camera.name, frame, "3d", person_id=rf.person_id,
                                painted_bbox=rf.painted_bbox) for rf in listed]
         found = None  # landmarks of the original view, looked for once a 2D-only face needs them
         info: dict[str, Any] = {"faces": [int(rf.person_id) for rf in result.faces],
                                 "skipped": [{"person_id": int(p), "reason": r} for p, r in result.skipped]}
-        if len(listed) < len(result.faces):
-            info["painted_unlisted"] = [int(rf.person_id) for rf, ok in zip(result.faces, shown, strict=True) if not ok]
+        if len(listed) < len(result.faces):  # painted, not listed: why, and where (an audit trail)
+            info["painted_unlisted"] = [unlisted_record(rf, reason)
+                                        for rf, reason in zip(result.faces, why, strict=True) if reason is not None]
         with_face = {int(f.person_id) for f in faces}
         painted = result.mask.copy()  # what is hidden so far: a 2D head there is not painted again
         fc = self.params.fail_closed

@@ -9,7 +9,7 @@ view (:func:`listed_face`: big enough, not turned away, not just outside the pic
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -74,12 +74,13 @@ def seen_in_box(box: Sequence[float], detections: Sequence[np.ndarray], min_scor
     return False
 
 
-def unlisted_faces(faces, rendered, people: dict, detections: Sequence[np.ndarray], params) -> set[int]:
-    """Person ids of the faces a view paints but does not list (``params``: RunParams): the
-    duplicates; the faces the depth disputes, unless ``report_disputed_faces``, or the view's
+def unlisted_reasons(faces, rendered, people: dict, detections: Sequence[np.ndarray], params) -> dict[int, str]:
+    """Person id -> why a view paints that face but does not list it (``params``: RunParams): the
+    duplicates (``"duplicate"``); the faces the depth disputes, unless ``report_disputed_faces``, or the view's
     2D detector sees that face inside its box (``report_disputed_seen_score``, None: never), or
-    the face turns towards that camera by at most ``report_disputed_front_deg`` (None: never);
-    the faces the body fit alone placed, unless ``report_guessed_faces``.
+    the face turns towards that camera by at most ``report_disputed_front_deg`` (None: never)
+    (``"disputed"``); the faces the body fit alone placed, unless ``report_guessed_faces``
+    (``"guessed"``). The first reason found is kept.
 
     Args:
         faces: the frame's face surfaces (:class:`~disguisor.refine.face.FaceSurface`).
@@ -88,7 +89,8 @@ def unlisted_faces(faces, rendered, people: dict, detections: Sequence[np.ndarra
         people: person id -> 3D person of this frame (``joints`` (17, 3) world metres).
         detections: (17, 3) keypoints (x, y px, score) of each 2D detection of the view.
     """
-    out = duplicate_faces(faces, params.report_duplicate_face_m, params.report_same_head_m)
+    out = dict.fromkeys(duplicate_faces(faces, params.report_duplicate_face_m, params.report_same_head_m),
+                        "duplicate")
     if not params.report_disputed_faces:  # placed where the depth says the face is not
         shown = {int(rf.person_id): rf for rf in rendered}
         score, front = params.report_disputed_seen_score, params.report_disputed_front_deg
@@ -97,26 +99,52 @@ def unlisted_faces(faces, rendered, people: dict, detections: Sequence[np.ndarra
             return rf is not None and ((front is not None and rf.facing_angle_deg <= front)
                                        or (score is not None and seen_in_box(rf.bbox, detections, score)))
 
-        out |= {int(f.person_id) for f in faces if f.disputed and not vouched(shown.get(int(f.person_id)))}
+        for f in faces:
+            if f.disputed and not vouched(shown.get(int(f.person_id))):
+                out.setdefault(int(f.person_id), "disputed")
     if not params.report_guessed_faces:  # neither keypoints nor depth say where the head is
-        out |= guessed_faces(faces, people)
+        for pid in guessed_faces(faces, people):
+            out.setdefault(pid, "guessed")
     return out
 
 
-def listed_face(face, params, unlisted: set[int] = frozenset()) -> bool:
-    """Whether a face painted in a view is listed in detections.json (it is painted either way):
-    its person id is not in ``unlisted`` (:func:`unlisted_faces`), its
-    depth-confirmed box covers at least ``report_min_face_px`` pixels, and it is not turned
-    away from the camera (``facing_angle_deg`` > ``report_away_angle_deg``) with less than
-    ``report_away_min_visible`` of its rendered pixels visible (its own head and occluders hide
-    the rest), nor beyond ``report_back_angle_deg`` at all, nor a face estimated just outside the
-    image whose margin reaches in (``face.border``; unless ``report_border_faces``). ``face``: a
+def unlisted_faces(faces, rendered, people: dict, detections: Sequence[np.ndarray], params) -> set[int]:
+    """Person ids of the faces a view paints but does not list: the keys of :func:`unlisted_reasons`."""
+    return set(unlisted_reasons(faces, rendered, people, detections, params))
+
+
+def unlisted_reason(face, params, unlisted: Mapping[int, str] | set[int] = frozenset()) -> str | None:
+    """Why a face painted in a view is not listed in detections.json (it is painted either way),
+    None when it is listed: its person id is in ``unlisted`` (:func:`unlisted_reasons`: that
+    reason, or ``"unlisted"`` for a plain set); its depth-confirmed box covers fewer than
+    ``report_min_face_px`` pixels (``"small"``); a face estimated just outside the image whose
+    margin reaches in (``face.border``; unless ``report_border_faces``: ``"border"``); turned
+    beyond ``report_back_angle_deg`` (``"back"``), or beyond ``report_away_angle_deg`` with less
+    than ``report_away_min_visible`` of its rendered pixels visible (its own head and occluders
+    hide the rest: ``"turned away"``). ``face``: a
     :class:`~disguisor.render.results.RenderedFace`; ``params``: RunParams."""
-    if int(face.person_id) in unlisted or face.bbox[2] * face.bbox[3] < params.report_min_face_px:
-        return False
+    pid = int(face.person_id)
+    if pid in unlisted:
+        return unlisted[pid] if isinstance(unlisted, Mapping) else "unlisted"
+    if face.bbox[2] * face.bbox[3] < params.report_min_face_px:
+        return "small"
     if face.border and not params.report_border_faces:
-        return False
+        return "border"
     if face.facing_angle_deg > params.report_back_angle_deg:
-        return False
-    return not (face.facing_angle_deg > params.report_away_angle_deg
-                and face.visible_fraction < params.report_away_min_visible)
+        return "back"
+    if face.facing_angle_deg > params.report_away_angle_deg and face.visible_fraction < params.report_away_min_visible:
+        return "turned away"
+    return None
+
+
+def listed_face(face, params, unlisted: Mapping[int, str] | set[int] = frozenset()) -> bool:
+    """Whether a face painted in a view is listed in detections.json: :func:`unlisted_reason` is None."""
+    return unlisted_reason(face, params, unlisted) is None
+
+
+def unlisted_record(face, reason: str) -> dict:
+    """The frame record's entry of a face painted in a view but not listed: person id, reason,
+    its box and painted box (pixels), its turn from the camera (degrees) and visible share."""
+    return {"person_id": int(face.person_id), "reason": reason, "bbox": [round(float(v), 1) for v in face.bbox],
+            "painted_bbox": [round(float(v), 1) for v in face.painted_bbox],
+            "facing_deg": round(float(face.facing_angle_deg), 1), "visible": round(float(face.visible_fraction), 3)}
