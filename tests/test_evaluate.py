@@ -541,3 +541,34 @@ def test_coverage_counts_oversized_boxes_that_iou_rejects():
     assert (res.overall.recall, res.overall.coverage_recall, res.overall.holistic_coverage) == (0.0, 1.0, 1.0)
     res = _run_eval(doc, _preds([(1, big), (2, half)]), coverage_threshold=0.5)
     assert res.overall.holistic_coverage == 1.0
+
+
+def test_boxes_below_min_visible_are_dont_care(tmp_path):
+    """--min-visible: slivers are neither required (recall, holistic) nor held against the
+    predictions on them (precision); without it every box counts."""
+    images = [_img(1, "c1", 0), _img(2, "c2", 0)]
+    doc = _gt(images, [(1, 7, (10, 10, 20, 20)), (2, 7, (50, 50, 4, 12)), (1, 8, (60, 10, 20, 20))])
+    doc["annotations"][1]["visible_fraction"] = 0.1   # person 7's sliver in c2
+    doc["annotations"][2]["visible_fraction"] = 0.05  # person 8: only a sliver, in c1
+    # person 7 found in c1, its sliver in c2 missed by a box beside it; person 8's sliver found
+    preds = _preds([(1, (10, 10, 20, 20)), (2, (70, 50, 4, 12)), (1, (60, 10, 20, 20))])
+    full = _run_eval(doc, preds)
+    assert full.overall.holistic_recall == 0.5 and full.overall.recall == pytest.approx(2 / 3)
+    assert full.overall.precision == pytest.approx(2 / 3) and full.dont_care_boxes == 0
+    part = _run_eval(doc, preds, min_visible=0.25)
+    assert part.overall.faces == 1 and part.overall.holistic_recall == 1.0 and part.overall.recall == 1.0
+    # the prediction on person 8's sliver counts nowhere; the one beside person 7's sliver is still wrong
+    assert part.overall.predictions == 2 and part.overall.precision == 0.5
+    assert part.dont_care_boxes == 2 and part.dont_care_predictions == 1 and part.missed == ()
+    assert part.holistic_misses == ()
+    assert _run_eval(doc, preds, min_visible=0.0).overall == full.overall
+    with pytest.raises(ValueError, match="min_visible"):
+        _run_eval(doc, preds, min_visible=1.5)
+    gt_path, pred_path = _write(tmp_path / "gt.json", doc), _write(tmp_path / "pred.json", preds)
+    res = _cli("eval", "--gt", gt_path, "--pred", pred_path, "--min-visible", "0.25", "--json", tmp_path / "e.json")
+    assert res.returncode == 0, res.stderr
+    assert "don't care (visible fraction < 0.25): 2 ground-truth box(es), 1 prediction(s)" in res.stdout
+    data = json.loads((tmp_path / "e.json").read_text())
+    assert data["min_visible"] == 0.25 and data["dont_care"] == {"gt_boxes": 2, "predictions": 1}
+    assert data["overall"]["holistic_recall"] == 1.0
+    _one_line_error(_cli("eval", "--gt", gt_path, "--pred", pred_path, "--min-visible", "2"), "--min-visible")

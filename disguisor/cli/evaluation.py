@@ -21,6 +21,9 @@ def eval_cmd(
     iou: Annotated[float, typer.Option("--iou", help="Minimum IoU of a matched pair (0-1].")] = 0.4,
     coverage: Annotated[float, typer.Option("--coverage", help="Share of a ground-truth box that predicted boxes "
                                             "must cover for the 'covered' columns (0-1].")] = 0.9,
+    min_visible: Annotated[Optional[float], typer.Option("--min-visible", help="Box metrics: ground-truth boxes "
+                           "with a visible_fraction below this (0-1) are don't-care (neither required nor counted "
+                           "against the predictions on them); default: every box counts.")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write every number to this JSON file.")]
     = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Write PNG bar charts of recall and holistic "
@@ -56,11 +59,16 @@ def eval_cmd(
     roles = load_camera_roles(calibration, truth) if calibration is not None else None
     if not 0.0 < coverage <= 1.0:
         raise InputError(None, f"must be in (0, 1], not {coverage:g}", field="--coverage")
+    if min_visible is not None and not 0.0 <= min_visible <= 1.0:
+        raise InputError(None, f"must be in [0, 1], not {min_visible:g}", field="--min-visible")
     result = None
     if pred is not None:
         result = evaluate(truth, load_predictions(pred, truth), iou_threshold=iou, camera_roles=roles,
-                          coverage_threshold=coverage)
+                          coverage_threshold=coverage, min_visible=min_visible)
         console.print(results_table(result))
+        if min_visible is not None:
+            _say(f"don't care (visible fraction < {min_visible:g}): {result.dont_care_boxes} ground-truth box(es), "
+                 f"{result.dont_care_predictions} prediction(s) on them")
         if result.ignored_annotations or result.ignored_predictions:
             _say(f"ignored (category other than face): {result.ignored_annotations} ground-truth box(es), "
                  f"{result.ignored_predictions} prediction(s)")

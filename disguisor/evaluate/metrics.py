@@ -192,6 +192,9 @@ class EvaluationResult:
     ignored_annotations: int = 0
     ignored_predictions: int = 0
     coverage_threshold: float = DEFAULT_COVERAGE_THRESHOLD
+    min_visible: float | None = None
+    dont_care_boxes: int = 0
+    dont_care_predictions: int = 0
 
 
 def image_role(image: ImageInfo, camera_roles: Mapping[str, str] | None = None) -> str:
@@ -207,17 +210,29 @@ def _role_order(role: str) -> tuple[int, str]:
 
 def evaluate(gt: GroundTruth, preds: Predictions, iou_threshold: float = DEFAULT_IOU_THRESHOLD,
              camera_roles: Mapping[str, str] | None = None,
-             coverage_threshold: float = DEFAULT_COVERAGE_THRESHOLD) -> EvaluationResult:
+             coverage_threshold: float = DEFAULT_COVERAGE_THRESHOLD,
+             min_visible: float | None = None) -> EvaluationResult:
     """Match ``preds`` to ``gt`` image by image and score every group (rules in the module docstring).
 
     iou_threshold: minimum IoU of a matched pair, in (0, 1]. camera_roles: camera name -> role,
     used for images that do not name their role (e.g. from :func:`~disguisor.evaluate.coco.load_camera_roles`).
+    min_visible: ground-truth boxes whose ``visible_fraction`` is below this (0-1) are *don't
+    care*, as WIDER FACE's and COCO's ignore regions: matched like the others, but neither they
+    nor the predictions matched to them count anywhere (a face whose every box is below it is no
+    face); ``result.dont_care_boxes`` counts them. None (default): every box counts.
     """
     if not 0.0 < iou_threshold <= 1.0:
         raise ValueError(f"iou_threshold must be in (0, 1], not {iou_threshold!r}")
+    if min_visible is not None and not 0.0 <= min_visible <= 1.0:
+        raise ValueError(f"min_visible must be in [0, 1], not {min_visible!r}")
+
+    def dont_care(face) -> bool:
+        return min_visible is not None and face.visible_fraction is not None and face.visible_fraction < min_visible
+
     gt_by_image: dict[Id, list] = defaultdict(list)
     for face in gt.faces:
         gt_by_image[face.image_id].append(face)
+    ignored = {f.id for f in gt.faces if dont_care(f)}
     det_by_image: dict[Id, list] = defaultdict(list)
     for det in preds.detections:
         det_by_image[det.image_id].append(det)
@@ -225,19 +240,28 @@ def evaluate(gt: GroundTruth, preds: Predictions, iou_threshold: float = DEFAULT
     matches: list[Match] = []
     matched_gt: set[Id] = set()
     covered_gt: set[Id] = set()
+    on_ignored_total = 0
     per_image: dict[Id, tuple[int, int, int, float, int]] = {}
     for image_id in gt.images:
         faces, dets = gt_by_image.get(image_id, []), det_by_image.get(image_id, [])
         pairs = match_boxes(np.array([f.bbox for f in faces]).reshape(-1, 4),
                             np.array([d.bbox for d in dets]).reshape(-1, 4), iou_threshold)
+        on_ignored = 0  # predictions matched to a don't-care box: neither right nor wrong
+        counted = [p for p in pairs if faces[p[0]].id not in ignored]
         for gi, di, value in pairs:
+            if faces[gi].id in ignored:
+                on_ignored += 1
+                continue
             matches.append(Match(image_id=image_id, gt_id=faces[gi].id, prediction_index=dets[di].index, iou=value))
             matched_gt.add(faces[gi].id)
         share = covered_fraction(np.array([f.bbox for f in faces]).reshape(-1, 4),
                                  np.array([d.covering_bbox for d in dets]).reshape(-1, 4))
-        covered = [f.id for f, c in zip(faces, share, strict=True) if c >= coverage_threshold - IOU_TOLERANCE]
+        covered = [f.id for f, c in zip(faces, share, strict=True)
+                   if c >= coverage_threshold - IOU_TOLERANCE and f.id not in ignored]
         covered_gt.update(covered)
-        per_image[image_id] = (len(faces), len(dets), len(pairs), sum(p[2] for p in pairs), len(covered))
+        on_ignored_total += on_ignored
+        per_image[image_id] = (sum(f.id not in ignored for f in faces), len(dets) - on_ignored, len(counted),
+                               sum(p[2] for p in counted), len(covered))
 
     def face_key(face) -> tuple[str | None, int, Id]:
         img = gt.images[face.image_id]
@@ -253,6 +277,8 @@ def evaluate(gt: GroundTruth, preds: Predictions, iou_threshold: float = DEFAULT
             n_gt, n_pred, n_matched, iou_sum = n_gt + g, n_pred + p, n_matched + m, iou_sum + s
             n_covered += c
             for face in gt_by_image.get(image_id, []):
+                if face.id in ignored:
+                    continue
                 key = face_key(face)
                 found[key] = found.get(key, True) and face.id in matched_gt
                 hidden[key] = hidden.get(key, True) and face.id in covered_gt
@@ -275,7 +301,8 @@ def evaluate(gt: GroundTruth, preds: Predictions, iou_threshold: float = DEFAULT
     # Holistic misses over all images: which views of each missed face failed.
     views: dict[tuple, list[tuple[str, bool]]] = defaultdict(list)
     for face in gt.faces:
-        views[face_key(face)].append((gt.images[face.image_id].camera, face.id in matched_gt))
+        if face.id not in ignored:
+            views[face_key(face)].append((gt.images[face.image_id].camera, face.id in matched_gt))
     misses = [HolisticMiss(scenario=k[0], frame=k[1], person_id=k[2], cameras=tuple(sorted(c for c, _ in v)),
                            missed_cameras=tuple(sorted(c for c, ok in v if not ok)))
               for k, v in views.items() if not all(ok for _, ok in v)]
@@ -289,9 +316,12 @@ def evaluate(gt: GroundTruth, preds: Predictions, iou_threshold: float = DEFAULT
         per_scenario={s: scores(by_scenario[s]) for s in sorted(by_scenario)} if has_scenarios else {},
         camera_roles={c: "/".join(sorted(camera_role_sets[c], key=_role_order)) for c in sorted(by_camera)},
         matches=tuple(matches),
-        missed=tuple(f.id for f in gt.faces if f.id not in matched_gt),
+        missed=tuple(f.id for f in gt.faces if f.id not in matched_gt and f.id not in ignored),
         holistic_misses=tuple(misses),
         ignored_annotations=gt.ignored_annotations,
         ignored_predictions=preds.ignored,
         coverage_threshold=float(coverage_threshold),
+        min_visible=None if min_visible is None else float(min_visible),
+        dont_care_boxes=len(ignored),
+        dont_care_predictions=on_ignored_total,
     )

@@ -60,6 +60,8 @@ def result_to_json(result: EvaluationResult, ground_truth: str | Path | None = N
         "iou_threshold": result.iou_threshold,
         "coverage_threshold": result.coverage_threshold,
         "ignored": {"gt_annotations": result.ignored_annotations, "predictions": result.ignored_predictions},
+        "min_visible": result.min_visible,
+        "dont_care": {"gt_boxes": result.dont_care_boxes, "predictions": result.dont_care_predictions},
         "overall": scores_to_json(result.overall),
         "per_role": {k: scores_to_json(v) for k, v in result.per_role.items()},
         "per_camera": {k: {**scores_to_json(v), "role": result.camera_roles[k]} for k, v in result.per_camera.items()},
