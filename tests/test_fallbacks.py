@@ -334,6 +334,36 @@ def test_a_disputed_face_is_listed_only_in_views_whose_detector_sees_it_in_its_b
         RunParams(report_disputed_front_deg=200.0)
 
 
+def test_a_face_looking_up_further_than_a_neck_bends_is_listed_only_where_the_detector_sees_it():
+    """The face drawn on the crown of a head seen from behind (its turn from a nose and eyes
+    guessed there) is painted but not listed, even in a view it seems to face, unless that
+    view's detector sees nose and eyes inside its box; a face looking level stays listed."""
+    from disguisor.render.results import RenderedFace
+    from disguisor.run.listing import looks_up, unlisted_reasons
+    from disguisor.run.params import RunParams
+
+    box = (100.0, 100.0, 30.0, 30.0)
+    seen_from_above = RenderedFace(person_id=1, bbox=box, full_bbox=box, painted_bbox=box, painted_pixels=400,
+                                   visible_fraction=1.0, facing_angle_deg=20.0)   # it "faces" a ceiling camera
+    up, level = replace(_face(1, refined=True), facing=np.array([0.0, 0.0, 1.0])), _face(1, refined=True)
+    people = {1: _person(1, head_seen=True)}   # standing: shoulders above hips
+    p = RunParams()
+    assert looks_up(people[1], up.facing, 45.0) and not looks_up(people[1], level.facing, 45.0)
+    assert not looks_up(None, up.facing, 45.0)
+    assert unlisted_reasons([up], [seen_from_above], people, [], p) == {1: "looking up"}
+    assert unlisted_reasons([level], [seen_from_above], people, [], p) == {}
+    kp = np.zeros((17, 3))
+    kp[:3] = [[115, 118, 0.9], [119, 114, 0.8], [111, 114, 0.8]]   # nose and eyes inside the box
+    assert unlisted_reasons([up], [seen_from_above], people, [kp], p) == {}
+    assert unlisted_reasons([up], [seen_from_above], people, [], replace(p, report_faces_looking_up=True)) == {}
+    # a face looking up 55 degrees (the test torso leans back a little) is doubtful at 45, not at 60
+    a = np.radians(55.0)
+    steep = replace(up, facing=np.array([np.cos(a), 0.0, np.sin(a)]))
+    assert unlisted_reasons([steep], [seen_from_above], people, [], p) == {1: "looking up"}
+    loose = replace(p, fail_closed=replace(p.fail_closed, max_face_up_deg=60.0))
+    assert unlisted_reasons([steep], [seen_from_above], people, [], loose) == {}
+
+
 def test_a_sphere_without_a_face_reports_a_face_sized_box_at_the_eyes():
     from disguisor.run.fallbacks import face_sphere_box
 

@@ -27,7 +27,7 @@ from disguisor.refine.carry import confirmed_centre
 from disguisor.render.blend import poisson_blend
 from disguisor.render.obfuscate import blur_region
 from disguisor.run.head_masks import head_sphere_mask
-from disguisor.run.listing import FACE_FRONT, HEAD
+from disguisor.run.listing import FACE_FRONT, HEAD, looks_up
 from disguisor.run.params import FailClosedParams
 
 LEGS = [13, 14, 15, 16]  # knees, ankles
@@ -240,10 +240,7 @@ def _face_up(person, face, params: FailClosedParams) -> bool:
     """Whether ``face.facing`` (unit, world) points more than ``max_face_up_deg`` above the plane
     across the person's torso (normal: the hip-to-shoulder axis): a neck bent back further than
     people bend it, so the face was turned up by head joints guessed from behind."""
-    torso = None if person is None else torso_axis(person.joints)
-    if torso is None:  # the torso's axis is unknown
-        return False
-    return float(np.dot(np.asarray(face.facing, float), torso[1])) > np.sin(np.radians(params.max_face_up_deg))
+    return looks_up(person, face.facing, params.max_face_up_deg)
 
 
 def _median_distance(a: np.ndarray, b: np.ndarray, use: np.ndarray) -> float:

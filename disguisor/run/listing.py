@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from disguisor.coco import HEAD_JOINTS
+from disguisor.coco import HEAD_JOINTS, torso_axis
 
 HEAD = list(HEAD_JOINTS)  # nose, eyes, ears (COCO-17)
 FACE_FRONT = [0, 1, 2]  # nose, eyes
@@ -23,6 +23,17 @@ def without_head_joints(person) -> bool:
     """Whether a 3D person (``joints`` (17, 3) world metres, NaN = missing; None = no person) has
     none of the head joints (nose, eyes, ears) in this frame: no view's keypoints placed the head."""
     return person is None or not np.isfinite(np.asarray(person.joints, float)[HEAD]).any()
+
+
+def looks_up(person, facing, max_up_deg: float) -> bool:
+    """Whether ``facing`` (unit (3,), world) points more than ``max_up_deg`` degrees above the
+    plane across the 3D person's torso (normal: the hip-to-shoulder axis of ``person.joints``
+    (17, 3) world metres): a neck bent back further than people bend it. False when the torso's
+    axis is unknown (or ``person`` is None)."""
+    torso = None if person is None else torso_axis(np.asarray(person.joints, float))
+    if torso is None:
+        return False
+    return float(np.dot(np.asarray(facing, float), torso[1])) > np.sin(np.radians(max_up_deg))
 
 
 def guessed_faces(faces, people: dict) -> set[int]:
@@ -79,8 +90,10 @@ def unlisted_reasons(faces, rendered, people: dict, detections: Sequence[np.ndar
     duplicates (``"duplicate"``); the faces the depth disputes, unless ``report_disputed_faces``, or the view's
     2D detector sees that face inside its box (``report_disputed_seen_score``, None: never), or
     the face turns towards that camera by at most ``report_disputed_front_deg`` (None: never)
-    (``"disputed"``); the faces the body fit alone placed, unless ``report_guessed_faces``
-    (``"guessed"``). The first reason found is kept.
+    (``"disputed"``); the faces looking up further than a neck bends (:func:`looks_up`,
+    ``fail_closed.max_face_up_deg``), unless ``report_faces_looking_up`` or the view's 2D
+    detector sees the face inside its box (``"looking up"``); the faces the body fit alone
+    placed, unless ``report_guessed_faces`` (``"guessed"``). The first reason found is kept.
 
     Args:
         faces: the frame's face surfaces (:class:`~disguisor.refine.face.FaceSurface`).
@@ -91,17 +104,24 @@ def unlisted_reasons(faces, rendered, people: dict, detections: Sequence[np.ndar
     """
     out = dict.fromkeys(duplicate_faces(faces, params.report_duplicate_face_m, params.report_same_head_m),
                         "duplicate")
-    if not params.report_disputed_faces:  # placed where the depth says the face is not
-        shown = {int(rf.person_id): rf for rf in rendered}
-        score, front = params.report_disputed_seen_score, params.report_disputed_front_deg
+    shown = {int(rf.person_id): rf for rf in rendered}
+    score, front = params.report_disputed_seen_score, params.report_disputed_front_deg
 
+    def seen(rf) -> bool:  # the view's detector sees the face where it is drawn
+        return rf is not None and score is not None and seen_in_box(rf.bbox, detections, score)
+
+    if not params.report_disputed_faces:  # placed where the depth says the face is not
         def vouched(rf) -> bool:  # this view confirms the face: it faces the camera, or the detector sees it
-            return rf is not None and ((front is not None and rf.facing_angle_deg <= front)
-                                       or (score is not None and seen_in_box(rf.bbox, detections, score)))
+            return rf is not None and ((front is not None and rf.facing_angle_deg <= front) or seen(rf))
 
         for f in faces:
             if f.disputed and not vouched(shown.get(int(f.person_id))):
                 out.setdefault(int(f.person_id), "disputed")
+    if not params.report_faces_looking_up:  # turned up by a nose and eyes guessed on the back of the head
+        for f in faces:
+            pid = int(f.person_id)
+            if looks_up(people.get(pid), f.facing, params.fail_closed.max_face_up_deg) and not seen(shown.get(pid)):
+                out.setdefault(pid, "looking up")
     if not params.report_guessed_faces:  # neither keypoints nor depth say where the head is
         for pid in guessed_faces(faces, people):
             out.setdefault(pid, "guessed")
