@@ -308,11 +308,12 @@ class RunParams:
       from nose and eyes guessed on the back of the head, and the face is drawn on the crown)
       in a view whose 2D detector does not see it inside its box (``report_disputed_seen_score``,
       as for disputed faces; the front rule does not vouch for it: its facing is what is in
-      doubt). False: not listed; painted either way. On 100 stored first runs (seeds 80-93, 94
-      and 96 at six cameras, 97, never tuned on; BENCHMARKS.md "Faces looking up are not
-      listed") 60 such boxes were listed and none matched a true face (IoU 0.4): precision
-      +0.066 on medium 1280x720 s97 (0.778 -> 0.840), +0.075 / +0.012 on medium s91, +0.065 on
-      both medium s81 runs, no holistic recall changed.
+      doubt). False: not listed; painted either way. Found on medium 1280x720 s97 (a nurse seen
+      from behind, her face drawn on her crown in 5 frames: precision 0.778 -> 0.840); on the
+      stored first runs of seeds 80-96 (99 runs, four and six cameras; BENCHMARKS.md "Faces
+      looking up are not listed") 55 such boxes had been listed and none matched a true face
+      (IoU 0.4): precision +0.075 / +0.012 on medium s91, +0.066 / +0.065 on medium s81, no
+      other run and no holistic recall changed.
     report_guessed_faces: list the faces the body fit alone placed, where neither the
       keypoints nor the depth say where the head is: no head joint (nose, eyes, ears) in the
       person's 3D pose of that frame and the head registration refused; and the head spheres of
