@@ -311,7 +311,7 @@ class RunParams:
       doubt). False: not listed; painted either way. Found on medium 1280x720 s97 (a nurse seen
       from behind, her face drawn on her crown in 5 frames: precision 0.778 -> 0.840); on the
       stored first runs of seeds 80-96 (99 runs, four and six cameras; BENCHMARKS.md "Faces
-      looking up are not listed") 55 such boxes had been listed and none matched a true face
+      looking up are not listed") 45 such boxes had been listed and none matched a true face
       (IoU 0.4): precision +0.075 / +0.012 on medium s91, +0.066 / +0.065 on medium s81, no
       other run and no holistic recall changed.
     report_guessed_faces: list the faces the body fit alone placed, where neither the
