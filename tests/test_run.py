@@ -88,6 +88,10 @@ def test_outputs_complete_and_faces_found(synth_rec, first_run):
     detail = json.loads((out / "report.json").read_text())["frames_detail"]
     assert report.faces_painted_unlisted == sum(len(v.get("painted_unlisted", [])) for f in detail
                                                 for v in f["views"].values())
+    reasons = [u["reason"] for f in detail for v in f["views"].values() for u in v.get("painted_unlisted", [])]
+    assert report.faces_painted_unlisted_by_reason == {r: reasons.count(r) for r in sorted(set(reasons))}
+    if reasons:
+        assert f"{reasons[0]} {reasons.count(reasons[0])}" in (out / "summary.txt").read_text()
     assert report.spheres_unlisted == sum(len(v.get("spheres_unlisted", [])) for f in detail
                                           for v in f["views"].values())
     assert report.turned_feet_unlisted == sum(v.get("turned_2d_feet", 0) for f in detail for v in f["views"].values())

@@ -39,6 +39,9 @@ class RunReport:
     # face-views painted but not listed in detections.json (run.report_min_face_px, report_away_*,
     # report_back_angle_deg, duplicates, report_disputed_faces, report_guessed_faces)
     faces_painted_unlisted: int = 0
+    # the same by reason (small, border, back, turned away, duplicate, disputed, looking up, guessed;
+    # "unlisted" for the frame records of older runs, which gave person ids only)
+    faces_painted_unlisted_by_reason: dict[str, int] = field(default_factory=dict)
     # head spheres blurred around a face placed but not listed in that view (a safety margin)
     spheres_unlisted: int = 0
     # faces found at quarter turns that lie on a 3D person's legs (feet): blurred, not listed
@@ -78,6 +81,9 @@ def write_report(rec: Recording, out: Path, config: PipelineConfig, records: lis
         faces_by_source=dict(sorted(Counter(str(d.get("source", "")) for d in detections).items())),
         faces_painted_unlisted=sum(len(v.get("painted_unlisted", [])) for r in records
                                    for v in (r.get("views") or {}).values()),
+        faces_painted_unlisted_by_reason=dict(sorted(Counter(
+            u["reason"] if isinstance(u, dict) else "unlisted" for r in records
+            for v in (r.get("views") or {}).values() for u in v.get("painted_unlisted", [])).items())),
         spheres_unlisted=sum(len(v.get("spheres_unlisted", [])) for r in records
                              for v in (r.get("views") or {}).values()),
         turned_feet_unlisted=sum(int(v.get("turned_2d_feet", 0)) for r in records
@@ -104,8 +110,9 @@ def summary_text(report: RunReport) -> str:
              f"faces hidden (face-views): {report.faces_hidden}"
              + (" (" + ", ".join(f"{k} {v}" for k, v in report.faces_by_source.items()) + ")"
                 if report.faces_by_source else "")
-             + (f"; {report.faces_painted_unlisted} more painted, not listed (slivers, turned away, "
-                "placement disputed by the depth)" if report.faces_painted_unlisted else "")
+             + (f"; {report.faces_painted_unlisted} more painted, not listed ("
+                + ", ".join(f"{k} {v}" for k, v in report.faces_painted_unlisted_by_reason.items()) + ")"
+                if report.faces_painted_unlisted else "")
              + (f"; {report.spheres_unlisted} head spheres blurred around faces not listed"
                 if report.spheres_unlisted else "")
              + (f"; {report.turned_feet_unlisted} feet taken for faces blurred, not listed"
