@@ -255,7 +255,7 @@ def test_a_face_placed_beside_a_confirmed_one_is_a_duplicate():
 
 def test_a_face_turned_away_and_mostly_hidden_is_painted_but_not_listed():
     from disguisor.render.results import RenderedFace
-    from disguisor.run.listing import listed_face
+    from disguisor.run.listing import unlisted_reason
     from disguisor.run.params import RunParams
 
     def face(angle, visible, box=(10.0, 10.0, 20.0, 20.0), pid=1):
@@ -263,17 +263,17 @@ def test_a_face_turned_away_and_mostly_hidden_is_painted_but_not_listed():
                             visible_fraction=visible, facing_angle_deg=angle)
 
     p = RunParams()
-    assert listed_face(face(30.0, 1.0), p)
-    assert listed_face(face(150.0, 0.4), p)        # seen from behind, but a good part of it shows
-    assert listed_face(face(60.0, 0.05), p)        # mostly behind an occluder, facing the camera
-    assert not listed_face(face(150.0, 0.05), p)   # the back of the head
-    assert not listed_face(face(165.0, 0.4), p)    # the crown seen from above: never a face
-    assert not listed_face(face(30.0, 1.0, box=(0.0, 0.0, 3.0, 3.0)), p)   # a sliver
-    assert not listed_face(face(30.0, 1.0), p, unlisted={1})
+    assert unlisted_reason(face(30.0, 1.0), p) is None
+    assert unlisted_reason(face(150.0, 0.4), p) is None        # seen from behind, but a good part of it shows
+    assert unlisted_reason(face(60.0, 0.05), p) is None        # mostly behind an occluder, facing the camera
+    assert unlisted_reason(face(150.0, 0.05), p) is not None   # the back of the head
+    assert unlisted_reason(face(165.0, 0.4), p) is not None    # the crown seen from above: never a face
+    assert unlisted_reason(face(30.0, 1.0, box=(0.0, 0.0, 3.0, 3.0)), p) is not None   # a sliver
+    assert unlisted_reason(face(30.0, 1.0), p, unlisted={1: "duplicate"}) == "duplicate"
     # a face estimated just outside the image: its margin is blurred inside, but it is not in the picture
     strip = replace(face(30.0, 0.0, box=(0.0, 0.0, 60.0, 5.0)), border=True, blend="blur")
-    assert not listed_face(strip, p)
-    assert listed_face(strip, replace(p, report_border_faces=True))
+    assert unlisted_reason(strip, p) is not None
+    assert unlisted_reason(strip, replace(p, report_border_faces=True)) is None
     # the frame record says why each painted face is not listed, and where it was painted
     from disguisor.run.listing import unlisted_reason, unlisted_record
     assert unlisted_reason(face(30.0, 1.0), p) is None
@@ -282,7 +282,6 @@ def test_a_face_turned_away_and_mostly_hidden_is_painted_but_not_listed():
     assert unlisted_reason(face(30.0, 1.0, box=(0.0, 0.0, 3.0, 3.0)), p) == "small"
     assert unlisted_reason(strip, p) == "border"
     assert unlisted_reason(face(30.0, 1.0), p, unlisted={1: "disputed"}) == "disputed"
-    assert unlisted_reason(face(30.0, 1.0), p, unlisted={1}) == "unlisted"
     rec = unlisted_record(face(150.0, 0.05), "turned away")
     assert rec == {"person_id": 1, "reason": "turned away", "bbox": [10.0, 10.0, 20.0, 20.0],
                    "painted_bbox": [10.0, 10.0, 20.0, 20.0], "facing_deg": 150.0, "visible": 0.05}
@@ -290,7 +289,10 @@ def test_a_face_turned_away_and_mostly_hidden_is_painted_but_not_listed():
 
 def test_a_disputed_face_is_listed_only_in_views_whose_detector_sees_it_in_its_box():
     from disguisor.render.results import RenderedFace
-    from disguisor.run.listing import seen_in_box, unlisted_faces, unlisted_reasons
+    from disguisor.run.listing import seen_in_box, unlisted_reasons
+
+    def _unlisted_ids(*args):  # the person ids a view paints but does not list
+        return set(unlisted_reasons(*args))
     from disguisor.run.params import RunParams
 
     def rendered(pid, box, angle=70.0):  # turned 70 degrees from the camera: not seen from the front
@@ -314,22 +316,22 @@ def test_a_disputed_face_is_listed_only_in_views_whose_detector_sees_it_in_its_b
     people = {1: _person(1, head_seen=True), 2: _person(2, head_seen=True)}
     views = [rendered(1, box), rendered(2, (300.0, 100.0, 30.0, 30.0))]
     p = RunParams()
-    assert unlisted_faces(faces, views, people, [], p) == {1}
+    assert _unlisted_ids(faces, views, people, [], p) == {1}
     assert unlisted_reasons(faces, views, people, [], p) == {1: "disputed"}
-    assert unlisted_faces(faces, views, people, [detection((115, 118))], p) == set()
+    assert _unlisted_ids(faces, views, people, [detection((115, 118))], p) == set()
     # the detection lies in the other face's box: it does not vouch for the disputed one
-    assert unlisted_faces(faces, views, people, [detection((315, 118))], p) == {1}
-    assert unlisted_faces(faces, views, people, [detection((115, 118))],
+    assert _unlisted_ids(faces, views, people, [detection((315, 118))], p) == {1}
+    assert _unlisted_ids(faces, views, people, [detection((115, 118))],
                           replace(p, report_disputed_seen_score=None)) == {1}
     # not rendered in this view (hidden, outside): nothing to list
-    assert unlisted_faces(faces, views[1:], people, [detection((115, 118))], p) == {1}
+    assert _unlisted_ids(faces, views[1:], people, [detection((115, 118))], p) == {1}
     # a view the disputed face turns towards (within report_disputed_front_deg) lists it without a detection
     front = [rendered(1, box, angle=30.0), views[1]]
     assert p.report_disputed_front_deg == 45.0
-    assert unlisted_faces(faces, front, people, [], p) == set()
-    assert unlisted_faces(faces, [rendered(1, box, angle=50.0), views[1]], people, [], p) == {1}
-    assert unlisted_faces(faces, front, people, [], replace(p, report_disputed_front_deg=None)) == {1}
-    assert unlisted_faces(faces, front, people, [], replace(p, report_disputed_faces=True)) == set()
+    assert _unlisted_ids(faces, front, people, [], p) == set()
+    assert _unlisted_ids(faces, [rendered(1, box, angle=50.0), views[1]], people, [], p) == {1}
+    assert _unlisted_ids(faces, front, people, [], replace(p, report_disputed_front_deg=None)) == {1}
+    assert _unlisted_ids(faces, front, people, [], replace(p, report_disputed_faces=True)) == set()
     with pytest.raises(ValueError, match="report_disputed_front_deg"):
         RunParams(report_disputed_front_deg=200.0)
 

@@ -174,7 +174,8 @@ def unconfirmed_heads(people, faces, params: FailClosedParams) -> list[tuple[int
     """(person id, centre (3,) world metres, sphere radius m) of the spheres blurred for every face
     of a frame that the depth did not confirm (head registration not accepted: ``face.refined``
     False), so that only the body fit placed it, whose head joints disagree with the torso
-    (:func:`_head_off_torso`), or that looks up further than a neck bends (:func:`_face_up`).
+    (:func:`_head_off_torso`), or that looks up further than a neck bends
+    (:func:`~disguisor.run.listing.looks_up`, ``max_face_up_deg``).
     Two spheres per such face: around the fitted face, and around :func:`torso_head_centre` (the
     fit's head can be far off: on a lying patient whose shoulder was taken for an ear it sat on
     the chest, 27 cm from the face); another around the face as fitted when a second start moved
@@ -193,7 +194,8 @@ def unconfirmed_heads(people, faces, params: FailClosedParams) -> list[tuple[int
     out = []
     for face in faces:
         person = by_id.get(int(face.person_id))
-        if face.refined and not _head_off_torso(person, params) and not _face_up(person, face, params):
+        if (face.refined and not _head_off_torso(person, params)
+                and not looks_up(person, face.facing, params.max_face_up_deg)):
             continue
         torso = None if person is None else torso_head_centre(person.joints, params)
         out.append((int(face.person_id), np.asarray(face.centre, float), params.unconfirmed_head_radius_m))
@@ -234,13 +236,6 @@ def _head_off_torso(person, params: FailClosedParams) -> bool:
         return False
     head = _seen_head(person)
     return bool(len(head)) and float(np.linalg.norm(head.mean(0) - torso)) > params.torso_head_disagree_m
-
-
-def _face_up(person, face, params: FailClosedParams) -> bool:
-    """Whether ``face.facing`` (unit, world) points more than ``max_face_up_deg`` above the plane
-    across the person's torso (normal: the hip-to-shoulder axis): a neck bent back further than
-    people bend it, so the face was turned up by head joints guessed from behind."""
-    return looks_up(person, face.facing, params.max_face_up_deg)
 
 
 def _median_distance(a: np.ndarray, b: np.ndarray, use: np.ndarray) -> float:

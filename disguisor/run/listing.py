@@ -3,8 +3,10 @@
 A face is listed where a viewer or an annotator would list it: not a duplicate of another
 person's face (:func:`duplicate_faces`), not placed where the depth says the face is not
 (``FaceSurface.disputed``) unless that view's 2D detector sees the face inside its box
-(:func:`seen_in_box`), not placed by the body fit alone (:func:`guessed_faces`), and shown in the
-view (:func:`listed_face`: big enough, not turned away, not just outside the picture).
+(:func:`seen_in_box`), not drawn looking up further than a neck bends (:func:`looks_up`) unless
+that detector sees it, not placed by the body fit alone (:func:`guessed_faces`), and shown in the
+view (:func:`unlisted_reason`: big enough, not turned away, not just outside the picture). Each
+face painted but not listed keeps its reason (:func:`unlisted_reasons`, :func:`unlisted_record`).
 """
 
 from __future__ import annotations
@@ -128,15 +130,10 @@ def unlisted_reasons(faces, rendered, people: dict, detections: Sequence[np.ndar
     return out
 
 
-def unlisted_faces(faces, rendered, people: dict, detections: Sequence[np.ndarray], params) -> set[int]:
-    """Person ids of the faces a view paints but does not list: the keys of :func:`unlisted_reasons`."""
-    return set(unlisted_reasons(faces, rendered, people, detections, params))
-
-
-def unlisted_reason(face, params, unlisted: Mapping[int, str] | set[int] = frozenset()) -> str | None:
+def unlisted_reason(face, params, unlisted: Mapping[int, str] | None = None) -> str | None:
     """Why a face painted in a view is not listed in detections.json (it is painted either way),
     None when it is listed: its person id is in ``unlisted`` (:func:`unlisted_reasons`: that
-    reason, or ``"unlisted"`` for a plain set); its depth-confirmed box covers fewer than
+    reason); its depth-confirmed box covers fewer than
     ``report_min_face_px`` pixels (``"small"``); a face estimated just outside the image whose
     margin reaches in (``face.border``; unless ``report_border_faces``: ``"border"``); turned
     beyond ``report_back_angle_deg`` (``"back"``), or beyond ``report_away_angle_deg`` with less
@@ -144,8 +141,8 @@ def unlisted_reason(face, params, unlisted: Mapping[int, str] | set[int] = froze
     hide the rest: ``"turned away"``). ``face``: a
     :class:`~disguisor.render.results.RenderedFace`; ``params``: RunParams."""
     pid = int(face.person_id)
-    if pid in unlisted:
-        return unlisted[pid] if isinstance(unlisted, Mapping) else "unlisted"
+    if unlisted and pid in unlisted:
+        return unlisted[pid]
     if face.bbox[2] * face.bbox[3] < params.report_min_face_px:
         return "small"
     if face.border and not params.report_border_faces:
@@ -155,11 +152,6 @@ def unlisted_reason(face, params, unlisted: Mapping[int, str] | set[int] = froze
     if face.facing_angle_deg > params.report_away_angle_deg and face.visible_fraction < params.report_away_min_visible:
         return "turned away"
     return None
-
-
-def listed_face(face, params, unlisted: Mapping[int, str] | set[int] = frozenset()) -> bool:
-    """Whether a face painted in a view is listed in detections.json: :func:`unlisted_reason` is None."""
-    return unlisted_reason(face, params, unlisted) is None
 
 
 def unlisted_record(face, reason: str) -> dict:
