@@ -475,6 +475,18 @@ def test_a_2d_head_that_the_3d_person_does_not_place_is_painted():
     edge[:, :x + 1] = True
     assert len(unexplained_heads(cam, [det], [Person3D(id=1, joints=headless, confidence=np.full(17, 0.8))],
                                  params, edge)) == 1
+    # a 3D person on the detection's head but not on its limbs (one 3D person per head: the
+    # limbs were someone else's): explained where the head's disk is painted, else hidden
+    other_limbs = body.copy()
+    other_limbs[5:, 0] += 0.6
+    on_head = Person3D(id=1, joints=other_limbs, confidence=np.full(17, 0.8))
+    assert len(unexplained_heads(cam, [det], [on_head], params)) == 1
+    assert len(unexplained_heads(cam, [det], [on_head], params, edge)) == 1
+    assert unexplained_heads(cam, [det], [on_head], params, painted) == []
+    off_head = other_limbs.copy()
+    off_head[:5, 1] -= 0.5
+    assert len(unexplained_heads(cam, [det], [Person3D(id=1, joints=off_head, confidence=np.full(17, 0.8))],
+                                 params, painted)) == 1
 
 
 def test_a_face_the_detector_sees_uncovered_is_blurred():

@@ -739,3 +739,32 @@ def test_a_second_3d_person_on_the_same_body_is_dropped():
     # a person 0.3 m or more off on average is another person
     apart = Person3D(4, body + np.array([0.3, 0.0, 0.0]), np.full(17, 0.1))
     assert len(one_per_body([full, apart], params)) == 2
+
+
+def test_a_second_skeleton_on_the_same_head_is_dropped_however_far_its_limbs():
+    """Association can join one person's head to limbs that are not his: a skeleton with the
+    same head (within drop_same_head_m) but hips 0.4 m lower and legs under the floor is one
+    body with the full one (too far for same_body alone) and goes; with two or fewer shared
+    head joints, or heads 0.15 m apart, both stay."""
+    from disguisor.pose3d.poses import Person3D
+    from disguisor.pose3d.tracking import one_per_body, same_body, same_head
+
+    body = _walker((0.0, 0.0), (0.0, 0.0), 1)[0]
+    params = TrackingParams()
+    full = Person3D(1, body, np.full(17, 0.5))
+    stretched = body.copy()
+    stretched[:5] += (0.01, -0.01, 0.02)
+    stretched[7:] += np.linspace(0.4, 1.0, 10)[:, None] * np.array([0.3, 0.2, -1.0])
+    ghost = Person3D(2, stretched, np.full(17, 0.3))
+    assert not same_body(full.joints, ghost.joints, params.gate_m, params.drop_same_body_m)
+    assert same_head(full.joints, ghost.joints, params.drop_same_head_m)
+    assert [p.id for p in one_per_body([ghost, full], params)] == [1]
+    # the ghost has the larger confidence sum: it stays, and the full one goes (its head is covered)
+    assert [p.id for p in one_per_body([Person3D(2, stretched, np.full(17, 0.9)), full], params)] == [2]
+    two_head_joints = stretched.copy()
+    two_head_joints[2:5] = np.nan
+    assert not same_head(full.joints, two_head_joints, params.drop_same_head_m)
+    assert len(one_per_body([full, Person3D(2, two_head_joints, np.full(17, 0.3))], params)) == 2
+    beside = stretched.copy()
+    beside[:5] += (0.15, 0.0, 0.0)
+    assert len(one_per_body([full, Person3D(2, beside, np.full(17, 0.3))], params)) == 2

@@ -303,6 +303,16 @@ def same_body(a: np.ndarray, b: np.ndarray, gate_m: float, mean_m: float) -> boo
     return bool(d.size) and float(d.mean()) < mean_m
 
 
+def same_head(a: np.ndarray, b: np.ndarray, head_m: float, min_joints: int = 3) -> bool:
+    """Whether two skeletons (17, 3) (NaN: missing joint) of one frame share at least
+    ``min_joints`` head joints and those lie within ``head_m`` of each other on average: two
+    people's heads cannot overlap, so they are one body whatever their other joints say."""
+    head = list(HEAD_JOINTS)
+    d = np.linalg.norm(a[head] - b[head], axis=1)
+    d = d[np.isfinite(d)]
+    return d.size >= min_joints and float(d.mean()) < head_m
+
+
 def head_covered(keeper: np.ndarray, other: np.ndarray, head_m: float) -> bool:
     """Whether the face of skeleton ``keeper`` (17, 3) also hides that of ``other``: ``other``
     has no head joints, or ``keeper`` has each head joint ``other`` has, within ``head_m`` on
@@ -318,17 +328,18 @@ def head_covered(keeper: np.ndarray, other: np.ndarray, head_m: float) -> bool:
 
 def one_per_body(people: Sequence[Person3D], params: TrackingParams) -> list[Person3D]:
     """``people`` of one frame without the second 3D person on one body
-    (``params.drop_same_body_m``): of two people that are one body (:func:`same_body`) the one
-    with the larger sum of joint confidences stays, and the other goes only where the first
-    one's head covers its head (:func:`head_covered`, ``params.drop_same_head_m``), so no face
-    loses its cover. Order kept."""
+    (``params.drop_same_body_m``): of two people that are one body (:func:`same_body`, or
+    :func:`same_head` within ``params.drop_same_head_m``) the one with the larger sum of joint
+    confidences stays, and the other goes only where the first one's head covers its head
+    (:func:`head_covered`, ``params.drop_same_head_m``), so no face loses its cover. Order kept."""
     if params.drop_same_body_m is None or len(people) < 2:
         return list(people)
     weight = [float(np.sum(np.where(p.valid, p.confidence, 0.0))) for p in people]
     kept: list[int] = []
     for i in sorted(range(len(people)), key=lambda i: -weight[i]):
         a = people[i].joints
-        if not any(same_body(people[j].joints, a, params.gate_m, params.drop_same_body_m)
+        if not any((same_body(people[j].joints, a, params.gate_m, params.drop_same_body_m)
+                    or same_head(people[j].joints, a, params.drop_same_head_m))
                    and head_covered(people[j].joints, a, params.drop_same_head_m) for j in kept):
             kept.append(i)
     return [people[i] for i in sorted(kept)]

@@ -258,8 +258,9 @@ def unexplained_heads(camera: Camera, detections: Sequence[np.ndarray], people, 
 
     A 3D person whose projected joints lie on the detection's explains its body; its head only
     when its projected head joints lie on the detection's head keypoints too (both within the same
-    tolerance), or when at least ``explained_painted_share`` of the disk around the detection's head
-    is already painted (``painted``: (H, W) bool, the view's painted pixels). A person found in
+    tolerance), or when a 3D person lies on its body or on its head keypoints and at least
+    ``explained_painted_share`` of the disk around the detection's head is already painted
+    (``painted``: (H, W) bool, the view's painted pixels). A person found in
     3D without head joints, or with a head placed off the body, leaves the head the detector saw
     unexplained: their face is placed from the torso, and where the head is not above the torso
     (bent over the table) it would stay visible.
@@ -288,10 +289,14 @@ def unexplained_heads(camera: Camera, detections: Sequence[np.ndarray], people, 
         size = float(np.linalg.norm(pts.max(0) - pts.min(0)))
         tol = max(params.explained_px, params.explained_share * size)
         bodies = [uv for uv in projected if _median_distance(kp[:, :2], uv, seen) < tol]
-        if bodies and any(_median_distance(kp[:, :2], uv, seen & IS_HEAD) < tol for uv in bodies):
+        heads = [uv for uv in projected if _median_distance(kp[:, :2], uv, seen & IS_HEAD) < tol]
+        if any(_median_distance(kp[:, :2], uv, seen & IS_HEAD) < tol for uv in bodies):
             continue
         centre, radius = _head_disk(seen, head, params)
-        if bodies and painted is not None and _disk_share(painted, centre, radius) >= params.explained_painted_share:
+        # a 3D person on the body or on the head (the detection's limbs may be another's: one
+        # head per 3D person, pose3d's one_per_body), and the disk already painted
+        if ((bodies or heads) and painted is not None
+                and _disk_share(painted, centre, radius) >= params.explained_painted_share):
             continue
         out.append((centre, radius, shows_face(seen)))
     return out
