@@ -288,14 +288,14 @@ def unexplained_heads(camera: Camera, detections: Sequence[np.ndarray], people, 
         pts = kp[seen, :2]
         size = float(np.linalg.norm(pts.max(0) - pts.min(0)))
         tol = max(params.explained_px, params.explained_share * size)
-        bodies = [uv for uv in projected if _median_distance(kp[:, :2], uv, seen) < tol]
-        heads = [uv for uv in projected if _median_distance(kp[:, :2], uv, seen & IS_HEAD) < tol]
-        if any(_median_distance(kp[:, :2], uv, seen & IS_HEAD) < tol for uv in bodies):
+        on_body = [_median_distance(kp[:, :2], uv, seen) < tol for uv in projected]
+        on_head = [_median_distance(kp[:, :2], uv, seen & IS_HEAD) < tol for uv in projected]
+        if any(b and h for b, h in zip(on_body, on_head, strict=True)):
             continue
         centre, radius = _head_disk(seen, head, params)
         # a 3D person on the body or on the head (the detection's limbs may be another's: one
         # head per 3D person, pose3d's one_per_body), and the disk already painted
-        if ((bodies or heads) and painted is not None
+        if ((any(on_body) or any(on_head)) and painted is not None
                 and _disk_share(painted, centre, radius) >= params.explained_painted_share):
             continue
         out.append((centre, radius, shows_face(seen)))
