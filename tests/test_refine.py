@@ -590,3 +590,34 @@ def test_a_head_fitted_beyond_any_turn_is_placed_from_its_3d_head_joints(anny, p
     assert np.linalg.norm(f3.centre - truth) < 0.02
     # a head the fit's own registration confirms is left to it
     assert r4.accepted and f4.refined and "3D head joints" not in f4.note
+
+
+def test_a_lying_head_keeps_its_start_turn_when_the_registration_turns_it_far(anny, person):
+    """The back of a lying head is round: a registration from beyond the shoulders that turns the
+    head further than lying_max_turn_deg keeps the start's turn and takes only the move of the
+    head's centre; a smaller turn, or the rule off, is taken whole."""
+    from disguisor.refine.face import _lying_registration
+
+    V, head, tris = person
+    c = V[head].mean(0)
+    neck = np.setdiff1d(np.unique(tris), head)
+    assert RefineParams().lying_max_turn_deg == 40.0
+    for turn_deg, far in ((44.0, True), (20.0, False)):
+        truth, _ = moved(V, c, [turn_deg, 0.0, 0.0], [0.0, 0.0, 0.015])  # rolled about x (the body's axis)
+        cloud = sample_surface(truth, tris, 20000, 0.002, seed=41)
+        kw = dict(head=V[head], normals=vertex_normals(V, anny.faces)[head], weights=np.ones(len(head)),
+                  cloud_points=cloud, context=lambda: [V[neck]], other_heads=np.zeros((0, 3)))
+        whole = _lying_registration(lambda: [np.eye(4)], params=RefineParams(lying_max_turn_deg=None), **kw)
+        assert whole is not None
+        _, reg = whole
+        assert abs(reg.rotation_deg - turn_deg) < 5.0 and reg.reason == ""
+        kept = _lying_registration(lambda: [np.eye(4)], params=RefineParams(lying_max_turn_deg=30.0), **kw)
+        _, reg_kept = kept
+        moved_centre = reg.transform[:3, :3] @ c + reg.transform[:3, 3]
+        if far:
+            np.testing.assert_allclose(reg_kept.transform[:3, :3], np.eye(3))
+            np.testing.assert_allclose(reg_kept.transform[:3, 3], moved_centre - c, atol=1e-9)
+            assert np.linalg.norm(moved_centre - c - [0.0, 0.0, 0.015]) < 0.005
+            assert f"turn of {reg.rotation_deg:.0f} deg not taken" in reg_kept.reason
+        else:
+            np.testing.assert_allclose(reg_kept.transform, reg.transform)

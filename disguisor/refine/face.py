@@ -173,7 +173,7 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
         start, other = found
         return replace(kept, transform=other.transform @ start,
                        reason=f"{kept.reason}; registered from beyond its shoulders (fitness "
-                              f"{other.fitness_after:.2f}; lying, not confirmed)")
+                              f"{other.fitness_after:.2f}{_also(other.reason)}; lying, not confirmed)")
     for prior in (carried() if carried is not None and head_rotation is not None else ()):
         start = carried_start(prior, head_rotation, pivot)
         other = register_from(start)
@@ -191,7 +191,7 @@ def _registered(head: np.ndarray, normals: np.ndarray, pts: np.ndarray, ctx: np.
         start, other = found
         return replace(reg, transform=other.transform @ start, disputes=False,
                        reason=f"{reg.reason}; registered from beyond its shoulders (fitness "
-                              f"{other.fitness_after:.2f}; lying, not confirmed)")
+                              f"{other.fitness_after:.2f}{_also(other.reason)}; lying, not confirmed)")
     if joints is None or fitted is None or params.reorient_min_deg is None:
         return reg
     turn = head_turn(np.asarray(fitted, np.float64)[:HEAD_POINTS], joints[0][:HEAD_POINTS],
@@ -260,6 +260,10 @@ def _remembered(nearby: Callable[[int], Iterable[ConfirmedHead]], person_id: int
         yield h
 
 
+def _also(note: str) -> str:
+    return f", {note}" if note else ""
+
+
 def _register_moved(start: np.ndarray, head: np.ndarray, normals: np.ndarray, weights: np.ndarray,
                     cloud_points: np.ndarray, context: Sequence[np.ndarray], params: RefineParams) -> HeadRegistration:
     """The registration of ``head`` (N, 3) moved by ``start`` (4, 4) first, against the cloud and
@@ -298,6 +302,14 @@ def _lying_registration(starts: Callable[[], Sequence[np.ndarray]], head: np.nda
         if len(other_heads) and np.min(np.linalg.norm(other_heads - centre, axis=1)) < params.lying_other_head_m:
             continue
         best = (start, reg)
+    if best is not None and params.lying_max_turn_deg is not None and best[1].rotation_deg > params.lying_max_turn_deg:
+        # the back of a lying head is round: a large turn rolls the face onto its side, while
+        # the move of the head's centre is well found; keep the start's turn, take the move
+        start, reg = best
+        centre = start[:3, :3] @ pivot + start[:3, 3]
+        moved = np.eye(4)
+        moved[:3, 3] = reg.transform[:3, :3] @ centre + reg.transform[:3, 3] - centre
+        best = (start, replace(reg, transform=moved, reason=f"its turn of {reg.rotation_deg:.0f} deg not taken"))
     return best
 
 

@@ -156,6 +156,14 @@ class RefineParams:
       62-67 the lying patients' faces fitted 84-280 mm off were registered from there with
       fitness 0.65-0.76 and landed 1-4 mm from the truth, while a face fitted 27 mm off but
       turned 103 degrees (hard 640x480 s67) was moved 166 mm off with fitness 0.41.
+      lying_max_turn_deg: a registration from there that turns the head further than this
+      keeps the start's turn and takes only the move of the head's centre: the back of a
+      lying head is round, and the registration rolls the face onto its side. Replaying the 84
+      registrations from beyond the shoulders on seeds 80-101, the 12 that turned the head
+      43-70 degrees left the face 29-61 degrees from the truth and 24-111 mm off; with the
+      start's turn 4-15 degrees and 18-91 mm (easy 640x480 s98: a patient facing the ceiling,
+      rolled 43-70 degrees in 9 of 10 frames); of the 72 that turned it 40 degrees or less, 2
+      faced more than 30 degrees off (median 3 degrees, 7 mm). None: every turn is taken.
       lying_other_head_m: a registration that brings the head's centroid nearer than this to
       another fitted head's centroid is not taken: two heads are at least a head's width (~0.15
       m) apart, and a lying patient often has a second, mirrored skeleton whose head the fit
@@ -234,6 +242,7 @@ class RefineParams:
     lying_forward_m: float = 0.08
     lying_other_head_m: float = 0.12
     lying_min_fitness: float = 0.55
+    lying_max_turn_deg: float | None = 40.0
 
     def __post_init__(self) -> None:
         for distance, fitness in self.far_moves:
@@ -255,6 +264,8 @@ class RefineParams:
                 raise ValueError(f"must lie in [0, 180] degrees, not {limit:g}")
         if self.max_focal_px is not None and not self.max_focal_px > 0:
             raise ValueError(f"must be > 0 pixels or none, not {self.max_focal_px:g}")
+        if self.lying_max_turn_deg is not None and not 0.0 <= self.lying_max_turn_deg <= 180.0:
+            raise ValueError(f"must lie in [0, 180] degrees or none, not {self.lying_max_turn_deg:g}")
         if self.nearby_frames < 0:
             raise ValueError(f"must be >= 0 frames, not {self.nearby_frames}")
 
