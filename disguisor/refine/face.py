@@ -286,7 +286,8 @@ def _lying_registration(starts: Callable[[], Sequence[np.ndarray]], head: np.nda
     ``params.lying_min_fitness`` and that leave the head's centroid farther than
     ``params.lying_other_head_m`` from every one of ``other_heads`` (K, 3) (the other fitted
     heads' centroids, world metres), the one with the highest fitness, with its start; None when
-    there is none."""
+    there is none. One that turns the head further than ``params.lying_max_turn_deg`` keeps the
+    start's turn: only its move of the head's centre is taken."""
     best, ctx = None, None
     pivot = head.mean(axis=0)
     for start in starts():
